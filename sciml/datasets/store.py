@@ -248,12 +248,13 @@ def save_dataset(path, fields: Mapping[str, np.ndarray], *, dims: Mapping[str, t
 
 
 def _default_dims(ndim: int) -> tuple[str, ...]:
-    spatial = {1: ("x",), 2: ("y", "x"), 3: ("z", "y", "x")}
-    if ndim - 1 in spatial:
-        return ("channel",) + spatial[ndim - 1]
-    if ndim - 2 in spatial:
-        return ("time", "channel") + spatial[ndim - 2]
-    return tuple(f"dim_{i}" for i in range(ndim))
+    """Axis names of a per-sample array: ``(C, x)``, ``(C, y, x)``, ``(T, C, y, x)``.
+
+    A 4D sample is taken as a 2D trajectory (the common case); 3D volumes pass ``dims``.
+    """
+    names = {2: ("channel", "x"), 3: ("channel", "y", "x"), 4: ("time", "channel", "y", "x"),
+             5: ("time", "channel", "z", "y", "x")}
+    return names.get(ndim, tuple(f"dim_{i}" for i in range(ndim)))
 
 
 class ShardDirectory:

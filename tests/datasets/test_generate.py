@@ -1,0 +1,108 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from sciml.datasets import generate, get_recipe, open_dataset
+from sciml.datasets.recipes_elliptic import darcy_inputs
+
+SMALL = dict(resolution=33, subsample=2, chunk=3)
+
+
+def _read(path):
+    with open_dataset(path) as ds:
+        return {k: ds[k][()] for k in ds.fields}, ds.attrs
+
+
+def test_serial_pool_and_dask_are_bit_identical(tmp_path):
+    from dask.distributed import Client, LocalCluster
+
+    serial = generate("darcy", 8, seed=5, out=tmp_path / "s.h5", progress=False, **SMALL)
+    pool = generate("darcy", 8, seed=5, out=tmp_path / "p.h5", workers=2, progress=False, **SMALL)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        dask = generate("darcy", 8, seed=5, out=tmp_path / "d.h5", scheduler=client, progress=False, **SMALL)
+    ref, attrs = _read(serial)
+    for other in (pool, dask):
+        data, _ = _read(other)
+        for k in ref:
+            assert np.array_equal(ref[k], data[k])
+    assert ref["a"].shape == (8, 1, 17, 17) and attrs["n"] == 8 and attrs["recipe"] == "darcy"
+    assert not (tmp_path / "s.h5.partial").exists()
+    # Sample i depends only on (recipe, params, seed, i).
+    p = get_recipe("darcy").resolve(**SMALL)
+    assert np.array_equal(ref["a"][6, 0], darcy_inputs(p, 5, 6)[::2, ::2])
+    # Solutions satisfy the discrete problem they came from.
+    assert np.all(ref["u"][:, 0, 0, :] == 0) and ref["u"].max() > 0
+
+
+def test_existing_file_is_reused_or_protected(tmp_path):
+    out = tmp_path / "d.h5"
+    generate("darcy", 3, seed=1, out=out, progress=False, **SMALL)
+    mtime = out.stat().st_mtime_ns
+    assert generate("darcy", 3, seed=1, out=out, progress=False, **SMALL) == out
+    with pytest.raises(FileExistsError, match="other seed"):
+        generate("darcy", 3, seed=2, out=out, progress=False, **SMALL)
+    with pytest.raises(FileExistsError, match="other params"):
+        generate("darcy", 3, seed=1, out=out, progress=False, **{**SMALL, "resolution": 41})
+    assert out.stat().st_mtime_ns == mtime
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(n=0), ValueError, "n must be"),
+    (dict(n=2, seed=-1), ValueError, "seed"),
+    (dict(n=2, workers=0), ValueError, "workers"),
+    (dict(n=2, resolution=4), ValueError, "resolution"),
+    (dict(n=2, bogus=1), ValueError, "bogus"),
+    (dict(n=2, solver="nope"), ValueError, "solver"),
+])
+def test_bad_arguments_fail_before_work(tmp_path, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        generate("darcy", out=tmp_path / "x.h5", progress=False, **kwargs)
+    assert not list(tmp_path.iterdir())
+
+
+def test_missing_directory_and_unknown_recipe(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        generate("darcy", 2, out=tmp_path / "no" / "x.h5", progress=False)
+    with pytest.raises(ValueError, match="unknown recipe"):
+        generate("nope", 2, out=tmp_path / "x.h5", progress=False)
+
+
+def test_killed_run_resumes_to_identical_file(tmp_path):
+    args = ["--n", "40", "--seed", "2", "--resolution", "65", "--subsample", "2", "--chunk", "2", "--no-progress"]
+    ref = tmp_path / "ref.h5"
+    subprocess.run([sys.executable, "-m", "sciml.cli", "generate", "darcy", *args, "--out", str(ref)], check=True)
+
+    out = tmp_path / "run.h5"
+    cmd = [sys.executable, "-m", "sciml.cli", "generate", "darcy", *args, "--out", str(out)]
+    proc = subprocess.Popen(cmd)
+    partial = tmp_path / "run.h5.partial"
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(partial.glob("chunk-*.h5"))) < 3:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()
+    done_before = len(list(partial.glob("chunk-*.h5")))
+    assert 3 <= done_before < 20, done_before
+    subprocess.run(cmd, check=True)
+    assert not partial.exists()
+    a, attrs_a = _read(ref)
+    b, attrs_b = _read(out)
+    for k in a:
+        assert np.array_equal(a[k], b[k])
+    assert {k: v for k, v in attrs_a.items() if k != "created"} == {k: v for k, v in attrs_b.items() if k != "created"}
+
+
+def test_partial_run_with_other_parameters_is_protected(tmp_path):
+    out = tmp_path / "x.h5"
+    from sciml.datasets.store import ShardDirectory
+
+    ShardDirectory(out).create({"recipe": "darcy", "params": {}, "seed": 9, "n": 3, "n_chunks": 1, "created": ""})
+    with pytest.raises(FileExistsError, match="interrupted run"):
+        generate("darcy", 3, seed=1, out=out, progress=False, **SMALL)
