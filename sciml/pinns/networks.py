@@ -1,0 +1,140 @@
+"""Fully connected networks for PINNs.
+
+:class:`MLP` maps points ``(n, in_features)`` to ``(n, out_features)``. Options:
+input normalisation to ``[-1, 1]`` from a box, exact periodicity in chosen inputs
+(``x -> (cos(2 pi k x / L), sin(2 pi k x / L))``, k = 1..m), random Fourier features
+(Tancik et al. 2020), Glorot initialisation, float32 or float64 parameters.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["MLP", "ACTIVATIONS"]
+
+ACTIVATIONS = {
+    "tanh": nn.Tanh,
+    "sin": None,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "softplus": nn.Softplus,
+    "relu": nn.ReLU,
+}
+
+
+class _Sin(nn.Module):
+    def forward(self, x):
+        return torch.sin(x)
+
+
+def _dtype(dtype):
+    if dtype in (torch.float32, "float32"):
+        return torch.float32
+    if dtype in (torch.float64, "float64"):
+        return torch.float64
+    raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+
+
+class MLP(nn.Module):
+    """Multilayer perceptron ``in_features -> [width] * depth -> out_features``.
+
+    Args:
+        in_features, out_features: input / output sizes.
+        width: neurons per hidden layer. depth: number of hidden layers.
+        activation: one of ``tanh, sin, gelu, silu, softplus, relu``.
+        lower, upper: optional box (length ``in_features``); inputs are mapped affinely to ``[-1, 1]``.
+        periodic: optional ``{input_index: period}``; those inputs enter only through
+            ``cos/sin(2 pi k x / period)``, k = 1..``periodic_modes`` (exactly periodic output).
+        fourier_features: number ``m`` of random Fourier features ``[cos(2 pi B x), sin(2 pi B x)]``
+            with ``B ~ N(0, fourier_scale^2)`` of shape ``(m, in)``, fixed (a buffer); 0 = off.
+        dtype: ``torch.float32`` or ``torch.float64`` (parameters and buffers).
+        seed: optional int for a reproducible initialisation.
+    """
+
+    def __init__(self, in_features: int, out_features: int = 1, width: int = 20, depth: int = 4, *,
+                 activation: str = "tanh", lower=None, upper=None, periodic: dict | None = None,
+                 periodic_modes: int = 1, fourier_features: int = 0, fourier_scale: float = 1.0,
+                 dtype=torch.float32, seed: int | None = None):
+        super().__init__()
+        for name, v in (("in_features", in_features), ("out_features", out_features), ("width", width)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"depth must be a positive int, got {depth!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {activation!r}")
+        if fourier_features < 0 or (fourier_features and fourier_scale <= 0):
+            raise ValueError("fourier_features must be >= 0 and fourier_scale > 0")
+        if periodic_modes < 1:
+            raise ValueError(f"periodic_modes must be >= 1, got {periodic_modes}")
+        dtype = _dtype(dtype)
+        self.in_features, self.out_features = in_features, out_features
+        self.width, self.depth, self.activation = width, depth, activation
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+
+        if (lower is None) != (upper is None):
+            raise ValueError("give both lower and upper, or neither")
+        if lower is not None:
+            lo = torch.as_tensor(lower, dtype=dtype).reshape(-1)
+            hi = torch.as_tensor(upper, dtype=dtype).reshape(-1)
+            if lo.numel() != in_features or hi.numel() != in_features or not bool(torch.all(hi > lo)):
+                raise ValueError(f"lower/upper must have {in_features} entries with upper > lower")
+            self.register_buffer("lower", lo)
+            self.register_buffer("upper", hi)
+        else:
+            self.lower = self.upper = None
+
+        periodic = dict(periodic or {})
+        for k, p in periodic.items():
+            if not (0 <= int(k) < in_features) or not p > 0:
+                raise ValueError(f"periodic must map input indices in [0, {in_features}) to positive periods, got {periodic}")
+        self.periodic = {int(k): float(p) for k, p in periodic.items()}
+        self.periodic_modes = int(periodic_modes)
+        n_in = in_features + len(self.periodic) * (2 * periodic_modes - 1)
+
+        if fourier_features:
+            B = torch.randn(fourier_features, n_in, generator=gen, dtype=dtype) * fourier_scale
+            self.register_buffer("fourier_B", B)
+            n_in = 2 * fourier_features
+        else:
+            self.fourier_B = None
+
+        sizes = [n_in] + [width] * depth + [out_features]
+        self.layers = nn.ModuleList(nn.Linear(a, b, dtype=dtype) for a, b in zip(sizes[:-1], sizes[1:]))
+        for lin in self.layers:
+            bound = math.sqrt(6.0 / (lin.in_features + lin.out_features))  # Glorot uniform
+            with torch.no_grad():
+                lin.weight.uniform_(-bound, bound, generator=gen)
+                lin.bias.zero_()
+        act = ACTIVATIONS[activation]
+        self.act = _Sin() if act is None else act()
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Input features fed to the first linear layer."""
+        if x.ndim != 2 or x.shape[-1] != self.in_features:
+            raise ValueError(f"input must have shape (n, {self.in_features}), got {tuple(x.shape)}")
+        feats = []
+        for i in range(self.in_features):
+            xi = x[:, i:i + 1]
+            if i in self.periodic:
+                w = 2 * math.pi / self.periodic[i]
+                k = torch.arange(1, self.periodic_modes + 1, dtype=x.dtype, device=x.device)
+                feats += [torch.cos(w * k * xi), torch.sin(w * k * xi)]
+            else:
+                if self.lower is not None:
+                    xi = 2 * (xi - self.lower[i]) / (self.upper[i] - self.lower[i]) - 1
+                feats.append(xi)
+        h = torch.cat(feats, dim=1)
+        if self.fourier_B is not None:
+            proj = 2 * math.pi * h @ self.fourier_B.T
+            h = torch.cat([torch.cos(proj), torch.sin(proj)], dim=1)
+        return h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(n, in_features) -> (n, out_features)``."""
+        h = self.embed(x)
+        for lin in self.layers[:-1]:
+            h = self.act(lin(h))
+        return self.layers[-1](h)

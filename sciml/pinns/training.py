@@ -1,0 +1,479 @@
+"""Training of physics-informed models on a list of loss terms.
+
+A :class:`LossTerm` is a named residual: ``fn(model, points) -> r`` (or ``fn(model) -> r``
+when it has no points), ``r`` of shape ``(n,)`` / ``(n, k)`` whose mean square is the
+term's loss, or a 0-dim tensor used as the loss directly. Nothing here knows about a
+particular PDE, so the same trainer serves PINNs, Lagrangian PINNs and particle methods.
+
+:class:`PINNTrainer` (and the one-call :func:`train_pinn`) runs
+
+* Adam (optionally with learning-rate decay), then
+* L-BFGS with strong-Wolfe line search (``torch.optim.LBFGS(line_search_fn="strong_wolfe")``),
+  with ``history_size``, ``tolerance_grad``, ``tolerance_change`` passed to torch and the
+  iteration budget counted over true L-BFGS iterations (it stops early when torch's
+  tolerances are met);
+* adaptive loss weights by learning-rate annealing (Wang, Teng & Perdikaris 2021,
+  "Understanding and mitigating gradient flow pathologies in PINNs"):
+  ``lambda_hat_i = max|grad L_pde| / mean|grad L_i|``, ``lambda_i <- (1 - alpha) lambda_i + alpha lambda_hat_i``;
+* causal weighting (Wang, Sankaran & Perdikaris 2022, "Respecting causality is all you need"):
+  the residual points of a term are split into ``M`` time chunks with losses ``L_1..L_M`` and
+  ``L = (1/M) sum_i w_i L_i``, ``w_i = exp(-eps sum_{k<i} L_k)`` (no gradient through ``w``);
+* checkpoints (atomic ``torch.save``) and a rich progress bar showing every loss term.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["LossTerm", "CausalWeighting", "PINNTrainer", "train_pinn", "TrainResult"]
+
+_KINDS = ("pde", "data", "boundary", "initial")
+
+
+@dataclass
+class CausalWeighting:
+    """Causal weights for a time-dependent residual term.
+
+    n_chunks: number ``M`` of equal time chunks between ``t0`` and ``t1`` (defaults: the
+    points' min/max time). epsilon: causality parameter (larger = stricter).
+    time_index: which input column is time (default: last).
+    """
+
+    n_chunks: int = 32
+    epsilon: float = 1.0
+    time_index: int = -1
+    t0: float | None = None
+    t1: float | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.n_chunks, int) or self.n_chunks < 1:
+            raise ValueError(f"n_chunks must be a positive int, got {self.n_chunks!r}")
+        if not (self.epsilon >= 0 and math.isfinite(self.epsilon)):
+            raise ValueError(f"epsilon must be finite and >= 0, got {self.epsilon!r}")
+
+    def chunk_index(self, points: torch.Tensor) -> torch.Tensor:
+        t = points[:, self.time_index].detach()
+        t0 = float(t.min()) if self.t0 is None else self.t0
+        t1 = float(t.max()) if self.t1 is None else self.t1
+        span = max(t1 - t0, 1e-300)
+        return ((t - t0) / span * self.n_chunks).long().clamp(0, self.n_chunks - 1)
+
+    def chunk_losses(self, r2: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """Mean squared residual per chunk, ``(M,)`` (empty chunks -> 0)."""
+        sums = torch.zeros(self.n_chunks, dtype=r2.dtype, device=r2.device).index_add(0, idx, r2)
+        counts = torch.bincount(idx, minlength=self.n_chunks).to(r2.dtype).clamp_min(1)
+        return sums / counts
+
+    def weights(self, chunk_losses: torch.Tensor) -> torch.Tensor:
+        """``w_i = exp(-eps * sum_{k<i} L_k)``, detached, ``(M,)``."""
+        L = chunk_losses.detach()
+        cum = torch.cat([L.new_zeros(1), torch.cumsum(L, 0)[:-1]])
+        return torch.exp(-self.epsilon * cum)
+
+
+class LossTerm:
+    """One named contribution to the loss.
+
+    Args:
+        name: label shown in the progress bar and history.
+        fn: ``fn(model, points) -> residual`` (``fn(model)`` if ``points`` is None).
+        points: ``(n, d)`` numpy array or tensor; converted once to the model's dtype/device.
+            Replace them with :meth:`set_points` (adaptive resampling).
+        weight: initial weight ``lambda`` (annealed if ``adaptive`` and annealing is on).
+        kind: ``"pde"`` terms are the reference of learning-rate annealing and have their
+            points passed with ``requires_grad``; others: ``"data"``, ``"boundary"``, ``"initial"``.
+        adaptive: whether learning-rate annealing may change this term's weight.
+        requires_grad: force ``requires_grad`` on the points (default: ``kind == "pde"``).
+        causal: optional :class:`CausalWeighting` (time-dependent residuals).
+    """
+
+    def __init__(self, name: str, fn: Callable, points=None, *, weight: float = 1.0, kind: str = "data",
+                 adaptive: bool = True, requires_grad: bool | None = None, causal: CausalWeighting | None = None):
+        if not isinstance(name, str) or not name:
+            raise TypeError("name must be a non-empty str")
+        if not callable(fn):
+            raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+        if kind not in _KINDS:
+            raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
+        if not (weight >= 0 and math.isfinite(weight)):
+            raise ValueError(f"weight must be finite and >= 0, got {weight!r}")
+        if causal is not None and not isinstance(causal, CausalWeighting):
+            raise TypeError("causal must be a CausalWeighting or None")
+        if causal is not None and points is None:
+            raise ValueError("causal weighting needs points (their time column)")
+        self.name, self.fn, self.kind = name, fn, kind
+        self.weight = float(weight)
+        self.adaptive = bool(adaptive)
+        self.requires_grad = (kind == "pde") if requires_grad is None else bool(requires_grad)
+        self.causal = causal
+        self._points_src = None
+        self._points = None
+        self._chunk_idx = None
+        self.frozen_causal_weights: torch.Tensor | None = None
+        self.last_causal_weights: torch.Tensor | None = None
+        if points is not None:
+            self.set_points(points)
+
+    @property
+    def points(self):
+        return self._points if self._points is not None else self._points_src
+
+    def set_points(self, points):
+        """Replace the collocation points ``(n, d)``."""
+        if isinstance(points, np.ndarray):
+            if points.ndim != 2:
+                raise ValueError(f"points must be (n, d), got {points.shape}")
+        elif isinstance(points, torch.Tensor):
+            if points.ndim != 2:
+                raise ValueError(f"points must be (n, d), got {tuple(points.shape)}")
+        else:
+            raise TypeError(f"points must be a numpy array or torch tensor, got {type(points).__name__}")
+        self._points_src, self._points, self._chunk_idx = points, None, None
+
+    def _prepared(self, model):
+        if self._points_src is None:
+            return None
+        if self._points is None:
+            p = next(iter(model.parameters()), None)
+            dtype = p.dtype if p is not None else torch.get_default_dtype()
+            device = p.device if p is not None else "cpu"
+            self._points = torch.as_tensor(self._points_src).to(dtype=dtype, device=device).detach()
+        x = self._points
+        if self.requires_grad:
+            x = x.clone().requires_grad_(True)
+        return x
+
+    def residual(self, model) -> torch.Tensor:
+        """The raw residual returned by ``fn``."""
+        x = self._prepared(model)
+        return self.fn(model) if x is None else self.fn(model, x)
+
+    def loss(self, model) -> torch.Tensor:
+        """Unweighted loss: mean square of the residual (causally weighted if configured)."""
+        r = self.residual(model)
+        if not isinstance(r, torch.Tensor):
+            raise TypeError(f"loss term {self.name!r}: fn must return a tensor, got {type(r).__name__}")
+        if r.ndim == 0:
+            return r
+        r2 = (r.reshape(r.shape[0], -1) ** 2).mean(dim=1)
+        if self.causal is None:
+            return r2.mean()
+        if self._chunk_idx is None:
+            self._chunk_idx = self.causal.chunk_index(self._points)
+        Lc = self.causal.chunk_losses(r2, self._chunk_idx)
+        w = self.frozen_causal_weights if self.frozen_causal_weights is not None else self.causal.weights(Lc)
+        self.last_causal_weights = w.detach()
+        return (w * Lc).mean()
+
+    def __repr__(self):
+        n = None if self.points is None else tuple(self.points.shape)
+        return f"LossTerm({self.name!r}, kind={self.kind!r}, weight={self.weight:.3g}, points={n})"
+
+
+@dataclass
+class TrainResult:
+    """History of a run: ``history`` rows ``{phase, iteration, loss, <term>: loss, weight_<term>: w, time}``;
+    ``timings[phase] = {"seconds", "iterations", "evaluations"}``."""
+
+    history: list = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+    stopped: str = ""
+
+    @property
+    def final_loss(self) -> float:
+        return self.history[-1]["loss"] if self.history else float("nan")
+
+    def seconds_per_iteration(self, phase: str) -> float:
+        t = self.timings.get(phase)
+        return t["seconds"] / t["iterations"] if t and t["iterations"] else float("nan")
+
+
+def _check_int(v, name, minimum=0):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {v!r}")
+    return int(v)
+
+
+class PINNTrainer:
+    """Adam then L-BFGS on a list of :class:`LossTerm`.
+
+    Args:
+        model: a ``torch.nn.Module`` (its parameters are optimised).
+        terms: the loss terms (names must be unique).
+        adaptive_weights: ``"none"`` or ``"lr_annealing"`` (Wang, Teng & Perdikaris 2021).
+        annealing_alpha: moving-average factor (paper: 0.9). annealing_every: Adam steps between updates.
+        checkpoint: optional path; the state is saved atomically every ``checkpoint_every`` iterations
+            and at the end of each phase. ``resume=True`` loads it first if it exists.
+        progress: show a rich progress bar with the loss terms. log_every: history/progress cadence.
+        callback: ``callback(trainer, phase, iteration)`` called every ``log_every`` iterations
+            (e.g. adaptive resampling with :meth:`LossTerm.set_points`); it may return ``True`` to stop.
+    """
+
+    def __init__(self, model: nn.Module, terms: Sequence[LossTerm], *, adaptive_weights: str = "none",
+                 annealing_alpha: float = 0.9, annealing_every: int = 100, checkpoint: str | os.PathLike | None = None,
+                 checkpoint_every: int = 1000, resume: bool = False, progress: bool = True, log_every: int = 50,
+                 callback: Callable | None = None):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        terms = list(terms)
+        if not terms or not all(isinstance(t, LossTerm) for t in terms):
+            raise TypeError("terms must be a non-empty sequence of LossTerm")
+        names = [t.name for t in terms]
+        if len(set(names)) != len(names):
+            raise ValueError(f"loss term names must be unique, got {names}")
+        if adaptive_weights not in ("none", "lr_annealing"):
+            raise ValueError(f"adaptive_weights must be 'none' or 'lr_annealing', got {adaptive_weights!r}")
+        if adaptive_weights == "lr_annealing" and not any(t.kind == "pde" for t in terms):
+            raise ValueError("lr_annealing needs at least one term of kind 'pde' as the reference")
+        if not 0 < annealing_alpha <= 1:
+            raise ValueError(f"annealing_alpha must be in (0, 1], got {annealing_alpha}")
+        self.model, self.terms = model, terms
+        self.adaptive_weights, self.annealing_alpha = adaptive_weights, float(annealing_alpha)
+        self.annealing_every = _check_int(annealing_every, "annealing_every", 1)
+        self.checkpoint = None if checkpoint is None else os.fspath(checkpoint)
+        self.checkpoint_every = _check_int(checkpoint_every, "checkpoint_every", 1)
+        self.progress, self.log_every = bool(progress), _check_int(log_every, "log_every", 1)
+        self.callback = callback
+        self.result = TrainResult()
+        self.iterations = {"adam": 0, "lbfgs": 0}
+        if resume and self.checkpoint and os.path.exists(self.checkpoint):
+            self.load(self.checkpoint)
+
+    # ------------------------------------------------------------------ losses
+    def losses(self) -> tuple[torch.Tensor, dict]:
+        """Weighted total loss and the unweighted term losses (floats)."""
+        total, parts = 0.0, {}
+        for t in self.terms:
+            L = t.loss(self.model)
+            parts[t.name] = L
+            total = total + t.weight * L
+        return total, parts
+
+    def evaluate(self) -> dict:
+        """Current unweighted term losses and weighted total (no parameter update)."""
+        total, parts = self.losses()
+        out = {k: float(v.detach()) for k, v in parts.items()}
+        out["loss"] = float(total.detach())
+        return out
+
+    def _params(self):
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def _anneal(self, parts: dict):
+        params = self._params()
+
+        def grads(L):
+            gs = torch.autograd.grad(L, params, retain_graph=True, allow_unused=True)
+            return torch.cat([g.reshape(-1).abs() for g in gs if g is not None] or [L.new_zeros(1)])
+
+        ref = max(float(grads(parts[t.name]).max()) for t in self.terms if t.kind == "pde")
+        for t in self.terms:
+            if t.kind == "pde" or not t.adaptive:
+                continue
+            m = float(grads(parts[t.name]).mean())
+            if m > 0 and math.isfinite(ref):
+                t.weight = (1 - self.annealing_alpha) * t.weight + self.annealing_alpha * ref / m
+
+    # ------------------------------------------------------------------ logging
+    def _record(self, phase, it, total, parts, t_start):
+        row = {"phase": phase, "iteration": it, "loss": float(total.detach())}
+        for t in self.terms:
+            row[t.name] = float(parts[t.name].detach())
+            row["weight_" + t.name] = t.weight
+            if t.causal is not None and t.last_causal_weights is not None:
+                row["causal_min_" + t.name] = float(t.last_causal_weights.min())
+        row["time"] = time.perf_counter() - t_start
+        self.result.history.append(row)
+        return row
+
+    def _describe(self, phase, row):
+        terms = " ".join(f"{t.name}={row[t.name]:.2e}" for t in self.terms)
+        return f"{phase} loss={row['loss']:.3e} {terms}"
+
+    def _bar(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), disable=not self.progress, transient=False)
+
+    def _timing(self, phase, seconds, iterations, evaluations):
+        t = self.result.timings.setdefault(phase, {"seconds": 0.0, "iterations": 0, "evaluations": 0})
+        t["seconds"] += seconds
+        t["iterations"] += iterations
+        t["evaluations"] += evaluations
+
+    # ------------------------------------------------------------------ phases
+    def adam(self, iterations: int, lr: float = 1e-3, *, betas=(0.9, 0.999), decay_rate: float = 1.0,
+             decay_steps: int = 1000) -> TrainResult:
+        """``iterations`` Adam steps; learning rate ``lr * decay_rate ** (step / decay_steps)``."""
+        iterations = _check_int(iterations, "iterations")
+        if not (lr > 0 and math.isfinite(lr)):
+            raise ValueError(f"lr must be positive, got {lr!r}")
+        if not 0 < decay_rate <= 1:
+            raise ValueError(f"decay_rate must be in (0, 1], got {decay_rate}")
+        decay_steps = _check_int(decay_steps, "decay_steps", 1)
+        if iterations == 0:
+            return self.result
+        opt = torch.optim.Adam(self._params(), lr=lr, betas=betas)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: decay_rate ** (k / decay_steps))
+        t_start = time.perf_counter()
+        busy = 0.0
+        with self._bar() as bar:
+            task = bar.add_task("adam", total=iterations)
+            for k in range(1, iterations + 1):
+                t0 = time.perf_counter()
+                opt.zero_grad(set_to_none=True)
+                total, parts = self.losses()
+                if self.adaptive_weights == "lr_annealing" and (k - 1) % self.annealing_every == 0:
+                    self._anneal(parts)
+                    total = sum(t.weight * parts[t.name] for t in self.terms)
+                total.backward()
+                opt.step()
+                sched.step()
+                busy += time.perf_counter() - t0
+                self.iterations["adam"] += 1
+                if not math.isfinite(float(total.detach())):
+                    self.result.stopped = f"non-finite loss at Adam iteration {k}"
+                    break
+                if k % self.log_every == 0 or k == iterations:
+                    row = self._record("adam", self.iterations["adam"], total, parts, t_start)
+                    bar.update(task, completed=k, description=self._describe("adam", row))
+                    if self.callback is not None and self.callback(self, "adam", k):
+                        self.result.stopped = f"callback stop at Adam iteration {k}"
+                        break
+                if self.checkpoint and k % self.checkpoint_every == 0:
+                    self.save(self.checkpoint)
+        self._timing("adam", busy, k, k)
+        if self.checkpoint:
+            self.save(self.checkpoint)
+        return self.result
+
+    def lbfgs(self, iterations: int, *, lr: float = 1.0, history_size: int = 50, tolerance_grad: float = 1e-9,
+              tolerance_change: float = 1e-12, max_eval_per_iteration: int = 25, chunk: int | None = None) -> TrainResult:
+        """Up to ``iterations`` L-BFGS iterations with strong-Wolfe line search.
+
+        ``history_size``, ``tolerance_grad`` and ``tolerance_change`` go to ``torch.optim.LBFGS``;
+        the run is split into chunks of ``chunk`` (default ``log_every``) iterations for the
+        progress bar and callbacks, keeping the optimizer's curvature memory across chunks,
+        and stops as soon as torch's tolerance tests end a chunk early. Causal weights are
+        frozen within a chunk so that each line search sees one objective.
+        """
+        iterations = _check_int(iterations, "iterations")
+        history_size = _check_int(history_size, "history_size", 1)
+        max_eval_per_iteration = _check_int(max_eval_per_iteration, "max_eval_per_iteration", 1)
+        for name, v in (("lr", lr), ("tolerance_grad", tolerance_grad), ("tolerance_change", tolerance_change)):
+            if not (v >= 0 and math.isfinite(v)):
+                raise ValueError(f"{name} must be finite and >= 0, got {v!r}")
+        chunk = self.log_every if chunk is None else _check_int(chunk, "chunk", 1)
+        if iterations == 0:
+            return self.result
+        params = self._params()
+        opt = torch.optim.LBFGS(params, lr=lr, max_iter=1, history_size=history_size,
+                                tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
+                                line_search_fn="strong_wolfe")
+        state = opt.state[params[0]]
+        t_start = time.perf_counter()
+        done, evals0, busy = 0, 0, 0.0
+        last = {}
+
+        def closure():
+            opt.zero_grad(set_to_none=True)
+            total, parts = self.losses()
+            total.backward()
+            last["total"], last["parts"] = total, parts
+            return total
+
+        with self._bar() as bar:
+            task = bar.add_task("lbfgs", total=iterations)
+            while done < iterations:
+                step = min(chunk, iterations - done)
+                opt.param_groups[0]["max_iter"] = step
+                opt.param_groups[0]["max_eval"] = step * max_eval_per_iteration
+                self._freeze_causal()
+                n_before = state.get("n_iter", 0)
+                t0 = time.perf_counter()
+                opt.step(closure)
+                busy += time.perf_counter() - t0
+                self._unfreeze_causal()
+                n_done = state.get("n_iter", 0) - n_before
+                done += n_done
+                self.iterations["lbfgs"] += n_done
+                total, parts = self.losses()  # loss at the new point
+                row = self._record("lbfgs", self.iterations["lbfgs"], total, parts, t_start)
+                bar.update(task, completed=done, description=self._describe("lbfgs", row))
+                if not math.isfinite(row["loss"]):
+                    self.result.stopped = "non-finite loss in L-BFGS"
+                    break
+                if n_done < step:
+                    self.result.stopped = f"L-BFGS converged (torch tolerances) after {self.iterations['lbfgs']} iterations"
+                    break
+                if self.callback is not None and self.callback(self, "lbfgs", done):
+                    self.result.stopped = f"callback stop at L-BFGS iteration {done}"
+                    break
+                if self.checkpoint and (done // self.checkpoint_every) != ((done - n_done) // self.checkpoint_every):
+                    self.save(self.checkpoint)
+        evals = state.get("func_evals", 0) - evals0
+        self._timing("lbfgs", busy, done, evals)
+        if self.checkpoint:
+            self.save(self.checkpoint)
+        return self.result
+
+    def _freeze_causal(self):
+        with torch.no_grad():
+            for t in self.terms:
+                if t.causal is not None:
+                    t.frozen_causal_weights = None
+                    t.loss(self.model)
+                    t.frozen_causal_weights = t.last_causal_weights
+
+    def _unfreeze_causal(self):
+        for t in self.terms:
+            t.frozen_causal_weights = None
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "weights": {t.name: t.weight for t in self.terms},
+                "iterations": dict(self.iterations), "history": list(self.result.history),
+                "timings": dict(self.result.timings)}
+
+    def save(self, path) -> str:
+        """Atomic checkpoint (write ``path.tmp``, then rename). Returns the path."""
+        path = os.fspath(path)
+        tmp = path + ".tmp"
+        torch.save(self.state_dict(), tmp)
+        os.replace(tmp, path)
+        return path
+
+    def load(self, path):
+        """Restore model parameters, term weights, iteration counters and history."""
+        st = torch.load(os.fspath(path), map_location="cpu", weights_only=False)
+        self.model.load_state_dict(st["model"])
+        for t in self.terms:
+            if t.name in st["weights"]:
+                t.weight = st["weights"][t.name]
+        self.iterations.update(st["iterations"])
+        self.result.history = list(st["history"])
+        self.result.timings = dict(st["timings"])
+
+
+def train_pinn(model: nn.Module, terms: Sequence[LossTerm], *, adam_iterations: int = 1000, lr: float = 1e-3,
+               decay_rate: float = 1.0, decay_steps: int = 1000, lbfgs_iterations: int = 0,
+               history_size: int = 50, tolerance_grad: float = 1e-9, tolerance_change: float = 1e-12,
+               **trainer_kwargs) -> TrainResult:
+    """Adam (``adam_iterations``) then L-BFGS (``lbfgs_iterations``); see :class:`PINNTrainer`.
+
+    Returns the :class:`TrainResult` (history, per-phase timings, why it stopped).
+    """
+    trainer = PINNTrainer(model, terms, **trainer_kwargs)
+    trainer.adam(adam_iterations, lr=lr, decay_rate=decay_rate, decay_steps=decay_steps)
+    if not trainer.result.stopped.startswith(("non-finite", "callback")):
+        trainer.lbfgs(lbfgs_iterations, history_size=history_size, tolerance_grad=tolerance_grad,
+                      tolerance_change=tolerance_change)
+    return trainer.result
