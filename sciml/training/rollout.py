@@ -1,0 +1,107 @@
+"""Autoregressive rollouts for trajectory data ``(batch, time, channels, *spatial)``.
+
+A *step model* maps a window of the last ``t_in`` frames, flattened into channels
+``(batch, t_in * C, *spatial)``, to the next ``step`` frames ``(batch, step * C, *spatial)``
+(the FNO-2D Navier-Stokes set-up: 10 frames in, one out, repeated). :class:`RolloutModel`
+unrolls it over ``t_out`` frames, so a trajectory model is an ordinary
+``nn.Module`` ``(B, t_in, C, *s) -> (B, t_out, C, *s)`` that the :class:`Trainer` trains
+with back-propagation through the whole rollout, and :func:`rollout_errors` gives the
+per-step error curve that leaderboards report.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["RolloutModel", "rollout", "rollout_errors"]
+
+
+def _check_int(value, name, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def rollout(model: nn.Module, window: torch.Tensor, n_frames: int, *, step: int = 1,
+            detach: bool = False) -> torch.Tensor:
+    """Unroll ``model`` from ``window`` ``(B, t_in, C, *s)`` for ``n_frames`` frames.
+
+    Each call sees the latest ``t_in`` frames flattened to ``(B, t_in * C, *s)`` and must
+    return ``(B, step * C, *s)``. Returns ``(B, n_frames, C, *s)``. ``detach=True`` cuts
+    the gradient between calls (one-step training, cheaper memory).
+    """
+    _check_int(n_frames, "n_frames")
+    _check_int(step, "step")
+    if window.ndim < 4:
+        raise ValueError(f"window must be (batch, time, channels, *spatial), got shape {tuple(window.shape)}")
+    b, t_in, c, *spatial = window.shape
+    frames = []
+    produced = 0
+    current = window
+    while produced < n_frames:
+        out = model(current.reshape(b, t_in * c, *spatial))
+        if out.shape != (b, step * c, *spatial):
+            raise ValueError(f"step model returned shape {tuple(out.shape)}, expected {(b, step * c, *spatial)}")
+        out = out.reshape(b, step, c, *spatial)
+        frames.append(out)
+        produced += step
+        nxt = out.detach() if detach else out
+        current = torch.cat([current, nxt], dim=1)[:, -t_in:]
+    return torch.cat(frames, dim=1)[:, :n_frames]
+
+
+class RolloutModel(nn.Module):
+    """``(B, t_in, C, *s) -> (B, t_out, C, *s)`` by repeated calls of a step model.
+
+    Parameters
+    ----------
+    model: step model ``(B, t_in * C, *s) -> (B, step * C, *s)``.
+    t_in: frames in the input window (10 for the NS task).
+    t_out: frames to predict (40 for ns-1e-3, T = 50).
+    step: frames produced per call.
+    detach: cut gradients between calls (no back-propagation through time).
+    """
+
+    def __init__(self, model: nn.Module, t_in: int, t_out: int, step: int = 1, detach: bool = False):
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        self.model = model
+        self.t_in = _check_int(t_in, "t_in")
+        self.t_out = _check_int(t_out, "t_out")
+        self.step = _check_int(step, "step")
+        self.detach = bool(detach)
+
+    @property
+    def config(self) -> dict:
+        return {"t_in": self.t_in, "t_out": self.t_out, "step": self.step, "detach": self.detach}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim < 4 or x.shape[1] != self.t_in:
+            raise ValueError(f"expected (batch, {self.t_in}, channels, *spatial), got shape {tuple(x.shape)}")
+        return rollout(self.model, x, self.t_out, step=self.step, detach=self.detach)
+
+
+@torch.no_grad()
+def rollout_errors(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 32) -> torch.Tensor:
+    """Relative L2 error per predicted frame, averaged over samples: shape ``(t_out,)``.
+
+    model: a trajectory model ``(B, t_in, C, *s) -> (B, t_out, C, *s)`` (e.g. a
+    :class:`RolloutModel`); x ``(N, t_in, C, *s)``, y ``(N, t_out, C, *s)``.
+    """
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must hold the same number of samples, got {x.shape[0]} and {y.shape[0]}")
+    was_training = model.training
+    model.eval()
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else x.device
+    total = torch.zeros(y.shape[1], dtype=torch.float64)
+    for i in range(0, x.shape[0], batch_size):
+        pred = model(x[i:i + batch_size].to(device)).cpu()
+        true = y[i:i + batch_size]
+        if pred.shape != true.shape:
+            raise ValueError(f"model returned {tuple(pred.shape)}, expected {tuple(true.shape)}")
+        diff = (pred - true).flatten(2).norm(dim=2)
+        total += (diff / true.flatten(2).norm(dim=2)).sum(0).double()
+    model.train(was_training)
+    return total / x.shape[0]

@@ -1,0 +1,435 @@
+"""``Trainer``: supervised training of field-to-field models.
+
+One object holds the model, optimiser, scheduler and the data-order generator;
+``fit(train, val)`` runs the epochs with a rich progress bar, gradient clipping, AMP on
+CUDA, a NaN guard and checkpoints (``checkpoint_dir/last`` after every epoch, ``best`` by
+validation error), and ``fit(..., resume=True)`` continues an interrupted run exactly
+where it stopped (same data order, same RNG stream, same optimiser state).
+
+Under ``torchrun`` (``WORLD_SIZE > 1``) the process group is initialised (NCCL on CUDA,
+Gloo on CPU), the model is wrapped in ``DistributedDataParallel`` and each rank sees its
+share of every epoch through a ``DistributedSampler``; rank 0 writes checkpoints.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .losses import LpLoss
+from .metrics import relative_l2
+
+__all__ = ["Trainer", "NonFiniteLossError"]
+
+OPTIMIZERS = ("adamw", "adam", "sgd")
+SCHEDULERS = ("cosine", "step", "onecycle", None)
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training stopped because the loss became NaN or infinite."""
+
+
+def _positive(value, name, integer=False, allow_none=False):
+    if value is None and allow_none:
+        return None
+    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok or not (value > 0) or (not integer and not math.isfinite(value)):
+        kind = "a positive integer" if integer else "a positive number"
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+    return value
+
+
+class Trainer:
+    """Train ``model`` on ``(x, y)`` datasets.
+
+    Parameters
+    ----------
+    model: ``nn.Module`` mapping a batch ``x`` to a prediction shaped like ``y``.
+    optimizer: ``"adamw"`` (default), ``"adam"`` or ``"sgd"`` (momentum 0.9).
+    lr, weight_decay: optimiser settings.
+    scheduler: ``"cosine"`` (per epoch to 0 at ``epochs``), ``"step"`` (halve, i.e.
+        ``gamma``, every ``step_size`` epochs; default ``epochs // 5``: the FNO recipe),
+        ``"onecycle"`` (per batch) or ``None``.
+    epochs, batch_size: the loop. ``max_seconds`` stops after the epoch that exceeds it.
+    loss: ``loss(pred, y) -> scalar``; default relative L2 (:class:`LpLoss`).
+    grad_clip: clip the global gradient norm to this value (``None``: no clipping).
+    amp: ``None`` | ``"bf16"`` | ``"fp16"`` mixed precision (CUDA only; fp16 uses a GradScaler).
+    device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; default CUDA when available.
+    progress: show a rich progress bar (rank 0 only).
+    checkpoint_dir: where ``last/`` (every ``checkpoint_every`` epochs) and ``best/`` go.
+    seed: seeds the RNG and the data-order generator at the start of ``fit``.
+    num_workers: DataLoader workers for lazy datasets (in-memory data is batched directly).
+    model_name: registry name stored in checkpoints (default ``model.name``).
+    """
+
+    def __init__(self, model: nn.Module, *, optimizer: str = "adamw", lr: float = 1e-3, weight_decay: float = 1e-4,
+                 scheduler: str | None = "cosine", epochs: int = 10, batch_size: int = 20,
+                 loss: Callable | None = None, grad_clip: float | None = None, amp: str | None = None,
+                 device=None, progress: bool = True, checkpoint_dir=None, checkpoint_every: int = 1,
+                 seed: int = 0, num_workers: int = 0, model_name: str | None = None, step_size: int | None = None,
+                 gamma: float = 0.5, max_seconds: float | None = None):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+        if scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler must be one of {SCHEDULERS}, got {scheduler!r}")
+        _positive(lr, "lr")
+        if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
+            raise ValueError(f"weight_decay must be a non-negative number, got {weight_decay!r}")
+        _positive(epochs, "epochs", integer=True)
+        _positive(batch_size, "batch_size", integer=True)
+        _positive(checkpoint_every, "checkpoint_every", integer=True)
+        _positive(grad_clip, "grad_clip", allow_none=True)
+        _positive(max_seconds, "max_seconds", allow_none=True)
+        _positive(gamma, "gamma")
+        _positive(step_size, "step_size", integer=True, allow_none=True)
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError(f"num_workers must be a non-negative integer, got {num_workers!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an integer, got {seed!r}")
+        if amp is True:
+            amp = "bf16"
+        if amp not in (None, False, *AMP_DTYPES):
+            raise ValueError(f"amp must be None, 'bf16' or 'fp16', got {amp!r}")
+        if loss is not None and not callable(loss):
+            raise TypeError(f"loss must be callable loss(pred, y), got {type(loss).__name__}")
+
+        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = 0
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            self.device = torch.device(device)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}") from None
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} requested but CUDA is not available")
+        if amp and self.device.type != "cuda":
+            raise ValueError(f"amp={amp!r} needs a CUDA device (device is {self.device}); use amp=None on CPU")
+        self.amp = amp or None
+
+        self.model_name = model_name
+        self.module = model  # the unwrapped model (checkpoints, evaluation)
+        if self.world_size > 1:
+            self._init_distributed()
+        self.module.to(self.device)
+        self.model = self.module
+        if self.world_size > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model = nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
+
+        self.lr, self.weight_decay, self.optimizer_name = float(lr), float(weight_decay), optimizer
+        params = [p for p in self.module.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("model has no trainable parameters")
+        if optimizer == "adamw":
+            self.optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        elif optimizer == "adam":
+            self.optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        else:
+            self.optimizer = torch.optim.SGD(params, lr=lr, weight_decay=weight_decay, momentum=0.9)
+        self.scheduler_name, self.step_size, self.gamma = scheduler, step_size, float(gamma)
+        self.scheduler = None
+        self.epochs, self.batch_size = epochs, batch_size
+        self.loss = loss if loss is not None else LpLoss(d=1)
+        self.grad_clip = grad_clip
+        self.progress = bool(progress) and self.rank == 0
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.checkpoint_every = checkpoint_every
+        self.seed, self.num_workers, self.max_seconds = seed, num_workers, max_seconds
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp == "fp16" else None
+        self.generator = torch.Generator()
+        self.epoch = 0  # completed epochs
+        self.history: list[dict] = []
+        self.best = math.inf
+        self.train_seconds = 0.0
+
+    # -- distributed ----------------------------------------------------------------------
+    def _init_distributed(self):
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+        self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
+        if self.device.type == "cuda":
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(self.device)
+
+    def _all_reduce(self, values: list[float]) -> list[float]:
+        if self.world_size == 1:
+            return values
+        import torch.distributed as dist
+
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(t)
+        return t.tolist()
+
+    # -- pieces ---------------------------------------------------------------------------
+    @property
+    def hyperparameters(self) -> dict:
+        return {"optimizer": self.optimizer_name, "lr": self.lr, "weight_decay": self.weight_decay,
+                "scheduler": self.scheduler_name, "step_size": self.step_size, "gamma": self.gamma,
+                "epochs": self.epochs, "batch_size": self.batch_size, "grad_clip": self.grad_clip, "amp": self.amp,
+                "seed": self.seed, "world_size": self.world_size, "loss": repr(self.loss)}
+
+    def _dtype(self) -> torch.dtype:
+        for p in self.module.parameters():
+            if p.is_floating_point():
+                return p.dtype
+        return torch.float32
+
+    def _make_scheduler(self, steps_per_epoch: int):
+        if self.scheduler_name == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=self.epochs)
+        if self.scheduler_name == "step":
+            return torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=self.step_size or max(1, self.epochs // 5),
+                                                   gamma=self.gamma)
+        if self.scheduler_name == "onecycle":
+            return torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=self.lr,
+                                                       total_steps=self.epochs * steps_per_epoch)
+        return None
+
+    @staticmethod
+    def _check_dataset(data, name):
+        if not isinstance(data, Dataset):
+            raise TypeError(f"{name} must be a torch Dataset of (x, y) pairs, got {type(data).__name__}")
+        if len(data) == 0:
+            raise ValueError(f"{name} is empty")
+
+    def _fast_batches(self, data):
+        """In-memory data: a ``get(indices) -> (x, y)`` function, or None."""
+        if self.num_workers:
+            return None
+        if isinstance(data, TensorDataset) and len(data.tensors) == 2:
+            return lambda idx: (data.tensors[0][idx], data.tensors[1][idx])
+        if getattr(data, "in_memory", False) and hasattr(data, "get_batch"):
+            return data.get_batch
+        return None
+
+    def _batches(self, data, epoch: int):
+        """Yield ``(x, y)`` batches of one epoch in a reproducible order."""
+        if self.world_size > 1:
+            from torch.utils.data.distributed import DistributedSampler
+
+            sampler = DistributedSampler(data, num_replicas=self.world_size, rank=self.rank, shuffle=True,
+                                         seed=self.seed)
+            sampler.set_epoch(epoch)
+            order = torch.tensor(list(iter(sampler)), dtype=torch.long)
+        else:
+            order = torch.randperm(len(data), generator=self.generator)
+        chunks = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        get = self._fast_batches(data)
+        if get is not None:
+            for idx in chunks:
+                yield get(idx)
+            return
+        loader = DataLoader(data, batch_sampler=[c.tolist() for c in chunks], num_workers=self.num_workers,
+                            persistent_workers=False)
+        yield from loader
+
+    def _n_batches(self, data) -> int:
+        n = len(data)
+        if self.world_size > 1:
+            n = math.ceil(n / self.world_size)
+        return math.ceil(n / self.batch_size)
+
+    def _autocast(self):
+        if self.amp:
+            return torch.autocast("cuda", dtype=AMP_DTYPES[self.amp])
+        return torch.autocast(self.device.type, enabled=False)
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def _state(self) -> dict:
+        state = {"optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
+                 "rng": torch.get_rng_state()}
+        if self.scheduler is not None:
+            state["scheduler"] = self.scheduler.state_dict()
+        if self.scaler is not None:
+            state["scaler"] = self.scaler.state_dict()
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def save(self, path) -> Path:
+        """Write a full checkpoint (weights, JSON config, optimiser/scheduler/RNG state) to ``path``."""
+        trainer = {"epoch": self.epoch, "history": self.history, "best": self.best if math.isfinite(self.best) else None,
+                   "train_seconds": self.train_seconds, "hyperparameters": self.hyperparameters}
+        return save_checkpoint(path, self.module, name=self.model_name, trainer=trainer, state=self._state())
+
+    def _restore(self, path):
+        ck = load_checkpoint(path, map_location=self.device)
+        self.module.load_state_dict(ck["weights"])
+        t = ck["config"]["trainer"]
+        self.epoch = int(t["epoch"])
+        self.history = list(t.get("history", []))
+        self.best = t.get("best") if t.get("best") is not None else math.inf
+        self.train_seconds = float(t.get("train_seconds", 0.0))
+        state = ck["state"] or {}
+        if "optimizer" in state:
+            self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and "scheduler" in state:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
+        if "generator" in state:
+            self.generator.set_state(state["generator"].cpu())
+        if "rng" in state:
+            torch.set_rng_state(state["rng"].cpu())
+        if "cuda_rng" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), self.device)
+
+    # -- the loop -------------------------------------------------------------------------
+    def fit(self, train: Dataset, val: Dataset | None = None, *, resume=None) -> list[dict]:
+        """Train for the configured epochs; return the per-epoch history.
+
+        resume: ``True`` (``checkpoint_dir/last``) or a checkpoint directory to continue from.
+        Each history entry has ``epoch``, ``train_loss``, ``lr``, ``seconds`` and, with
+        ``val``, ``val_rel_l2``. A non-finite loss raises :class:`NonFiniteLossError`;
+        the last good checkpoint (``checkpoint_dir/last``) is left as it was.
+        """
+        self._check_dataset(train, "train")
+        if val is not None:
+            self._check_dataset(val, "val")
+        steps = self._n_batches(train)
+        self.scheduler = self._make_scheduler(steps)
+        if resume:
+            path = self.checkpoint_dir / "last" if resume is True else Path(resume)
+            if resume is True and self.checkpoint_dir is None:
+                raise ValueError("resume=True needs checkpoint_dir")
+            self._restore(path)
+        else:
+            torch.manual_seed(self.seed)
+            self.generator.manual_seed(self.seed)
+            self.epoch, self.history, self.best, self.train_seconds = 0, [], math.inf, 0.0
+        dtype = self._dtype()
+        bar = None
+        if self.progress and self.epoch < self.epochs:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+                TimeRemainingColumn
+
+            bar = Progress(TextColumn("[bold]train[/]"), BarColumn(), MofNCompleteColumn(),
+                           TextColumn("epoch {task.fields[epoch]}  loss {task.fields[loss]}  val {task.fields[val]}"),
+                           TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
+            bar.start()
+            task = bar.add_task("train", total=self.epochs * steps, completed=self.epoch * steps,
+                                epoch=f"{self.epoch}/{self.epochs}", loss="-", val="-")
+        try:
+            while self.epoch < self.epochs:
+                t0 = time.perf_counter()
+                self.model.train()
+                total, count = 0.0, 0
+                for b, (x, y) in enumerate(self._batches(train, self.epoch)):
+                    x = x.to(self.device, dtype=dtype, non_blocking=True)
+                    y = y.to(self.device, dtype=dtype, non_blocking=True)
+                    self.optimizer.zero_grad(set_to_none=True)
+                    with self._autocast():
+                        pred = self.model(x)
+                    loss = self.loss(pred.to(dtype), y)
+                    if not torch.isfinite(loss.detach()).all():
+                        self._nonfinite(loss, b)
+                    if self.scaler is not None:
+                        self.scaler.scale(loss).backward()
+                        if self.grad_clip:
+                            self.scaler.unscale_(self.optimizer)
+                            nn.utils.clip_grad_norm_(self.module.parameters(), self.grad_clip)
+                        self.scaler.step(self.optimizer)
+                        self.scaler.update()
+                    else:
+                        loss.backward()
+                        if self.grad_clip:
+                            nn.utils.clip_grad_norm_(self.module.parameters(), self.grad_clip)
+                        self.optimizer.step()
+                    if self.scheduler is not None and self.scheduler_name == "onecycle":
+                        self.scheduler.step()
+                    total += float(loss.detach()) * x.shape[0]
+                    count += x.shape[0]
+                    if bar is not None:
+                        bar.update(task, advance=1, loss=f"{total / count:.4g}")
+                lr = self.optimizer.param_groups[0]["lr"]
+                if self.scheduler is not None and self.scheduler_name != "onecycle":
+                    self.scheduler.step()
+                total, count = self._all_reduce([total, float(count)])
+                seconds = time.perf_counter() - t0
+                self.train_seconds += seconds
+                self.epoch += 1
+                entry = {"epoch": self.epoch, "train_loss": total / count, "lr": lr, "seconds": seconds}
+                if val is not None:
+                    entry["val_rel_l2"] = self.evaluate(val)["rel_l2"]
+                self.history.append(entry)
+                if bar is not None:
+                    bar.update(task, epoch=f"{self.epoch}/{self.epochs}",
+                               val=f"{entry['val_rel_l2']:.4g}" if val is not None else "-")
+                self._checkpoint(entry)
+                if self.max_seconds is not None and self.train_seconds >= self.max_seconds:
+                    break
+        finally:
+            if bar is not None:
+                bar.stop()
+        return self.history
+
+    def _nonfinite(self, loss, batch):
+        where = f"epoch {self.epoch + 1}, batch {batch + 1}"
+        if self.checkpoint_dir is not None and (self.checkpoint_dir / "last").exists():
+            kept = f"the last good checkpoint ({self.checkpoint_dir / 'last'}, epoch {self.epoch}) is kept"
+        elif self.checkpoint_dir is not None:
+            kept = "no checkpoint had been written yet"
+        else:
+            kept = "no checkpoint_dir was set"
+        raise NonFiniteLossError(f"non-finite training loss ({float(loss.detach())}) at {where}; training stopped, "
+                                 f"{kept}. Lower lr, set grad_clip, or check the data for NaN/inf.")
+
+    def _checkpoint(self, entry):
+        if self.checkpoint_dir is None or self.rank != 0:
+            return
+        if self.epoch % self.checkpoint_every == 0 or self.epoch == self.epochs:
+            self.save(self.checkpoint_dir / "last")
+        score = entry.get("val_rel_l2")
+        if score is not None and score < self.best:
+            self.best = score
+            self.save(self.checkpoint_dir / "best")
+
+    # -- evaluation -----------------------------------------------------------------------
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
+        """Model output for inputs ``x`` ``(N, ...)`` in eval mode, returned on the CPU."""
+        self.module.eval()
+        dtype = self._dtype()
+        bs = batch_size or self.batch_size
+        outs = []
+        for i in range(0, x.shape[0], bs):
+            with self._autocast():
+                outs.append(self.module(x[i:i + bs].to(self.device, dtype=dtype)).to(dtype).cpu())
+        return torch.cat(outs)
+
+    @torch.no_grad()
+    def evaluate(self, data: Dataset, batch_size: int | None = None) -> dict:
+        """Mean per-sample relative L2 error (``rel_l2``) and mean loss (``loss``) on ``data``."""
+        self._check_dataset(data, "data")
+        self.module.eval()
+        dtype = self._dtype()
+        bs = batch_size or self.batch_size
+        get = self._fast_batches(data)
+        n = len(data)
+        rel = loss = 0.0
+        if get is not None:
+            batches = (get(torch.arange(i, min(i + bs, n))) for i in range(0, n, bs))
+        else:
+            batches = DataLoader(data, batch_size=bs, shuffle=False, num_workers=self.num_workers)
+        for x, y in batches:
+            x = x.to(self.device, dtype=dtype)
+            y = y.to(self.device, dtype=dtype)
+            with self._autocast():
+                pred = self.module(x)
+            pred = pred.to(dtype)
+            rel += float(relative_l2(pred, y).sum())
+            loss += float(self.loss(pred, y)) * x.shape[0]
+        return {"rel_l2": rel / n, "loss": loss / n}
