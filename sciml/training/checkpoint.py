@@ -34,9 +34,10 @@ FORMAT = "sciml-checkpoint/1"
 
 
 def _operator_name(model: nn.Module) -> str:
-    name = getattr(model, "name", None)
-    if isinstance(name, str) and name:
-        return name
+    for attr in ("model_name", "name"):
+        name = getattr(model, attr, None)
+        if isinstance(name, str) and name:
+            return name
     try:  # reverse lookup in the operators registry when it has one
         from .. import operators
 
@@ -55,7 +56,7 @@ def model_spec(model: nn.Module, name: str | None = None) -> dict:
     """A JSON-serialisable description from which :func:`model_from_spec` rebuilds ``model``.
 
     Plain models must expose ``model.config`` (a dict of constructor arguments); ``name``
-    is their registry name (default: ``model.name``, else looked up in the operators
+    is their registry name (default: ``model.model_name``, else looked up in the operators
     registry, else the lower-cased class name).
     """
     from .rollout import RolloutModel  # local: rollout imports nothing from here

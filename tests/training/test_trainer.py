@@ -1,0 +1,175 @@
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sciml.datasets import save_dataset
+from sciml.datasets.torch import FieldDataset, UnitGaussianNormalizer
+from sciml.training import NonFiniteLossError, NormalizedModel, Trainer, load_checkpoint, load_model
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _tiny import Tiny, builder, smoothing_data  # noqa: E402
+
+
+def test_loss_falls_on_a_tiny_problem():
+    torch.manual_seed(0)
+    model = Tiny()
+    train, val = smoothing_data(64), smoothing_data(16, seed=1)
+    tr = Trainer(model, lr=1e-2, epochs=25, batch_size=16, progress=False, seed=0)
+    hist = tr.fit(train, val)
+    assert len(hist) == 25
+    assert hist[-1]["train_loss"] < 0.2 * hist[0]["train_loss"]
+    assert hist[-1]["val_rel_l2"] < 0.15
+    assert tr.evaluate(val)["rel_l2"] == pytest.approx(hist[-1]["val_rel_l2"])
+    assert hist[-1]["lr"] < hist[0]["lr"]  # cosine schedule
+
+
+class _NaNAfter:
+    """Relative-L2 loss that turns NaN after ``k`` calls."""
+
+    def __init__(self, k):
+        self.k, self.calls = k, 0
+
+    def __call__(self, pred, y):
+        self.calls += 1
+        loss = ((pred - y).flatten(1).norm(dim=1) / y.flatten(1).norm(dim=1)).mean()
+        return loss * float("nan") if self.calls > self.k else loss
+
+
+def test_nan_guard_stops_and_keeps_last_good_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model = Tiny()
+    tr = Trainer(model, lr=1e-2, epochs=5, batch_size=16, loss=_NaNAfter(9), progress=False,
+                 checkpoint_dir=tmp_path / "ck")
+    with pytest.raises(NonFiniteLossError, match=r"non-finite training loss.*epoch 3, batch 2.*last good checkpoint"):
+        tr.fit(smoothing_data(64))  # 4 batches per epoch: epochs 1-2 are fine, epoch 3 batch 2 is NaN
+    ck = load_checkpoint(tmp_path / "ck" / "last")
+    assert ck["config"]["trainer"]["epoch"] == 2
+    assert all(math.isfinite(h["train_loss"]) for h in ck["config"]["trainer"]["history"])
+    assert all(torch.isfinite(v).all() for v in ck["weights"].values())
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
+    torch.manual_seed(0)
+    data = smoothing_data(32)
+    x, y = data.tensors
+    model = NormalizedModel(Tiny(width=5), UnitGaussianNormalizer.fit(x), UnitGaussianNormalizer.fit(y))
+    tr = Trainer(model, epochs=2, batch_size=8, progress=False, checkpoint_dir=tmp_path)
+    tr.fit(data)
+    cfg = json.loads((tmp_path / "last" / "config.json").read_text())
+    assert cfg["model"]["kind"] == "normalized" and cfg["model"]["model"] == {
+        "kind": "operator", "name": "tiny", "config": {"channels": 1, "width": 5, "dropout": 0.0}}
+    assert set(os.listdir(tmp_path / "last")) == {"config.json", "model.pt", "state.pt"}
+    again = load_model(tmp_path / "last", builder=builder)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(again(x), model(x))
+
+
+def test_fno_checkpoint_round_trip_with_registry(tmp_path):
+    from sciml.operators import build_model
+    from sciml.training import save_checkpoint
+
+    torch.manual_seed(0)
+    fno = build_model("fno", in_channels=1, out_channels=1, n_modes=[6, 6], hidden_channels=8, n_layers=2)
+    path = save_checkpoint(tmp_path / "fno", fno)
+    x = torch.randn(2, 1, 12, 12)
+    with torch.no_grad():
+        assert torch.equal(load_model(path)(x), fno.eval()(x))
+
+
+class _Interrupt:
+    """Relative-L2 loss that raises KeyboardInterrupt at call ``k`` (a killed run)."""
+
+    def __init__(self, k=None):
+        self.k, self.calls = k, 0
+
+    def __call__(self, pred, y):
+        self.calls += 1
+        if self.k is not None and self.calls == self.k:
+            raise KeyboardInterrupt
+        return ((pred - y).flatten(1).norm(dim=1) / y.flatten(1).norm(dim=1)).mean()
+
+
+def _run(tmp, loss, resume=None):
+    torch.manual_seed(123)  # model init (the resumed run loads weights anyway)
+    model = Tiny(dropout=0.2).double()
+    tr = Trainer(model, lr=5e-3, epochs=4, batch_size=12, loss=loss, scheduler="cosine", progress=False,
+                 checkpoint_dir=tmp, seed=7, grad_clip=1.0)
+    tr.fit(smoothing_data(40, dtype=torch.float64), resume=resume)
+    return model, tr
+
+
+def test_resume_equals_uninterrupted_run(tmp_path):
+    full, tr_full = _run(tmp_path / "a", _Interrupt())
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path / "b", _Interrupt(k=10))  # 4 batches/epoch: dies in epoch 3
+    assert load_checkpoint(tmp_path / "b" / "last")["config"]["trainer"]["epoch"] == 2
+    resumed, tr_res = _run(tmp_path / "b", _Interrupt(), resume=True)
+    for (k, p), q in zip(full.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(p, q), k
+    assert [h["train_loss"] for h in tr_full.history] == [h["train_loss"] for h in tr_res.history]
+
+
+def test_lazy_dataset_with_workers(tmp_path):
+    data = smoothing_data(24)
+    x, y = data.tensors
+    path = save_dataset(tmp_path / "s.h5", {"a": x.numpy(), "u": y.numpy()})
+    ds = FieldDataset(path, "a", "u")
+    torch.manual_seed(0)
+    tr = Trainer(Tiny(), lr=1e-2, epochs=3, batch_size=8, progress=False, num_workers=2)
+    hist = tr.fit(ds)
+    assert hist[-1]["train_loss"] < hist[0]["train_loss"]
+
+
+def test_bad_arguments():
+    m = Tiny()
+    with pytest.raises(ValueError, match="scheduler"):
+        Trainer(m, scheduler="linear")
+    with pytest.raises(ValueError, match="amp"):
+        Trainer(m, amp="bf16", device="cpu")
+    with pytest.raises(ValueError, match="epochs"):
+        Trainer(m, epochs=0)
+    with pytest.raises(ValueError, match="lr"):
+        Trainer(m, lr=-1.0)
+    with pytest.raises(TypeError, match="model"):
+        Trainer("fno")
+    with pytest.raises(TypeError, match="train"):
+        Trainer(m, progress=False).fit([(1, 2)])
+
+
+DDP_SCRIPT = """
+import sys, torch, torch.distributed as dist
+sys.path.insert(0, {here!r})
+from _tiny import Tiny, smoothing_data
+from sciml.training import Trainer
+torch.manual_seed(0)
+tr = Trainer(Tiny(), lr=1e-2, epochs=3, batch_size=8, progress=False, checkpoint_dir={ck!r}, device="cpu")
+hist = tr.fit(smoothing_data(32))
+flat = torch.cat([p.detach().flatten() for p in tr.module.parameters()])
+gathered = [torch.zeros_like(flat) for _ in range(dist.get_world_size())]
+dist.all_gather(gathered, flat)
+assert all(torch.equal(gathered[0], g) for g in gathered), "ranks diverged"
+if dist.get_rank() == 0:
+    print("OK", dist.get_world_size(), hist[0]["train_loss"], hist[-1]["train_loss"])
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.slow
+def test_ddp_under_torchrun_two_cpu_processes(tmp_path):
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT.format(here=str(Path(__file__).parent), ck=str(tmp_path / "ck")))
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
+                          str(script)], capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    line = [l for l in res.stdout.splitlines() if l.startswith("OK")][0].split()
+    assert line[1] == "2" and float(line[3]) < float(line[2])
+    assert (tmp_path / "ck" / "last" / "model.pt").exists()
