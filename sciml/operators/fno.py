@@ -1,0 +1,195 @@
+"""Fourier Neural Operator (Li et al. 2021) and its Tucker-factorised variant TFNO (Kossaifi et al. 2023).
+
+Architecture (neuraloperator style): optional grid embedding -> lifting (pointwise MLP) ->
+optional domain padding -> ``n_layers`` FNO blocks -> crop -> projection (pointwise MLP).
+Each block::
+
+    x = act(norm(SpectralConv(x)) + skip(x))              # Fourier layer
+    x = act(norm(ChannelMLP(x)) + mlp_skip(x))            # if channel_mlp_expansion is set
+
+(no activation after the last block). The model is resolution invariant: the same weights run on
+any grid, the spectral convolutions simply keep the modes the grid resolves.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .layers import (ChannelMLP, DomainPadding, GridEmbedding, check_choice, check_float, check_input, check_int,
+                     get_activation, int_tuple, make_norm, make_skip)
+from .spectral import SpectralConv, check_rank
+from .tensorized import FACTORIZATIONS
+
+__all__ = ["FNOBlock", "FNO", "TFNO"]
+
+
+class FNOBlock(nn.Module):
+    """One Fourier layer (spectral conv + skip) and optional channel MLP, channels preserved.
+
+    ``(B, channels, *spatial) -> (B, channels, *spatial)``.
+    """
+
+    def __init__(self, channels: int, n_modes, *, non_linearity: str = "gelu", norm=None, skip: str = "linear",
+                 channel_mlp_expansion: float | None = 0.5, channel_mlp_skip: str = "soft-gating",
+                 factorization=None, rank=0.5, last: bool = False):
+        super().__init__()
+        ndim = len(n_modes)
+        self.act = get_activation(non_linearity)
+        self.last = last
+        self.conv = SpectralConv(channels, channels, n_modes, factorization=factorization, rank=rank)
+        self.skip = make_skip(skip, channels, channels, ndim)
+        self.norm = make_norm(norm, channels)
+        if channel_mlp_expansion is not None:
+            hidden = max(1, int(round(channels * channel_mlp_expansion)))
+            self.mlp = ChannelMLP(channels, channels, hidden, n_layers=2, non_linearity=non_linearity)
+            self.mlp_skip = make_skip(channel_mlp_skip, channels, channels, ndim)
+            self.mlp_norm = make_norm(norm, channels)
+        else:
+            self.mlp = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm(self.conv(x)) + self.skip(x)
+        if self.mlp is not None:
+            x = self.act(x)
+            x = self.mlp_norm(self.mlp(x)) + self.mlp_skip(x)
+        if not self.last:
+            x = self.act(x)
+        return x
+
+
+class FNO(nn.Module):
+    """Fourier Neural Operator on a uniform grid of any dimension.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of the input and output fields.
+    n_modes : tuple of int
+        Kept Fourier modes per spatial axis (total count, both signs; see ``SpectralConv``). Its
+        length is the spatial dimension.
+    hidden_channels : int
+        Width of the FNO blocks.
+    n_layers : int
+        Number of FNO blocks.
+    lifting_channels, projection_channels : int or None
+        Hidden width of the 2-layer lifting / projection MLPs; None means ``2 * hidden_channels``,
+        0 means a single linear layer.
+    positional_embedding : "grid", "periodic-grid" or None
+        Append grid coordinates in [0, 1] as input channels: "grid" uses ``linspace(0, 1, n)``
+        (nodes including both ends, e.g. Darcy), "periodic-grid" ``arange(n) / n`` (torus).
+    domain_padding : float or tuple of float
+        Fraction of each axis to zero-pad before the blocks (non-periodic problems, e.g. 0.1 for
+        Darcy); 0 disables. ``domain_padding_mode``: "one-sided" or "symmetric".
+    non_linearity : str
+        "gelu", "relu", "tanh", "silu".
+    norm : None, "group" or "instance"
+    skip : "linear", "soft-gating" or "identity"
+        Skip connection around each spectral convolution.
+    channel_mlp_expansion : float or None
+        Hidden-width ratio of the channel MLP in each block (None: no channel MLP).
+    channel_mlp_skip : "soft-gating", "linear" or "identity"
+    factorization : None, "dense", "cp", "tucker"; rank : float
+        Spectral weight factorisation (see ``SpectralConv``).
+
+    Shapes: ``(B, in_channels, *spatial) -> (B, out_channels, *spatial)`` at any resolution.
+    ``model.config`` holds the constructor arguments (JSON-serialisable); ``FNO(**model.config)``
+    rebuilds the same architecture.
+    """
+
+    model_name = "fno"
+
+    def __init__(self, in_channels: int, out_channels: int, n_modes, hidden_channels: int = 32, n_layers: int = 4,
+                 lifting_channels: int | None = None, projection_channels: int | None = None,
+                 positional_embedding: str | None = "grid", domain_padding=0.0,
+                 domain_padding_mode: str = "one-sided", non_linearity: str = "gelu", norm: str | None = None,
+                 skip: str = "linear", channel_mlp_expansion: float | None = 0.5,
+                 channel_mlp_skip: str = "soft-gating", factorization: str | None = None, rank=0.5):
+        super().__init__()
+        in_channels = check_int("in_channels", in_channels)
+        out_channels = check_int("out_channels", out_channels)
+        n_modes = int_tuple("n_modes", n_modes)
+        ndim = len(n_modes)
+        hidden_channels = check_int("hidden_channels", hidden_channels)
+        n_layers = check_int("n_layers", n_layers)
+        if lifting_channels is not None:
+            lifting_channels = check_int("lifting_channels", lifting_channels, minimum=0)
+        if projection_channels is not None:
+            projection_channels = check_int("projection_channels", projection_channels, minimum=0)
+        check_choice("positional_embedding", positional_embedding, (None, "grid", "periodic-grid"))
+        if isinstance(domain_padding, (list, tuple)):
+            if len(domain_padding) != ndim:
+                raise ValueError(f"domain_padding must have {ndim} entries (one per axis), got {len(domain_padding)}")
+            domain_padding = [check_float("domain_padding", p, minimum=0.0, maximum=1.0) for p in domain_padding]
+        else:
+            domain_padding = check_float("domain_padding", domain_padding, minimum=0.0, maximum=1.0)
+        check_choice("domain_padding_mode", domain_padding_mode, ("one-sided", "symmetric"))
+        get_activation(non_linearity)
+        check_choice("norm", norm, (None, "group", "instance"))
+        check_choice("skip", skip, ("linear", "soft-gating", "identity"))
+        if channel_mlp_expansion is not None:
+            channel_mlp_expansion = check_float("channel_mlp_expansion", channel_mlp_expansion, minimum=0.0,
+                                                open_min=True)
+        check_choice("channel_mlp_skip", channel_mlp_skip, ("linear", "soft-gating", "identity"))
+        check_choice("factorization", factorization, FACTORIZATIONS)
+        if factorization in ("cp", "tucker"):
+            check_rank(rank, factorization, ndim + 2)
+
+        self.config = dict(
+            in_channels=in_channels, out_channels=out_channels, n_modes=list(n_modes),
+            hidden_channels=hidden_channels, n_layers=n_layers, lifting_channels=lifting_channels,
+            projection_channels=projection_channels, positional_embedding=positional_embedding,
+            domain_padding=domain_padding, domain_padding_mode=domain_padding_mode, non_linearity=non_linearity,
+            norm=norm, skip=skip, channel_mlp_expansion=channel_mlp_expansion, channel_mlp_skip=channel_mlp_skip,
+            factorization=factorization, rank=list(rank) if isinstance(rank, tuple) else rank,
+        )
+        self.in_channels, self.out_channels, self.n_modes, self.ndim = in_channels, out_channels, n_modes, ndim
+
+        self.embedding = None
+        lift_in = in_channels
+        if positional_embedding is not None:
+            self.embedding = GridEmbedding(ndim, periodic=positional_embedding == "periodic-grid")
+            lift_in += ndim
+        lifting_hidden = 2 * hidden_channels if lifting_channels is None else lifting_channels
+        projection_hidden = 2 * hidden_channels if projection_channels is None else projection_channels
+        self.lifting = ChannelMLP(lift_in, hidden_channels, lifting_hidden, n_layers=2 if lifting_hidden else 1,
+                                  non_linearity=non_linearity)
+        pads = domain_padding if isinstance(domain_padding, list) else [domain_padding] * ndim
+        self.padding = DomainPadding(pads, domain_padding_mode) if any(p > 0 for p in pads) else None
+        self.blocks = nn.ModuleList(
+            FNOBlock(hidden_channels, n_modes, non_linearity=non_linearity, norm=norm, skip=skip,
+                     channel_mlp_expansion=channel_mlp_expansion, channel_mlp_skip=channel_mlp_skip,
+                     factorization=factorization, rank=rank, last=(i == n_layers - 1))
+            for i in range(n_layers)
+        )
+        self.projection = ChannelMLP(hidden_channels, out_channels, projection_hidden,
+                                     n_layers=2 if projection_hidden else 1, non_linearity=non_linearity)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, in_channels, *spatial) -> (B, out_channels, *spatial)``."""
+        check_input("x", x, ndim=self.ndim, channels=self.in_channels)
+        if self.embedding is not None:
+            x = self.embedding(x)
+        x = self.lifting(x)
+        amounts = None
+        if self.padding is not None:
+            x, amounts = self.padding.pad(x)
+        for block in self.blocks:
+            x = block(x)
+        if amounts is not None:
+            x = DomainPadding.unpad(x, amounts)
+        return self.projection(x)
+
+
+class TFNO(FNO):
+    """Tensorized FNO: an ``FNO`` whose spectral weights are Tucker-factorised by default.
+
+    Same arguments as ``FNO``; ``factorization`` defaults to "tucker" and ``rank`` to 0.1
+    (a tenth of the dense spectral parameters).
+    """
+
+    model_name = "tfno"
+
+    def __init__(self, in_channels: int, out_channels: int, n_modes, hidden_channels: int = 32, n_layers: int = 4,
+                 *, factorization: str | None = "tucker", rank=0.1, **kwargs):
+        super().__init__(in_channels, out_channels, n_modes, hidden_channels, n_layers, factorization=factorization,
+                         rank=rank, **kwargs)
