@@ -112,6 +112,7 @@ class SFNO(nn.Module):
     mlp_ratio : hidden width of the per-block MLP relative to ``width``.
 
     ``forward(x)``: (B, in_channels, nlat, nlon) -> (B, out_channels, nlat, nlon).
+    ``model.config`` holds the constructor arguments (JSON-serialisable): ``SFNO(**model.config)``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, nlat: int, nlon: int, *, width: int = 32,
@@ -124,6 +125,9 @@ class SFNO(nn.Module):
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
         if lat_order not in ("south_to_north", "north_to_south"):
             raise ValueError(f"lat_order must be 'south_to_north' or 'north_to_south', got {lat_order!r}")
+        self.config = dict(in_channels=in_channels, out_channels=out_channels, nlat=nlat, nlon=nlon, width=width,
+                           n_layers=n_layers, lmax=lmax, mmax=mmax, grid=grid, lat_order=lat_order,
+                           pos_embed=bool(pos_embed), mlp_ratio=float(mlp_ratio))
         self.in_channels, self.out_channels, self.nlat, self.nlon = in_channels, out_channels, nlat, nlon
         self.lat_order, self.pos_embed = lat_order, bool(pos_embed)
         cin = in_channels + (2 if pos_embed else 0)

@@ -149,12 +149,16 @@ class SwinTransformer2d(nn.Module):
     mlp_ratio : MLP hidden width relative to the token width.
 
     ``forward(x)``: (B, in_channels, nlat, nlon) -> (B, out_channels, nlat, nlon).
+    ``model.config`` holds the constructor arguments (JSON-serialisable).
     """
 
     def __init__(self, in_channels: int, out_channels: int, nlat: int, nlon: int, *, patch: int = 2,
                  embed_dim: int = 48, depths=(2, 2), heads=(3, 6), window=(4, 8), mlp_ratio: float = 2.0):
         super().__init__()
         depths, heads, window = tuple(depths), tuple(heads), tuple(window)
+        self.config = dict(in_channels=in_channels, out_channels=out_channels, nlat=nlat, nlon=nlon, patch=patch,
+                           embed_dim=embed_dim, depths=list(depths), heads=list(heads), window=list(window),
+                           mlp_ratio=float(mlp_ratio))
         if len(depths) != len(heads) or len(depths) < 1:
             raise ValueError("depths and heads must be non-empty and of the same length")
         if len(window) != 2:

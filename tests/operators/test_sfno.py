@@ -58,3 +58,13 @@ def test_overfits_tiny_batch():
         opt.step()
         first = first if first is not None else loss.item()
     assert loss.item() < 0.1 * first, (first, loss.item())
+
+
+def test_config_roundtrip():
+    import json
+
+    m = SFNO(3, 2, 16, 32, width=8, n_layers=1)
+    clone = SFNO(**json.loads(json.dumps(m.config)))
+    clone.load_state_dict(m.state_dict())
+    x = torch.randn(1, 3, 16, 32)
+    assert torch.equal(clone(x), m(x))

@@ -44,3 +44,13 @@ def test_overfits_tiny_batch():
         opt.step()
         first = first if first is not None else loss.item()
     assert loss.item() < 0.2 * first, (first, loss.item())
+
+
+def test_config_roundtrip():
+    import json
+
+    m = SwinTransformer2d(3, 2, 16, 32, patch=2, embed_dim=16, depths=(2, 2), heads=(2, 4), window=(2, 4))
+    clone = SwinTransformer2d(**json.loads(json.dumps(m.config)))
+    clone.load_state_dict(m.state_dict())
+    x = torch.randn(1, 3, 16, 32)
+    assert torch.equal(clone(x), m(x))
