@@ -14,12 +14,16 @@ from __future__ import annotations
 
 from .fno import FNO, TFNO, FNOBlock
 from .spectral import SpectralConv
+from .sfno import SFNO
+from .swin import SwinTransformer2d
 
 __all__ = ["SpectralConv", "FNOBlock", "FNO", "TFNO", "MODELS", "build_model"]
 
 MODELS = {
     "fno": FNO,
     "tfno": TFNO,
+    "sfno": SFNO,
+    "swin": SwinTransformer2d,
 }
 
 
