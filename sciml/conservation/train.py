@@ -22,7 +22,7 @@ from .emulator import ConservativeEmulator
 from .fixers import global_mass
 from .increments import EmulatorStats, compute_stats
 
-__all__ = ["CarbonArrays", "emulator_stats", "rollout_loss", "train_emulator", "make_rollout_fn", "stability_run"]
+__all__ = ["CarbonArrays", "carbon_arrays_from_store", "emulator_stats", "rollout_loss", "train_emulator", "make_rollout_fn", "stability_run"]
 
 
 @dataclass
@@ -70,6 +70,29 @@ class CarbonArrays:
         f = t(self.forcing, idx[:, :-1]) if self.forcing is not None else None
         sf = t(self.surface_flux, idx[:, :-1]) if self.surface_flux is not None else None
         return q, m, f, sf
+
+
+def carbon_arrays_from_store(store, time=slice(None), *, forcing_3d=("u", "v", "airmass"), forcing_2d=(),
+                             dtype=np.float32) -> CarbonArrays:
+    """Read a CarbonBench split (:class:`sciml.datasets.carbonbench.CarbonBenchStore` or anything
+    with ``read(name, time)``, ``lat``, ``time`` and ``cell_area``) into memory.
+
+    The forcing channels are the 3D variables ``forcing_3d`` (L channels each, level-major) then
+    the 2D variables ``forcing_2d``; the surface fluxes are land + ocean + anthropogenic.
+    """
+    q = store.read("co2massmix", time).astype(dtype)
+    m = store.read("airmass", time).astype(dtype)
+    chans = [store.read(n, time).astype(dtype) for n in forcing_3d] + \
+            [store.read(n, time).astype(dtype)[:, None] for n in forcing_2d]
+    forcing = np.concatenate(chans, axis=1) if chans else None
+    flux = np.stack([store.read(n, time) for n in ("co2flux_land", "co2flux_ocean", "co2flux_anthro")],
+                    axis=1).astype(np.float64)
+    times = np.asarray(store.time)[time]
+    if len(times) < 2:
+        raise ValueError("time must select at least two time steps")
+    dt = float((times[1] - times[0]) / np.timedelta64(1, "s"))
+    return CarbonArrays(q, m, forcing, flux, np.asarray(store.cell_area, dtype=np.float64),
+                        np.asarray(store.lat, dtype=np.float64), dt, times, mass_unit=1e6)
 
 
 def emulator_stats(data: CarbonArrays) -> EmulatorStats:
