@@ -121,21 +121,27 @@ def _substep_bounded(r, m, U, limiter):
 
 
 def _line_substeps(m, U, periodic, cfl):
-    """Sub-step count per line so that every cell's total outflow per sub-step is <= cfl * its
-    smallest air mass during the operator (the air mass varies linearly over the sub-steps)."""
+    """Sub-step count per line so that every cell's total outflow per sub-step is <= cfl times its
+    air mass at the start of that sub-step. With n equal sub-steps the air mass moves linearly
+    from m to m_end, so the smallest start-of-sub-step mass is min(m, m_end + (m - m_end) / n):
+    n >= out / (cfl m) and, where the cell loses mass, n >= (out / cfl - (m - m_end)) / m_end."""
     if periodic:
         Uw = np.roll(U, 1, axis=1)  # west face of each cell
         Ue = U
     else:
         Uw, Ue = U[:, :-1], U[:, 1:]
     out = np.maximum(Ue, 0.0) + np.maximum(-Uw, 0.0)
-    m_end = m + Uw - Ue
-    m_min = np.minimum(m, m_end)
-    if np.any(m_min <= 0.0):
+    dm = Uw - Ue
+    m_end = m + dm
+    if np.any(m_end <= 0.0):
         return None, None
-    c = (out / m_min).max(axis=1)
-    n = np.maximum(1, np.ceil(c / cfl - 1e-12)).astype(np.int64)
-    return n, float(c.max()) if c.size else 0.0
+    courant = out / m
+    need = courant / cfl
+    losing = dm < 0.0
+    if np.any(losing):
+        need = np.where(losing, np.maximum(need, (out / cfl + dm) / m_end), need)
+    n = np.maximum(1, np.ceil(need.max(axis=1) - 1e-12)).astype(np.int64)
+    return n, float(courant.max()) if courant.size else 0.0
 
 
 def _sweep(r, m, U, periodic, limiter, cfl):
