@@ -14,6 +14,7 @@ import sys
 # Modules that add a subcommand: each has ``add_parser(subparsers)`` which creates its
 # parser and sets ``func`` (called with the parsed args) as a default.
 SUBCOMMAND_MODULES: list[str] = [
+    "sciml.training.cli", "sciml.bench.cli",
 ]
 
 

@@ -1,0 +1,70 @@
+"""``sciml bench run`` and ``sciml bench table``."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+__all__ = ["add_parser"]
+
+
+def add_parser(subparsers):
+    from ..training.cli import add_common_training_args
+    from .tasks import TASKS
+
+    p = subparsers.add_parser("bench", help="leaderboard: run a task, render the table",
+                              description="Run leaderboard tasks and render the leaderboard.")
+    sub = p.add_subparsers(dest="bench_command", metavar="{run,table}")
+    sub.required = True
+    r = sub.add_parser("run", help="train and evaluate one model on one task; write a results JSON",
+                       description="Train MODEL on TASK with the task's recipe (override with flags) and write "
+                                   "OUT/<task>__<model>__<label>.json. Missing task data is generated.")
+    r.add_argument("--task", required=True, help=f"one of {', '.join(sorted(TASKS))}")
+    r.add_argument("--out", default="results", help="results directory (default: results)")
+    r.add_argument("--data", default=None, help="existing store file for the task (default: generated)")
+    r.add_argument("--data-dir", default=None, help="where task data is kept (default: $SCIML_DATA or .bench/data)")
+    r.add_argument("--workers", type=int, default=1, help="processes for data generation")
+    r.add_argument("--label", default=None, help="run label in the file name and table")
+    add_common_training_args(r)
+    r.set_defaults(func=_cmd_run)
+    t = sub.add_parser("table", help="render the leaderboard (markdown + png) from results JSON files")
+    t.add_argument("results", help="results directory")
+    t.add_argument("--out", default=None, help="markdown file to write (a .png is written beside it)")
+    t.set_defaults(func=_cmd_table)
+    return p
+
+
+def _cmd_run(args):
+    from ..training.cli import parse_model_args
+    from .runner import run
+    from .tasks import get_task
+
+    task = get_task(args.task)
+    if args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    out = Path(args.out)
+    if not out.parent.exists():
+        raise FileNotFoundError(f"parent directory of --out does not exist: {out.parent}")
+    cfg = parse_model_args(args.model_arg)
+    for key in ("modes", "width", "layers"):
+        if getattr(args, key) is not None:
+            cfg[key] = getattr(args, key)
+    res = run(task, args.model, out=out, data=args.data, data_dir=args.data_dir, epochs=args.epochs,
+              seconds=args.seconds, n_train=args.n_train, n_test=args.n_test, seed=args.seed, device=args.device,
+              amp=args.amp, batch_size=args.batch_size, lr=args.lr, model_config=cfg, inputs=args.inputs,
+              outputs=args.outputs, label=args.label, workers=args.workers,
+              progress=not args.no_progress and sys.stderr.isatty())
+    print(f"{res['task']} / {res['model']} ({res['label']}): test relative L2 = {res['test_rel_l2']:.4f}, "
+          f"{res['params']:,} params, {res['epochs']} epochs in {res['train_seconds']:.0f} s, "
+          f"{res['inference_ms_per_sample']:.2f} ms/sample inference on {res['hardware']['summary']}")
+    print(f"wrote {res['results_file']}")
+    return 0
+
+
+def _cmd_table(args):
+    from .leaderboard import table
+
+    text = table(args.results, out=args.out)
+    print(text)
+    if args.out:
+        print(f"wrote {args.out} and {Path(args.out).with_suffix('.png')}")
+    return 0

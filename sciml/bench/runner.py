@@ -1,0 +1,184 @@
+"""``run(task, model)``: train and evaluate one leaderboard entry; write its results JSON.
+
+The results JSON (schema ``sciml-bench-result/1``) records the test relative L2 error,
+parameter count, training seconds, inference milliseconds per sample, the hardware
+(CPU model, GPU name), seed, sciml / torch versions and date, the training settings
+and whether the run followed the task's full recipe (all samples, all epochs).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from .. import __version__
+from .tasks import Task, get_task
+
+__all__ = ["SCHEMA", "run", "hardware", "ensure_data", "RESULT_KEYS"]
+
+SCHEMA = "sciml-bench-result/1"
+RESULT_KEYS = ("schema", "task", "model", "label", "test_rel_l2", "train_rel_l2", "params", "train_seconds",
+               "seconds_per_epoch", "epochs", "epochs_recipe", "inference_ms_per_sample", "n_train", "n_test",
+               "resolution", "full_recipe", "hardware", "seed", "sciml_version", "torch_version", "date",
+               "model_config", "training", "data")
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def hardware(device=None) -> dict:
+    """``{"cpu", "cpu_count", "torch_threads", "gpu", "device", "summary"}`` of this machine."""
+    device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    gpu = torch.cuda.get_device_name(device if device.type == "cuda" else 0) if torch.cuda.is_available() else None
+    cpu = _cpu_model()
+    cores = os.cpu_count()
+    threads = torch.get_num_threads()
+    summary = f"{gpu} (CUDA)" if device.type == "cuda" else f"{cpu}, {threads} thread{'s' if threads != 1 else ''}"
+    return {"cpu": cpu, "cpu_count": cores, "torch_threads": threads, "gpu": gpu, "device": str(device),
+            "summary": summary}
+
+
+def ensure_data(task: Task, data=None, data_dir=None, *, workers: int = 1, progress: bool = True) -> Path:
+    """The task's dataset file: ``data`` if given (must exist), else
+    ``data_dir/<task>_n<N>_seed<S>.h5``, generated with :func:`sciml.datasets.generate`
+    when missing (resumable: an interrupted generation continues)."""
+    if data is not None:
+        path = Path(data)
+        if not path.exists():
+            raise FileNotFoundError(f"--data file does not exist: {path}")
+        return path
+    data_dir = Path(data_dir if data_dir is not None else os.environ.get("SCIML_DATA", ".bench/data"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / task.data_filename()
+    if path.exists():
+        return path
+    from ..datasets import generate, get_recipe
+
+    try:
+        get_recipe(task.recipe)
+    except ValueError:
+        raise ValueError(f"task {task.name!r} needs recipe {task.recipe!r}, which this sciml does not provide yet; "
+                         f"pass --data with a store file") from None
+    return generate(task.recipe, task.n_total, seed=task.seed, out=path, workers=workers, progress=progress,
+                    **task.params)
+
+
+def _resolve_fields(task: Task, path: Path, inputs=None, outputs=None):
+    from ..datasets import open_dataset
+
+    with open_dataset(path) as ds:
+        fields = ds.fields
+        shapes = {k: ds[k].ndim for k in fields}
+    ins = tuple(inputs) if inputs else task.inputs
+    outs = tuple(outputs) if outputs else task.outputs
+    if all(f in fields for f in ins + outs):
+        return ins, outs
+    if task.t_in is not None and not inputs and not outputs:
+        traj = [k for k in fields if shapes[k] == 5]
+        if len(traj) == 1:
+            return (traj[0],), (traj[0],)
+    raise ValueError(f"{path.name} has fields {fields}; task {task.name!r} expects inputs {list(ins)} and outputs "
+                     f"{list(outs)} (choose with --inputs/--outputs)")
+
+
+def _label(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "run"
+
+
+def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, epochs: int | None = None,
+        seconds: float | None = None, n_train: int | None = None, n_test: int | None = None, seed: int = 0,
+        device=None, amp=None, batch_size: int | None = None, lr: float | None = None,
+        model_config: dict | None = None, inputs=None, outputs=None, label: str | None = None,
+        workers: int = 1, progress: bool = True, keep_run_dir: bool = True) -> dict:
+    """Train ``model`` on ``task`` (a name or :class:`Task`) and write ``out/<task>__<model>__<label>.json``.
+
+    data: an existing store file (default: the task's file in ``data_dir``, generated
+        when missing). epochs / seconds / n_train / n_test / batch_size / lr override the
+        task's recipe (a shorter run is recorded with ``full_recipe: false``).
+    model_config: constructor arguments on top of the task's defaults for ``model``
+        (``modes``/``width``/``layers`` in the FNO paper's convention, see
+        :func:`sciml.training.pipeline.default_model_config`).
+    Returns the result dict (also written as JSON).
+    """
+    from ..training.pipeline import default_model_config, train_operator
+
+    task = task if isinstance(task, Task) else get_task(task)
+    if not isinstance(model, str):
+        raise TypeError(f"model must be a registry name such as 'fno', got {type(model).__name__}")
+    from ..operators import MODELS
+
+    if model.lower() not in MODELS:
+        raise ValueError(f"model must be one of {', '.join(sorted(MODELS))}; got {model!r}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out must be a directory, got the file {out}")
+    for name, v in (("n_train", n_train), ("n_test", n_test), ("epochs", epochs), ("batch_size", batch_size)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if seconds is not None and not (isinstance(seconds, (int, float)) and seconds > 0):
+        raise ValueError(f"seconds must be a positive number, got {seconds!r}")
+    out.mkdir(parents=True, exist_ok=True)
+    path = ensure_data(task, data, data_dir, workers=workers, progress=progress)
+    ins, outs = _resolve_fields(task, path, inputs, outputs)
+
+    training = dict(task.train)
+    if batch_size is not None:
+        training["batch_size"] = batch_size
+    if lr is not None:
+        training["lr"] = lr
+    recipe_epochs = training.pop("epochs")
+    if epochs is None and seconds is None:
+        epochs = recipe_epochs
+    if epochs is not None and training.get("scheduler") == "step" and epochs != recipe_epochs:
+        training["step_size"] = max(1, round(training["step_size"] * epochs / recipe_epochs))  # same shape, shorter
+    n_tr = n_train or task.n_train
+    n_te = n_test or task.n_test
+    overrides = {**task.models.get(model.lower(), {}), **(model_config or {})}
+    knobs = {k: overrides.pop(k) for k in ("modes", "width", "layers") if k in overrides}
+    # the spatial dimension is known from the data; channels are filled in by train_operator
+    from ..datasets import open_dataset
+
+    with open_dataset(path) as ds:
+        ndim = ds[outs[0]].ndim - (3 if task.t_in is not None else 2)
+    cfg = default_model_config(model, 1, 1, ndim, **knobs, **overrides)
+    cfg.pop("in_channels")
+    cfg.pop("out_channels")
+    label = _label(label or f"e{epochs if epochs is not None else 'auto'}_n{n_tr}_s{seed}")
+    run_dir = out / "runs" / f"{task.name}__{model}__{label}"
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    res = train_operator(path, run_dir, model=model, model_config=cfg, inputs=ins, outputs=outs, n_train=n_tr,
+                         n_test=n_te, t_in=task.t_in, t_out=task.t_out, epochs=epochs, seconds=seconds, seed=seed,
+                         device=device, amp=amp, progress=progress, **training)
+    result = {
+        "schema": SCHEMA, "task": task.name, "model": model.lower(), "label": label,
+        "test_rel_l2": res["test_rel_l2"], "train_rel_l2": res["train_rel_l2"], "params": res["params"],
+        "train_seconds": res["train_seconds"], "seconds_per_epoch": res["seconds_per_epoch"],
+        "epochs": res["epochs"], "epochs_recipe": recipe_epochs,
+        "inference_ms_per_sample": res["inference_ms_per_sample"], "n_train": res["n_train"], "n_test": res["n_test"],
+        "resolution": res["resolution"],
+        "full_recipe": bool(res["epochs"] >= recipe_epochs and res["n_train"] >= task.n_train
+                            and res["n_test"] >= task.n_test),
+        "hardware": hardware(res["device"]), "seed": seed, "sciml_version": __version__,
+        "torch_version": torch.__version__, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model_config": res["model_config"], "training": res["hyperparameters"], "data": str(path),
+        "run_dir": str(run_dir), "history": res["history"],
+    }
+    if "rollout_rel_l2_per_step" in res:
+        result["rollout_rel_l2_per_step"] = res["rollout_rel_l2_per_step"]
+    file = out / f"{task.name}__{model.lower()}__{label}.json"
+    file.write_text(json.dumps(result, indent=1))
+    result["results_file"] = str(file)
+    return result

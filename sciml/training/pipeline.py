@@ -1,0 +1,232 @@
+"""One supervised run from a store file: split, normalise, build, train, evaluate, plot.
+
+:func:`train_operator` is what ``sciml train``, ``sciml bench run`` and the demo's
+:func:`sciml.training.quick_train` call. It returns a plain dict of measured numbers
+(test relative L2, parameter count, train seconds, inference ms per sample, ...) and
+writes into ``out_dir``: ``checkpoints/last`` (weights + JSON config), ``results.json``,
+``predictions.png`` and ``loss_curves.png``.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..datasets.torch import FieldDataset, UnitGaussianNormalizer, split_indices
+from .rollout import RolloutModel, rollout_errors
+from .trainer import Trainer
+from .wrappers import NormalizedModel
+
+__all__ = ["train_operator", "default_model_config", "fft_friendly_padding"]
+
+
+def default_model_config(name: str, in_channels: int, out_channels: int, ndim: int, *, modes: int | None = None,
+                         width: int | None = None, layers: int | None = None, **overrides) -> dict:
+    """Constructor arguments of registry model ``name`` for the given channels and dimension.
+
+    modes: Fourier modes per axis *per sign* (the FNO paper's ``modes``, 12 for Darcy);
+        sciml's FNO counts both signs, so ``n_modes = 2 * modes`` on every axis.
+    width: hidden channels; layers: number of blocks. ``overrides`` are passed as they are.
+    """
+    name = name.lower()
+    if name in ("fno", "tfno"):
+        cfg = {"in_channels": in_channels, "out_channels": out_channels,
+               "n_modes": [2 * (modes or 12)] * ndim, "hidden_channels": width or 32, "n_layers": layers or 4}
+    else:
+        cfg = {"in_channels": in_channels, "out_channels": out_channels}
+        for key, value in (("modes", modes), ("width", width), ("layers", layers)):
+            if value is not None:
+                raise ValueError(f"--{key} is only understood for fno/tfno; pass {name}'s own arguments instead")
+    cfg.update(overrides)
+    return cfg
+
+
+def _is_smooth(n: int) -> bool:
+    for f in (2, 3, 5):
+        while n % f == 0:
+            n //= f
+    return n == 1
+
+
+def fft_friendly_padding(shape, minimum: float = 0.1) -> list[float]:
+    """Per-axis domain-padding fractions (one-sided) that pad each axis of ``shape`` by at
+    least ``minimum`` of its length to a size whose only prime factors are 2, 3 and 5.
+
+    FFT cost depends on the size's factors: a prime length such as 43 or 47 is several
+    times slower than 48 (pocketfft/cuFFT fall back to Bluestein's algorithm).
+    """
+    out = []
+    for n in shape:
+        m = int(math.ceil(n * (1 + minimum)))
+        while not _is_smooth(m):
+            m += 1
+        out.append((m - n) / n)
+    return out
+
+
+def _count(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _inference_ms(model, x: torch.Tensor, device, batch_size: int) -> float:
+    """Wall-clock milliseconds per sample of batched inference (after one warm-up batch)."""
+    model.eval()
+    x = x[: max(batch_size, min(len(x), 4 * batch_size))]
+    with torch.no_grad():
+        model(x[:batch_size].to(device))
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        for i in range(0, len(x), batch_size):
+            model(x[i:i + batch_size].to(device))
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    return 1e3 * (time.perf_counter() - t0) / len(x)
+
+
+def _epochs_for_budget(trainer_kwargs, model, train, seconds: float) -> int:
+    """How many epochs fit in ``seconds``: time two training steps on a copy of the model."""
+    probe = copy.deepcopy(model)
+    kw = dict(trainer_kwargs, epochs=1, progress=False, checkpoint_dir=None, max_seconds=None)
+    tr = Trainer(probe, **kw)
+    bs = tr.batch_size
+    x, y = train.get_batch(torch.arange(min(bs, len(train))))
+    dtype = tr._dtype()
+    x, y = x.to(tr.device, dtype), y.to(tr.device, dtype)
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        tr.optimizer.zero_grad()
+        tr.loss(tr.model(x), y).backward()
+        tr.optimizer.step()
+        times.append(time.perf_counter() - t0)
+    per_epoch = min(times[1:]) * math.ceil(len(train) / bs) * 1.15  # + evaluation and bookkeeping
+    return max(1, int(seconds / per_epoch))
+
+
+def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | None = None, inputs="a", outputs="u",
+                   n_train: int | None = None, n_test: int | None = None, split_seed: int | None = None,
+                   t_in: int | None = None, t_out: int | None = None, normalize: bool = True,
+                   epochs: int | None = None, seconds: float | None = None, batch_size: int = 20, lr: float = 1e-3,
+                   weight_decay: float = 1e-4, scheduler: str | None = "cosine", step_size: int | None = None,
+                   gamma: float = 0.5, grad_clip: float | None = None, amp: str | None = None, device=None,
+                   seed: int = 0, progress: bool = True, resume: bool = False, figures: bool = True,
+                   builder=None) -> dict:
+    """Train registry model ``model`` on store file ``data``; evaluate on the test split.
+
+    Splits: ``n_train``/``n_test`` take the first ``n_train`` and the last ``n_test``
+    complete samples (the FNO convention; ``split_seed`` shuffles instead); without them
+    80 % / 20 % with ``split_seed`` (default ``seed``).
+    Trajectories: ``t_in`` frames in, ``t_out`` frames out through a :class:`RolloutModel`
+    around a step model with ``t_in * C`` input channels and ``C`` output channels.
+    Training length: ``epochs``, or ``seconds`` (a wall-clock budget: the epoch count is
+    estimated from timed steps and the run stops once the budget is spent), or both.
+    normalize: pointwise :class:`UnitGaussianNormalizer` on inputs and outputs (fields only).
+    model_config: constructor arguments (see :func:`default_model_config`); channels are
+        filled in from the data, and ``domain_padding="auto"`` becomes
+        :func:`fft_friendly_padding` of the grid (at least 10 %, to an FFT-friendly size).
+
+    Returns a dict with ``test_rel_l2``, ``train_rel_l2``, ``params``, ``train_seconds``,
+    ``epochs``, ``inference_ms_per_sample``, ``n_train``, ``n_test``, ``resolution``,
+    ``history`` and the written paths.
+    """
+    from ..operators import build_model
+
+    if epochs is None and seconds is None:
+        raise ValueError("give epochs or seconds (a training budget)")
+    if seconds is not None and not (isinstance(seconds, (int, float)) and seconds > 0):
+        raise ValueError(f"seconds must be a positive number, got {seconds!r}")
+    if not isinstance(model, str):
+        raise TypeError(f"model must be a registry name such as 'fno', got {type(model).__name__}")
+    out_dir = Path(out_dir)
+    if not out_dir.parent.exists():
+        raise FileNotFoundError(f"parent directory of out_dir does not exist: {out_dir.parent}")
+    probe = FieldDataset(data, inputs, outputs, t_in=t_in, t_out=t_out)
+    avail = np.zeros(probe.n_stored, bool)
+    avail[probe.indices] = True
+    n_avail = int(avail.sum())
+    if n_train is not None or n_test is not None:
+        n_tr = n_train if n_train is not None else n_avail - n_test
+        n_te = n_test if n_test is not None else n_avail - n_tr
+        for name, v in (("n_train", n_tr), ("n_test", n_te)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if n_tr + n_te > n_avail:
+            raise ValueError(f"n_train + n_test = {n_tr + n_te} exceeds the {n_avail} complete samples in {data}")
+        tr_idx, te_idx = split_indices(probe.n_stored, [int(n_tr), int(n_te)], seed=split_seed, available=avail)
+    else:
+        if n_avail < 2:
+            raise ValueError(f"{data} holds {n_avail} complete samples; need at least 2 to split")
+        tr_idx, te_idx = split_indices(probe.n_stored, [0.8, 0.2], seed=seed if split_seed is None else split_seed,
+                                       available=avail)
+    probe.close()
+    out_dir.mkdir(exist_ok=True)
+    t_load = time.perf_counter()
+    train = FieldDataset(data, inputs, outputs, indices=tr_idx, t_in=t_in, t_out=t_out, in_memory=True)
+    test = FieldDataset(data, inputs, outputs, indices=te_idx, t_in=t_in, t_out=t_out, in_memory=True)
+    load_seconds = time.perf_counter() - t_load
+    x_tr, y_tr = train.tensors()
+    trajectory = t_in is not None
+    if trajectory:
+        _, ti, c, *spatial = x_tr.shape
+        step_in, step_out, ndim = ti * c, c, len(spatial)
+    else:
+        _, step_in, *spatial = x_tr.shape
+        step_out, ndim = y_tr.shape[1], len(spatial)
+
+    torch.manual_seed(seed)
+    cfg = dict(model_config or {})
+    if cfg.get("domain_padding") == "auto":
+        cfg["domain_padding"] = fft_friendly_padding(spatial)
+    cfg.setdefault("in_channels", step_in)
+    cfg.setdefault("out_channels", step_out)
+    net = (builder or build_model)(model, **cfg)
+    name = getattr(net, "model_name", model)
+    if trajectory:
+        net = RolloutModel(net, t_in=t_in, t_out=y_tr.shape[1])
+    elif normalize:
+        net = NormalizedModel(net, UnitGaussianNormalizer.fit(x_tr), UnitGaussianNormalizer.fit(y_tr))
+
+    kw = dict(lr=lr, weight_decay=weight_decay, scheduler=scheduler, batch_size=batch_size, grad_clip=grad_clip,
+              amp=amp, device=device, seed=seed, step_size=step_size, gamma=gamma, model_name=name)
+    if epochs is None:
+        epochs = _epochs_for_budget(kw, net, train, seconds)
+    trainer = Trainer(net, epochs=epochs, progress=progress, checkpoint_dir=out_dir / "checkpoints",
+                      max_seconds=seconds, **kw)
+    history = trainer.fit(train, test, resume=resume)
+    test_metrics = trainer.evaluate(test)
+    train_metrics = trainer.evaluate(train)
+    x_te, y_te = test.tensors()
+    ms = _inference_ms(trainer.module, x_te, trainer.device, batch_size)
+    result = {
+        "model": name, "model_config": cfg, "data": str(data), "recipe": train.attrs.get("recipe"),
+        "resolution": list(spatial), "n_train": len(train), "n_test": len(test),
+        "test_rel_l2": test_metrics["rel_l2"], "train_rel_l2": train_metrics["rel_l2"],
+        "params": _count(trainer.module), "epochs": trainer.epoch, "train_seconds": trainer.train_seconds,
+        "seconds_per_epoch": trainer.train_seconds / max(trainer.epoch, 1), "load_seconds": load_seconds,
+        "inference_ms_per_sample": ms, "seed": seed, "device": str(trainer.device),
+        "hyperparameters": trainer.hyperparameters, "history": history,
+        "checkpoint": str(out_dir / "checkpoints" / "last"),
+    }
+    if trajectory:
+        result["rollout_rel_l2_per_step"] = rollout_errors(trainer.module, x_te, y_te,
+                                                           batch_size=batch_size).tolist()
+    if figures:
+        from ..viz.training import plot_loss_curves, plot_predictions, plot_rollout_errors
+
+        with torch.no_grad():
+            pred = trainer.predict(x_te[:3])
+        result["predictions_figure"] = str(plot_predictions(x_te[:3], y_te[:3], pred, out_dir / "predictions.png"))
+        result["loss_curves_figure"] = str(plot_loss_curves(history, out_dir / "loss_curves.png",
+                                                            title=f"{name} on {Path(data).name}"))
+        if trajectory:
+            result["rollout_figure"] = str(plot_rollout_errors(result["rollout_rel_l2_per_step"],
+                                                               out_dir / "rollout_errors.png", label=name, t0=t_in))
+    (out_dir / "results.json").write_text(json.dumps(result, indent=1, default=str))
+    result["results_file"] = str(out_dir / "results.json")
+    return result
