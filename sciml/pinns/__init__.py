@@ -7,7 +7,7 @@ with ``.train()``, ``.relative_l2()`` and ``.plot()``.
 from .conditions import (HardDirichlet, HardInitial, dirichlet, initial_condition, neumann, pde_residual,
                          periodic)
 from .darcy import DarcyResidualLoss, darcy_residual
-from .derivatives import (divergence, func_gradient, func_hessian, func_laplacian, gradient, laplacian,
+from .derivatives import (divergence, func_gradient, func_hessian, func_laplacian, gradient, jet, laplacian,
                           partial, pointwise)
 from .geometry import (Difference, Disk, Geometry, GeometryXTime, Interval, Polygon, Rectangle, TimeDomain,
                        Union)
@@ -19,7 +19,7 @@ from .training import CausalWeighting, LossTerm, PINNTrainer, TrainResult, train
 __all__ = [
     "HardDirichlet", "HardInitial", "dirichlet", "initial_condition", "neumann", "pde_residual", "periodic",
     "DarcyResidualLoss", "darcy_residual",
-    "divergence", "func_gradient", "func_hessian", "func_laplacian", "gradient", "laplacian", "partial",
+    "divergence", "func_gradient", "func_hessian", "func_laplacian", "gradient", "jet", "laplacian", "partial",
     "pointwise",
     "Difference", "Disk", "Geometry", "GeometryXTime", "Interval", "Polygon", "Rectangle", "TimeDomain", "Union",
     "LagrangianPINN", "MLP",

@@ -49,11 +49,13 @@ def _component(u: torch.Tensor, component):
 
 
 def pde_residual(points, residual_fn: Callable, *, name: str = "pde", weight: float = 1.0,
-                 causal: CausalWeighting | None = None) -> LossTerm:
-    """PDE residual at collocation ``points`` (n, d): ``residual_fn(model, x)`` with ``x`` requiring grad."""
+                 causal: CausalWeighting | None = None, requires_grad: bool = True) -> LossTerm:
+    """PDE residual at collocation ``points`` (n, d): ``residual_fn(model, x)``; ``x`` requires grad unless
+    ``requires_grad=False`` (residuals computed with :func:`~sciml.pinns.derivatives.jet`, which adds it
+    itself when it falls back to autograd)."""
     if not callable(residual_fn):
         raise TypeError("residual_fn must be callable (model, x) -> residual")
-    return LossTerm(name, residual_fn, points, weight=weight, kind="pde", causal=causal)
+    return LossTerm(name, residual_fn, points, weight=weight, kind="pde", causal=causal, requires_grad=requires_grad)
 
 
 def dirichlet(points, values, *, component: int | None = 0, name: str = "bc", weight: float = 1.0,

@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 from torch.func import hessian, jacrev, vmap
 
-__all__ = ["gradient", "partial", "laplacian", "divergence", "pointwise",
+__all__ = ["gradient", "partial", "laplacian", "divergence", "pointwise", "jet",
            "func_gradient", "func_hessian", "func_laplacian"]
 
 
@@ -74,6 +74,30 @@ def divergence(v: torch.Tensor, x: torch.Tensor, create_graph: bool = True) -> t
     for i in range(x.shape[1]):
         div = div + gradient(v[:, i], x, create_graph=True)[:, i:i + 1]
     return div if create_graph else div.detach()
+
+
+def jet(model: Callable, x: torch.Tensor, dims=None, second=None, *, use_taylor: bool = True):
+    """``(u, du, d2u)`` of a model at ``x`` (n, d): ``u`` (n, k); ``du[j]`` (len(dims), n, k) the first
+    derivatives along input ``dims[j]``; ``d2u[j]`` (len(second), n, k) the pure second derivatives along
+    ``second[j]`` (default ``dims``).
+
+    Uses the model's forward Taylor propagation (``model.jet``, e.g. :meth:`MLP.jet`) when it has one and
+    ``use_taylor``; otherwise nested autograd (``x`` is given ``requires_grad`` if it has not).
+    """
+    dims = tuple(range(x.shape[1])) if dims is None else tuple(dims)
+    second = dims if second is None else tuple(second)
+    if use_taylor and getattr(model, "supports_jet", False):
+        return model.jet(x, dims, second)
+    if not x.requires_grad:
+        x = x.detach().requires_grad_(True)
+    u = model(x)
+    d1, d2 = [], []
+    for k in range(u.shape[1]):
+        g = gradient(u[:, k], x)
+        d1.append(torch.stack([g[:, j] for j in dims]))
+        d2.append(torch.stack([gradient(g[:, j], x)[:, j] for j in second]) if second
+                  else u.new_zeros(0, x.shape[0]))
+    return u, torch.stack(d1, dim=2), torch.stack(d2, dim=2)
 
 
 def pointwise(model: Callable, output: int = 0) -> Callable:

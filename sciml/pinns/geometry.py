@@ -103,7 +103,10 @@ class Geometry:
         raise NotImplementedError
 
     def sample_interior(self, n: int, method: str = "uniform", rng=None) -> np.ndarray:
-        """``n`` points inside (rejection from the bounding box), ``(n, dim)``."""
+        """``n`` points inside (rejection from the bounding box), ``(n, dim)``.
+
+        For non-box domains ``lhs``/``sobol`` stratify the bounding box; the kept points inherit that
+        low discrepancy but not exact stratification."""
         n = _check_n(n)
         _check_method(method)
         rng = as_rng(rng)
@@ -467,6 +470,8 @@ class GeometryXTime:
         lo, hi = self.geometry.bbox
         lo = np.append(lo, self.time.t0)
         hi = np.append(hi, self.time.t1)
+        if isinstance(self.geometry, (Interval, Rectangle)):  # box x time: no rejection, strata kept
+            return lo + (hi - lo) * sample_unit_cube(n, self.dim, method, rng)
         out, have, batch = [], 0, max(2 * n, 64)
         while have < n:
             pts = lo + (hi - lo) * sample_unit_cube(batch, self.dim, method, rng)

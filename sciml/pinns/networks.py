@@ -132,6 +132,84 @@ class MLP(nn.Module):
             h = torch.cat([torch.cos(proj), torch.sin(proj)], dim=1)
         return h
 
+    @property
+    def supports_jet(self) -> bool:
+        """Whether :meth:`jet` is available (tanh or sin activation)."""
+        return self.activation in ("tanh", "sin")
+
+    def _embed_jet(self, x, dims, second):
+        """Embedding and its first derivatives along input ``dims`` and pure second derivatives
+        along ``second``: tensors ``(n, f)``, ``(len(dims), n, f)``, ``(len(second), n, f)``."""
+        m = len(second)
+        vals, d1, d2 = [], [], []
+        for i in range(self.in_features):
+            xi = x[:, i:i + 1]
+            sel = torch.tensor([1.0 if d == i else 0.0 for d in dims], dtype=x.dtype, device=x.device)[:, None, None]
+            sel2 = torch.tensor([1.0 if d == i else 0.0 for d in second], dtype=x.dtype,
+                                device=x.device)[:, None, None]
+            if i in self.periodic:
+                w = 2 * math.pi / self.periodic[i] * torch.arange(1, self.periodic_modes + 1, dtype=x.dtype,
+                                                                  device=x.device)
+                c, s = torch.cos(w * xi), torch.sin(w * xi)
+                vals += [c, s]
+                d1 += [sel * (-w * s), sel * (w * c)]
+                d2 += [sel2 * (-w * w * c), sel2 * (-w * w * s)]
+            else:
+                scale = 1.0
+                if self.lower is not None:
+                    scale = 2 / (self.upper[i] - self.lower[i])
+                    xi = scale * (xi - self.lower[i]) - 1
+                vals.append(xi)
+                d1.append(sel * scale * torch.ones_like(xi))
+                d2.append(torch.zeros(m, *xi.shape, dtype=x.dtype, device=x.device))
+        h, h1, h2 = torch.cat(vals, 1), torch.cat(d1, 2), torch.cat(d2, 2)
+        if self.fourier_B is not None:
+            B = 2 * math.pi * self.fourier_B.T
+            z, z1, z2 = h @ B, h1 @ B, h2 @ B
+            c, s = torch.cos(z), torch.sin(z)
+            zs = z1[[dims.index(d) for d in second]]
+            h = torch.cat([c, s], 1)
+            h1 = torch.cat([-s * z1, c * z1], 2)
+            h2 = torch.cat([-c * zs * zs - s * z2, -s * zs * zs + c * z2], 2)
+        return h, h1, h2
+
+    def jet(self, x: torch.Tensor, dims=None, second=None):
+        """Output with its first and pure second input derivatives by forward (Taylor) propagation.
+
+        x: ``(n, in_features)``; dims: inputs for first derivatives (default all); second: inputs for
+        pure second derivatives (default ``dims``; must be a subset of ``dims``). Returns ``(u, du, d2u)``:
+        ``u`` ``(n, out)``, ``du[j] = du/dx_{dims[j]}`` ``(len(dims), n, out)`` and
+        ``d2u[j] = d2u/dx_{second[j]}^2`` ``(len(second), n, out)``. No input graph is needed (one reverse pass for the parameters only),
+        which makes PDE residuals several times cheaper than nested autograd. tanh / sin only.
+        """
+        if not self.supports_jet:
+            raise ValueError(f"jet needs activation 'tanh' or 'sin', got {self.activation!r}")
+        if x.ndim != 2 or x.shape[-1] != self.in_features:
+            raise ValueError(f"input must have shape (n, {self.in_features}), got {tuple(x.shape)}")
+        dims = tuple(range(self.in_features)) if dims is None else tuple(int(d) for d in dims)
+        if not dims or any(not 0 <= d < self.in_features for d in dims):
+            raise ValueError(f"dims must be input indices in [0, {self.in_features}), got {dims}")
+        second = dims if second is None else tuple(int(d) for d in second)
+        if any(d not in dims for d in second):
+            raise ValueError(f"second must be a subset of dims {dims}, got {second}")
+        pos = [dims.index(d) for d in second]
+        h, h1, h2 = self._embed_jet(x, dims, second)
+        for lin in self.layers[:-1]:
+            z = lin(h)
+            z1 = h1 @ lin.weight.T
+            z2 = h2 @ lin.weight.T
+            if self.activation == "tanh":
+                a = torch.tanh(z)
+                da = 1 - a * a
+                dda = -2 * a * da
+            else:
+                a, da = torch.sin(z), torch.cos(z)
+                dda = -a
+            zs = z1[pos]
+            h, h1, h2 = a, da * z1, dda * zs * zs + da * z2
+        out = self.layers[-1]
+        return out(h), h1 @ out.weight.T, h2 @ out.weight.T
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(n, in_features) -> (n, out_features)``."""
         h = self.embed(x)

@@ -81,9 +81,10 @@ def _residual_magnitude(points, residuals):
     if points.ndim != 2:
         raise ValueError(f"points must be (n, d), got shape {points.shape}")
     r = np.asarray(residuals.detach().cpu() if hasattr(residuals, "detach") else residuals, dtype=float)
-    r = np.abs(r.reshape(points.shape[0], -1)).sum(axis=1) if r.size else r.reshape(0)
+    r = np.atleast_1d(r)
     if r.shape[0] != points.shape[0]:
         raise ValueError(f"residuals must have one value (or row) per point: {r.shape[0]} vs {points.shape[0]}")
+    r = np.abs(r.reshape(points.shape[0], -1)).sum(axis=1)
     if not np.all(np.isfinite(r)):
         raise ValueError("residuals contain non-finite values")
     return points, r
