@@ -1,0 +1,241 @@
+"""CarbonBench schema reader, CF export and the synthetic generator (sciml.datasets.carbonbench)."""
+import shutil
+
+import numpy as np
+import pytest
+
+from sciml.datasets import carbonbench as cb
+from sciml.grids import LatLonGrid
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cb")
+    res = cb.generate_tiny_carbonbench(root, days=7)
+    return root, res
+
+
+def test_tiny_store_schema(tiny):
+    root, res = tiny
+    for split in ("train", "val", "test"):
+        assert res[split] == cb.store_path(root, split, "latlon22.5", "l3", "6h")
+        assert res[f"{split}_stats"].is_dir()
+        s = cb.open_carbonbench(root, split)
+        assert len(s) == 28
+        v3, v2 = s.ds["variables_3d"], s.ds["variables_2d"]
+        assert v3.dims == ("time", "vari_3d", "level", "lat", "lon") and v3.dtype == np.float32
+        assert v2.dims == ("time", "vari_2d", "lat", "lon") and v2.dtype == np.float32
+        assert v3.shape == (28, 10, 3, 8, 16) and v2.shape == (28, 7, 8, 16)
+        assert s.variables_3d == cb.VARIABLES_3D and s.variables_2d == cb.VARIABLES_2D
+        dts = np.diff(s.time).astype("timedelta64[h]").astype(int)
+        assert np.all(dts == 6)
+        assert str(s.time[0])[:4] == {"train": "2000", "val": "2001", "test": "2002"}[split]
+        np.testing.assert_allclose(s.lat, LatLonGrid(8, 16).lat)
+        assert not np.isnan(s.ds["variables_3d"].values).any()
+    s = cb.open_carbonbench(root, "train", grid="latlon22.5", levels="l3")
+    np.testing.assert_allclose(s.cell_area, LatLonGrid(8, 16).cell_area, rtol=1e-6)
+    assert s["co2massmix"].dims == ("time", "level", "lat", "lon")
+    assert s["co2flux_land"].attrs["units"] == "kg m-2 s-1"
+    x3, x2 = s.sample(3)
+    np.testing.assert_array_equal(x3[0], s.read("co2massmix", 3))
+    ppm = s.read("co2massmix", 0) * cb.MASSMIX_TO_PPM
+    assert 360 < ppm.min() and ppm.max() < 380  # ~370 ppm
+
+
+def test_mass_budget_and_air_mass(tiny):
+    root, _ = tiny
+    s = cb.open_carbonbench(root, "train")
+    # recorded in float64 by the generator
+    assert s.attrs["max_relative_mass_budget_error_per_step"] <= 1e-13
+    assert s.attrs["max_relative_transport_mass_drift_per_step"] <= 1e-13
+    assert s.attrs["max_relative_airmass_mismatch"] <= 1e-10
+    # and visible in the float32 store: M(t+1) = M(t) + sum F A dt
+    q = s.read("co2massmix").astype(np.float64) * 1e-6
+    m = s.read("airmass").astype(np.float64) * 1e12
+    M = (q * m).sum(axis=(1, 2, 3))
+    F = sum(s.read(n).astype(np.float64) for n in ("co2flux_land", "co2flux_ocean", "co2flux_anthro"))
+    dM = (F * s.cell_area).sum(axis=(1, 2)) * 6 * 3600.0
+    err = np.abs(M[1:] - M[:-1] - dM[:-1]) / M[:-1]
+    assert err.max() < 5e-6  # float32 storage
+    assert np.abs(dM).max() / M[0] > 1e-6  # the fluxes really change the budget
+    # the global air mass is constant (prescribed surface pressure keeps it)
+    total_air = m.sum(axis=(1, 2, 3))
+    assert np.ptp(total_air) / total_air[0] < 1e-6
+    # hydrostatic: p_bottom of level 0 = surface pressure, layers ordered
+    pb, pt = s.read("p_bottom", 0), s.read("p_top", 0)
+    assert np.all(pb > pt) and np.all(pb[1:] == pt[:-1])
+    g = LatLonGrid(8, 16)
+    np.testing.assert_allclose(m[0].sum(axis=0), pb[0] * 100 * g.cell_area / 9.80665, rtol=1e-5)
+
+
+def test_stats_match_data(tiny):
+    root, _ = tiny
+    s = cb.open_carbonbench(root, "val")
+    st = s.stats
+    assert list(st["stats"].values) == ["min", "mean", "max", "std"]
+    tr = cb.open_carbonbench(root, "train")
+    x = tr.read("co2massmix").astype(np.float64)
+    np.testing.assert_allclose(st["co2massmix"].values, [x.min(), x.mean(), x.max(), x.std()], rtol=1e-6)
+    d = np.diff(tr.read("u").astype(np.float64), axis=0)
+    assert st["u_delta"].dims == ("stats", "level")
+    np.testing.assert_allclose(st["u_delta"].sel(stats="std").values, d.std(axis=(0, 2, 3)), rtol=1e-5)
+    np.testing.assert_allclose(st["co2massmix_next"].values, st["co2massmix"].values)
+    assert st["tisr_delta"].dims == ("stats",)
+
+
+def test_cf_netcdf_export(tiny, tmp_path):
+    import xarray as xr
+
+    root, _ = tiny
+    s = cb.open_carbonbench(root, "test")
+    out = s.to_netcdf(tmp_path / "cb.nc", time=slice(0, 4))
+    with xr.open_dataset(out) as ds:
+        assert ds["t"].attrs["standard_name"] == "air_temperature" and ds["t"].attrs["units"] == "K"
+        assert ds["lat"].attrs["units"] == "degrees_north"
+        assert ds["co2massmix"].dims == ("time", "level", "lat", "lon")
+        np.testing.assert_array_equal(ds["co2massmix"].values, s.read("co2massmix", slice(0, 4)))
+        assert ds.sizes["time"] == 4
+
+
+def test_reads_store_written_by_xarray(tiny, tmp_path):
+    """A store written the way the published one was (xarray.to_zarr of the stacked arrays)."""
+    import xarray as xr
+
+    root, _ = tiny
+    s = cb.open_carbonbench(root, "train")
+    ds = xr.Dataset({"variables_3d": s.ds["variables_3d"].load(), "variables_2d": s.ds["variables_2d"].load()})
+    ds = ds.drop_encoding()
+    dst = cb.store_path(tmp_path, "train", "latlon22.5", "l3", "6h")
+    dst.parent.mkdir(parents=True)
+    ds.to_zarr(dst, zarr_format=2)
+    s2 = cb.open_carbonbench(tmp_path, "train")
+    np.testing.assert_array_equal(s2.read("q", 5), s.read("q", 5))
+    assert s2.stats is None
+
+
+def test_bad_stores(tiny, tmp_path):
+    import xarray as xr
+
+    root, _ = tiny
+    s = cb.open_carbonbench(root, "train")
+    # a store without "t" and "tisr"
+    keep3 = [i for i, n in enumerate(s.variables_3d) if n != "t"]
+    keep2 = [i for i, n in enumerate(s.variables_2d) if n != "tisr"]
+    ds = xr.Dataset({"variables_3d": s.ds["variables_3d"].isel(vari_3d=keep3).load(),
+                     "variables_2d": s.ds["variables_2d"].isel(vari_2d=keep2).load()}).drop_encoding()
+    bad = tmp_path / "bad.zarr"
+    ds.to_zarr(bad, zarr_format=2)
+    with pytest.raises(ValueError, match=r"missing variables \['t', 'tisr'\]"):
+        cb.open_carbonbench(bad)
+    # a store with only one of the two arrays
+    bad2 = tmp_path / "bad2.zarr"
+    xr.Dataset({"variables_3d": s.ds["variables_3d"].isel(time=slice(0, 2)).load()}).drop_encoding().to_zarr(bad2, zarr_format=2)
+    with pytest.raises(ValueError, match="missing arrays \\['variables_2d'\\]"):
+        cb.open_carbonbench(bad2)
+    # the wrong grid
+    with pytest.raises(ValueError, match="expected 32 x 64"):
+        cb.open_carbonbench(s.path, grid="latlon5.625")
+    with pytest.raises(FileNotFoundError, match="latlon5.625"):
+        cb.open_carbonbench(root, "train", grid="latlon5.625")
+    with pytest.raises(ValueError, match="split"):
+        cb.open_carbonbench(root, "validation")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        cb.open_carbonbench(tmp_path / "nowhere", "train")
+    with pytest.raises(KeyError, match="co2"):
+        s["co2"]
+
+
+def test_resume_after_interruption(tmp_path, monkeypatch):
+    """Interrupted in the second year, the rerun finishes; the result equals an uninterrupted run."""
+    kw = dict(grid="latlon22.5", levels=2, years=(2000, 2002), days_per_year=2, progress=False)
+    ref = cb.generate_carbonbench(tmp_path / "ref", **kw)
+    calls = {"n": 0}
+    orig = cb._Simulator.step
+
+    def flaky(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 12:  # inside year 2001 (8 steps per year)
+            raise KeyboardInterrupt
+        return orig(self, *a, **k)
+
+    monkeypatch.setattr(cb._Simulator, "step", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        cb.generate_carbonbench(tmp_path / "run", **kw)
+    assert (cb.store_path(tmp_path / "run", "train", "latlon22.5", "l2")).is_dir()  # 2000 done
+    assert not cb.store_path(tmp_path / "run", "val", "latlon22.5", "l2").is_dir()
+    monkeypatch.setattr(cb._Simulator, "step", orig)
+    calls["n"] = 0
+    res = cb.generate_carbonbench(tmp_path / "run", **kw)
+    for split in ("train", "val", "test"):
+        a = cb.open_carbonbench(tmp_path / "run", split)
+        b = cb.open_carbonbench(tmp_path / "ref", split)
+        assert len(a) == 8
+        np.testing.assert_array_equal(a.array_3d[:], b.array_3d[:])
+        np.testing.assert_array_equal(a.array_2d[:], b.array_2d[:])
+    # a finished run is skipped
+    again = cb.generate_carbonbench(tmp_path / "run", **kw)
+    assert again["seconds"] < res["seconds"] + 5
+    with pytest.raises(ValueError, match="other parameters"):
+        cb.generate_carbonbench(tmp_path / "run", **{**kw, "seed": 1})
+
+
+def test_synthetic_atmosphere_physics():
+    g = LatLonGrid.from_name("latlon11.25", 5)
+    atm = cb.SyntheticAtmosphere(g, seed=0)
+    day = 86400.0
+    ps = np.stack([atm.surface_pressure(t * day) for t in range(0, 60, 7)])
+    mean = g.area_mean(ps)
+    assert np.ptp(mean) / mean[0] < 1e-12  # global air mass constant
+    assert ps.min() > 5.0e4 and ps.max() < 1.06e5
+    u, v = atm.winds(0.0)
+    assert 20 < np.abs(u).max() < 80 and np.abs(v).max() < 40
+    # annual-mean fluxes (PgC/yr): land sink ~ -1.5, ocean ~ -2, anthro ~ 7 growing 2 %/yr
+    ts = np.arange(0, 365.25 * day, day / 4 + 1234.5)
+    tot = np.zeros(3)
+    for t in ts:
+        tot += [(f * g.cell_area).sum() for f in atm.fluxes(t)]
+    pgc = tot / len(ts) * 365.25 * day * cb.PGC_PER_KG_CO2
+    assert -2.5 < pgc[0] < -0.5 and -3 < pgc[1] < -1 and 6.5 < pgc[2] < 7.6
+    a0 = (atm.fluxes(0.0)[2] * g.cell_area).sum()
+    a1 = (atm.fluxes(4 * 365.25 * day)[2] * g.cell_area).sum()  # same season and hour, 4 years later
+    assert a1 / a0 == pytest.approx(np.exp(0.08), rel=1e-9)
+
+
+def test_default_splits():
+    assert cb.default_splits((2000, 2020)) == cb.PUBLISHED_SPLITS
+    assert cb.default_splits((2000, 2003)) == {"train": (2000, 2001), "val": (2002, 2002), "test": (2003, 2003)}
+    assert cb.default_splits((2005, 2006)) == {"train": (2005, 2005), "test": (2006, 2006)}
+
+
+def test_generator_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="grid"):
+        cb.generate_carbonbench(tmp_path, grid="gaussian", progress=False)
+    with pytest.raises(ValueError, match="years"):
+        cb.generate_carbonbench(tmp_path, years=(2003, 2000), progress=False)
+    with pytest.raises(ValueError, match="two splits"):
+        cb.generate_carbonbench(tmp_path, years=(2000, 2001), splits={"train": (2000, 2001), "test": (2001, 2001)},
+                                progress=False)
+    with pytest.raises(ValueError, match="cover"):
+        cb.generate_carbonbench(tmp_path, years=(2000, 2002), splits={"train": (2000, 2000)}, progress=False)
+    with pytest.raises(ValueError, match="days_per_year"):
+        cb.generate_carbonbench(tmp_path, days_per_year=0, progress=False)
+
+
+def test_cli(tmp_path, capsys):
+    from sciml.cli import main
+
+    out = tmp_path / "cli"
+    rc = cb.cli_generate(["--grid", "latlon22.5", "--levels", "2", "--years", "2000-2001", "--days-per-year", "1",
+                          "--out", str(out), "--no-progress"])
+    assert rc == 0
+    s = cb.open_carbonbench(out, "test")
+    assert len(s) == 4 and s.level.size == 2
+    with pytest.raises(ValueError, match="--years"):
+        cb.cli_generate(["--years", "2000..2003", "--out", str(out)])
+    with pytest.raises(ValueError, match="--out"):
+        cb.cli_generate(["--years", "2000-2001"])
+    # through the sciml CLI: a user mistake is one line on stderr and exit status 2
+    assert main(["generate", "carbonbench", "--grid", "latlon7", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "latlon" in err
+    shutil.rmtree(out)
