@@ -665,7 +665,8 @@ def _divergence(s: torch.Tensor, x: torch.Tensor, create_graph: bool = True) -> 
     """``sum_k d s_k / d x_k`` for ``s = net(x)`` (x: (N, d)), exact by d reverse passes."""
     div = torch.zeros(x.shape[:-1], dtype=x.dtype, device=x.device)
     for k in range(x.shape[-1]):
-        (g,) = torch.autograd.grad(s[..., k].sum(), x, create_graph=create_graph)
+        (g,) = torch.autograd.grad(s[..., k].sum(), x, create_graph=create_graph,
+                                   retain_graph=create_graph or k < x.shape[-1] - 1)
         div = div + g[..., k]
     return div
 
