@@ -144,12 +144,14 @@ def _line_substeps(m, U, periodic, cfl):
     return n, float(courant.max()) if courant.size else 0.0
 
 
-def _sweep(r, m, U, periodic, limiter, cfl):
+def _sweep(r, m, U, periodic, limiter, cfl, subcycling="line"):
     """Apply one 1D operator to lines r, m (L, n) with whole-operator fluxes U. In place.
     Returns (max sub-steps, max Courant) or None if the air mass would become non-positive."""
     n, cmax = _line_substeps(m, U, periodic, cfl)
     if n is None:
         return None
+    if subcycling == "global":
+        n = np.full_like(n, n.max())
     nmax = int(n.max())
     if nmax == 1:
         (_substep_periodic if periodic else _substep_bounded)(r, m, U, limiter)
@@ -235,7 +237,7 @@ def _check_fluxes(r, m, U, V, W, grid):
 
 
 def advect(r, m, U, V, W=None, *, grid: LatLonGrid | None = None, limiter: str = "mc",
-           cfl: float = 1.0, max_splits: int = 64):
+           cfl: float = 1.0, max_splits: int = 64, subcycling: str = "line"):
     """One Strang-split (X-Y-Z-Z-Y-X) mass-form transport step.
 
     Parameters
@@ -246,6 +248,8 @@ def advect(r, m, U, V, W=None, *, grid: LatLonGrid | None = None, limiter: str =
     limiter : slope limiter, one of ``LIMITERS`` (``"vanleer"`` harmonic, ``"mc"`` monotonized
         central, ``"minmod"``, ``"centered"`` (unlimited, not monotone), ``"upwind"`` (first order)).
     cfl : largest outflow Courant number per sub-step (``<= 1`` keeps positivity / monotonicity).
+    subcycling : ``"line"`` (each row / meridian / column takes its own number of sub-steps, the
+        polar treatment) or ``"global"`` (every line of an operator takes the largest count).
 
     Returns ``(r_new, m_new, info)`` with ``info`` an ``AdvectInfo``. The inputs are not modified.
     """
@@ -253,6 +257,8 @@ def advect(r, m, U, V, W=None, *, grid: LatLonGrid | None = None, limiter: str =
         raise ValueError(f"limiter must be one of {LIMITERS}, got {limiter!r}")
     if not (isinstance(cfl, (int, float)) and 0.0 < cfl <= 1.0):
         raise ValueError(f"cfl must be in (0, 1], got {cfl!r}")
+    if subcycling not in ("line", "global"):
+        raise ValueError(f"subcycling must be 'line' or 'global', got {subcycling!r}")
     r, m, U, V, W = _check_fluxes(r, m, U, V, W, grid)
     r, m = r.copy(), m.copy()
     info = AdvectInfo()
@@ -283,7 +289,7 @@ def advect(r, m, U, V, W=None, *, grid: LatLonGrid | None = None, limiter: str =
         for op in ("x", "y", "z", "z", "y", "x"):
             if op == "z" and W is None:
                 continue
-            res = _apply_op(r, m, U, V, W, op, 0.5 / splits, limiter, cfl)
+            res = _apply_op(r, m, U, V, W, op, 0.5 / splits, limiter, cfl, subcycling)
             if res is None:  # cannot happen after the pre-check; defensive
                 raise ValueError(f"non-positive air mass in the {op} operator")
             ns, c = res
@@ -292,7 +298,7 @@ def advect(r, m, U, V, W=None, *, grid: LatLonGrid | None = None, limiter: str =
     return r, m, info
 
 
-def _apply_op(r, m, U, V, W, op, frac, limiter, cfl):
+def _apply_op(r, m, U, V, W, op, frac, limiter, cfl, subcycling="line"):
     shape = r.shape
     if op == "x":
         axis, flux, periodic = r.ndim - 1, U, True
@@ -302,7 +308,7 @@ def _apply_op(r, m, U, V, W, op, frac, limiter, cfl):
         axis, flux, periodic = 0, W, False
     rl, ml = _as_lines(r, axis), _as_lines(m, axis)
     fl = _as_lines(flux, axis) * frac
-    res = _sweep(rl, ml, fl, periodic, limiter, cfl)
+    res = _sweep(rl, ml, fl, periodic, limiter, cfl, subcycling)
     if res is None:
         return None
     r[...] = _from_lines(rl, shape, axis)
