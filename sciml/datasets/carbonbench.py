@@ -485,6 +485,14 @@ class SyntheticAtmosphere:
             * (1.0 + 0.1 * np.cos(self._hour_angle(t) + np.radians(30.0))) * self.industry
         return land, ocean, anth
 
+    def convective_fraction(self, t):
+        """Fraction of each column below 250 hPa mixed per 6-h step by deep convection, ``(nlat, nlon)``:
+        strongest along the seasonally migrating ITCZ, more over land in the afternoon."""
+        s = self._season(t)
+        itcz = 6.0 * np.sin(s - 2 * np.pi * 110 / 365.25)
+        day = np.clip(np.cos(self._hour_angle(t) - np.radians(45.0)), 0.0, None)
+        return np.clip(0.12 * _gauss(np.degrees(self.phi) - itcz, 12.0) * (0.6 + 0.8 * self.land * day), 0.0, 1.0)
+
     def boundary_layer_height(self, t):
         day = np.clip(self.cos_zenith(t), 0.0, None)
         return 500.0 + self.land * (200.0 + 1400.0 * day) + (1 - self.land) * 300.0
@@ -567,8 +575,8 @@ class _Simulator:
         return x3, x2, (land, ocean, anth), m
 
     def step(self, t: float, r: np.ndarray, m0: np.ndarray, surface_flux: np.ndarray):
-        from ..solvers.transport import add_surface_flux, advect, balance_mass_fluxes, vertical_mass_fluxes, \
-            winds_to_mass_fluxes
+        from ..solvers.transport import add_surface_flux, advect, balance_mass_fluxes, mix_columns, \
+            vertical_mass_fluxes, winds_to_mass_fluxes
 
         g, atm, dt = self.grid, self.atm, self.dt
         psm = atm.surface_pressure(t + 0.5 * dt)
@@ -584,6 +592,12 @@ class _Simulator:
         self.max_transport_drift = max(self.max_transport_drift, abs(r1.sum() - mass0) / mass0)
         self.max_airmass_mismatch = max(self.max_airmass_mismatch, float(np.abs(m_adv / m1 - 1.0).max()))
         r2 = add_surface_flux(r1, surface_flux, g, dt)
+        # sub-grid vertical transport: a well-mixed boundary layer and tropical deep convection
+        ps1 = atm.surface_pressure(t + dt)
+        pb = g.pressure_bounds(ps1)
+        p_blh = ps1 * np.exp(-atm.boundary_layer_height(t) / 8000.0)  # the recorded blh
+        r2 = mix_columns(r2, m1, pb[:-1] > p_blh, 1.0)
+        r2 = mix_columns(r2, m1, pb[:-1] > 0.25 * ps1, atm.convective_fraction(t + 0.5 * dt))
         # budget in float64 with the mixing ratio the store records: M = q m1, q = r2 / m1
         M1 = ((r2 / m1) * m1).sum()
         budget = abs(M1 - mass0 - (surface_flux * g.cell_area).sum() * dt) / mass0

@@ -40,6 +40,7 @@ __all__ = [
     "advect",
     "balance_mass_fluxes",
     "fluxes_from_streamfunction",
+    "mix_columns",
     "vertical_mass_fluxes",
     "winds_to_mass_fluxes",
 ]
@@ -480,6 +481,30 @@ def add_surface_flux(r, flux, grid: LatLonGrid, dt: float):
     else:
         r += flux * grid.cell_area * dt
     return r
+
+
+def mix_columns(r, m, mask, fraction=1.0):
+    """Mass-conserving partial mixing within each column (boundary-layer / convective mixing).
+
+    r, m : tracer and air mass (kg), ``(nlev, nlat, nlon)``; mask : bool ``(nlev, nlat, nlon)``, the
+    layers of each column that take part (e.g. those below the boundary-layer top); fraction : in
+    ``[0, 1]``, scalar or ``(nlat, nlon)``: ``q_k <- (1 - f) q_k + f qbar`` on the masked layers, with
+    ``qbar = sum r / sum m`` over them. Column tracer mass is unchanged (to round-off) and the new
+    mixing ratios are convex combinations of the old ones (positivity, no new extrema).
+    Returns the new tracer mass.
+    """
+    r = np.asarray(r, dtype=np.float64)
+    m = np.asarray(m, dtype=np.float64)
+    mask = np.asarray(mask, dtype=bool)
+    if r.ndim != 3 or m.shape != r.shape or mask.shape != r.shape:
+        raise ValueError(f"r, m and mask must have the same shape (nlev, nlat, nlon), got {r.shape}, {m.shape}, {mask.shape}")
+    f = np.asarray(fraction, dtype=np.float64)
+    if np.any(f < 0.0) or np.any(f > 1.0):
+        raise ValueError("fraction must lie in [0, 1]")
+    rm = np.where(mask, r, 0.0).sum(axis=0)
+    mm = np.where(mask, m, 0.0).sum(axis=0)
+    qbar = np.divide(rm, mm, out=np.zeros_like(rm), where=mm > 0)
+    return np.where(mask, (1.0 - f) * r + f * qbar * m, r)
 
 
 class TransportModel:
