@@ -1,0 +1,351 @@
+"""Solving a sequence of related linear systems fast: sort, route, recycle.
+
+:func:`solve_sequence` takes systems ``(A_i, b_i, features_i)``, orders them with
+:func:`~sciml.solvers.krylov.sort_systems` so that neighbours are similar, and
+solves them along that order with the fastest exact method for their class
+(``method="auto"``):
+
+* **one shared matrix** (the same object, or identical sparse data): one sparse LU
+  factorisation, all right-hand sides solved together;
+* **SPD** (symmetric with a positive diagonal): a Ruge-Stuben AMG hierarchy is built
+  once on a reference matrix (the entrywise mean of the chain's matrices when they
+  share a sparsity pattern, else the first one); for each system only the Galerkin
+  coarse operators ``R A_i P`` are recomputed with the reference interpolation, and
+  that V-cycle preconditions :func:`recycled_cg`, warm-started from the nearest
+  already-solved system (energy-optimal scaling of its solution) and deflated with
+  the recycled Ritz vectors;
+* **otherwise**: :func:`gcrodr` with an incomplete-LU preconditioner of the
+  reference matrix, the recycled space carried from system to system.
+
+With ``workers > 1`` the sorted order is cut into contiguous chunks, each solved
+by its own process as a separate recycling chain.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from .amg_reuse import AMGReference
+from .gcrodr import gcrodr
+from .ordering import SORT_METHODS, sort_systems
+from .recycle_space import RecycleSpace
+from .recycled_cg import recycled_cg
+
+__all__ = ["solve_sequence", "SEQUENCE_METHODS", "classify_systems"]
+
+SEQUENCE_METHODS = ("auto", "direct", "amg", "recycled_cg", "gcrodr")
+
+STATS_DTYPE = np.dtype([
+    ("index", np.int64),        # position in the caller's sequence
+    ("position", np.int64),     # position in the solve order
+    ("chain", np.int64),        # worker chunk that solved it
+    ("iterations", np.int64),
+    ("matvecs", np.int64),
+    ("seconds", np.float64),    # wall time spent on this system (its share of shared set-up included)
+    ("residual", np.float64),   # true relative residual ||b - A x|| / ||b||
+    ("info", np.int64),
+    ("method", "U16"),
+])
+
+
+# --------------------------------------------------------------------------- input
+def _normalise(systems):
+    out = []
+    for i, item in enumerate(systems):
+        if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+            raise ValueError(f"systems[{i}] must be a tuple (A, b) or (A, b, features), got {type(item).__name__}")
+        A, b = item[0], item[1]
+        feat = item[2] if len(item) == 3 else None
+        shape = getattr(A, "shape", None)
+        if shape is None or len(shape) != 2:
+            raise ValueError(f"systems[{i}]: A must be a 2D matrix or LinearOperator")
+        if shape[0] != shape[1]:
+            raise ValueError(f"systems[{i}]: A must be square, got shape {shape}")
+        b = np.asarray(b, dtype=float).ravel()
+        if b.shape != (shape[0],):
+            raise ValueError(f"systems[{i}]: b must have shape ({shape[0]},), got {b.shape}")
+        if isinstance(A, np.ndarray):
+            A = sp.csr_matrix(A)
+        elif sp.issparse(A):
+            A = A.tocsr() if A.format != "csr" else A
+        out.append((A, b, feat))
+    if not out:
+        raise ValueError("systems must hold at least one (A, b[, features]) tuple")
+    n = out[0][0].shape[0]
+    for i, (A, _b, _f) in enumerate(out):
+        if A.shape[0] != n:
+            raise ValueError(f"systems[{i}]: all systems must have the same size n={n}, got {A.shape[0]}")
+    return out
+
+
+def _features(systems):
+    feats = []
+    for A, b, f in systems:
+        feats.append(np.asarray(b if f is None else f, dtype=float).ravel())
+    sizes = {f.size for f in feats}
+    if len(sizes) != 1:
+        raise ValueError(f"features of all systems must have the same size, got sizes {sorted(sizes)}")
+    return np.stack(feats)
+
+
+def _same_pattern(mats) -> bool:
+    A0 = mats[0]
+    if not sp.issparse(A0):
+        return False
+    for A in mats[1:]:
+        if not sp.issparse(A) or A.nnz != A0.nnz or not (
+                np.array_equal(A.indptr, A0.indptr) and np.array_equal(A.indices, A0.indices)):
+            return False
+    return True
+
+
+def _shared_matrix(mats) -> bool:
+    A0 = mats[0]
+    if all(A is A0 for A in mats):
+        return True
+    return _same_pattern(mats) and all(A is A0 or np.array_equal(A.data, A0.data) for A in mats)
+
+
+def _is_spd_candidate(A) -> bool:
+    if not sp.issparse(A):
+        return False
+    d = A.diagonal()
+    if np.any(d <= 0):
+        return False
+    D = (A - A.T).tocoo()
+    scale = np.abs(A.data).max() if A.nnz else 1.0
+    return D.nnz == 0 or np.abs(D.data).max() <= 1e-12 * scale
+
+
+def classify_systems(mats) -> str:
+    """``"shared"`` (one matrix), ``"spd"`` (all symmetric, positive diagonal) or ``"general"``."""
+    if _shared_matrix(mats):
+        return "shared"
+    if all(_is_spd_candidate(A) for A in mats):
+        return "spd"
+    return "general"
+
+
+def _reference_matrix(mats):
+    if _same_pattern(mats):
+        data = np.mean([A.data for A in mats], axis=0)
+        A0 = mats[0]
+        return sp.csr_matrix((data, A0.indices.copy(), A0.indptr.copy()), shape=A0.shape)
+    return mats[0]
+
+
+# ---------------------------------------------------------------------- chains
+def _nearest_solved(feats, pos, order, window):
+    """Among the last ``window`` solved systems of the chain, the one nearest to system ``order[pos]``."""
+    lo = max(0, pos - window)
+    cand = order[lo:pos]
+    if cand.size == 0:
+        return None
+    d = np.linalg.norm(feats[cand] - feats[order[pos]], axis=1)
+    return int(cand[np.argmin(d)])
+
+
+def _warm_start(A, b, x_nb):
+    """Scaled neighbour solution ``alpha x_nb`` (energy-optimal alpha for SPD, least squares otherwise).
+
+    Returned only when its residual is smaller than ``||b||`` (the residual of a zero start):
+    for discontinuous coefficients a neighbour's solution can be close in the solution yet far
+    in the residual, and then it would cost iterations instead of saving them.
+    """
+    Ax = A @ x_nb
+    den = float(x_nb @ Ax)
+    nrm = float(Ax @ Ax)
+    if den > 0:
+        alpha = float(x_nb @ b) / den
+    elif nrm > 0:
+        alpha = float(Ax @ b) / nrm
+    else:
+        return None
+    if np.linalg.norm(b - alpha * Ax) >= np.linalg.norm(b):
+        return None
+    return alpha * x_nb
+
+
+def _solve_chain(payload):
+    systems, feats, index, method, rtol, opts, chain_id = payload
+    mats = [s[0] for s in systems]
+    N = len(systems)
+    order = np.arange(N)
+    xs = [None] * N
+    stats = np.zeros(N, dtype=STATS_DTYPE)
+    stats["index"] = index
+    stats["chain"] = chain_id
+    stats["position"] = np.arange(N)
+    stats["method"] = method
+    if method == "auto":
+        kind = classify_systems(mats)
+        method = {"shared": "direct", "spd": "recycled_cg", "general": "gcrodr"}[kind]
+        stats["method"] = "direct-shared" if kind == "shared" else method
+    else:
+        kind = "shared" if (method == "direct" and _shared_matrix(mats)) else None
+        if kind == "shared":
+            stats["method"] = "direct-shared"
+    window = int(opts.get("window", 8))
+
+    if method == "direct":
+        if kind == "shared":
+            t0 = time.perf_counter()
+            lu = spla.splu(sp.csc_matrix(mats[0]))
+            X = lu.solve(np.column_stack([s[1] for s in systems]))
+            dt = (time.perf_counter() - t0) / N
+            for i, (A, b, _f) in enumerate(systems):
+                xs[i] = X[:, i].copy()
+                _record(stats, i, A, b, xs[i], dt, 0, 0, 0)
+        else:
+            for i, (A, b, _f) in enumerate(systems):
+                t0 = time.perf_counter()
+                xs[i] = spla.splu(sp.csc_matrix(A)).solve(b)
+                _record(stats, i, A, b, xs[i], time.perf_counter() - t0, 0, 0, 0)
+        return xs, stats
+
+    if method == "amg":
+        import pyamg
+
+        for i, (A, b, _f) in enumerate(systems):
+            t0 = time.perf_counter()
+            ml = pyamg.ruge_stuben_solver(sp.csr_matrix(A))
+            x, info, st = recycled_cg(A, b, rtol=rtol, M=ml.aspreconditioner(cycle="V"), full_output=True)
+            xs[i] = x
+            _record(stats, i, A, b, x, time.perf_counter() - t0, st["iterations"], st["matvecs"], info)
+        return xs, stats
+
+    if method == "recycled_cg":
+        t0 = time.perf_counter()
+        amg = None
+        if opts.get("preconditioner", "amg") == "amg" and all(sp.issparse(A) for A in mats):
+            amg = AMGReference(_reference_matrix(mats), kind=opts.get("amg", "rs"))
+        setup = time.perf_counter() - t0
+        kdef = int(opts.get("k", 8))
+        recycle = RecycleSpace(kdef) if kdef > 0 else None
+        for i, (A, b, _f) in enumerate(systems):
+            t0 = time.perf_counter()
+            M = amg.for_matrix(A) if amg is not None else None
+            x0 = None
+            nb = _nearest_solved(feats, i, order, window) if opts.get("warm_start", True) else None
+            if nb is not None:
+                x0 = _warm_start(A, b, xs[nb])
+            x, info, st = recycled_cg(A, b, x0, rtol=rtol, M=M, recycle=recycle, full_output=True)
+            xs[i] = x
+            _record(stats, i, A, b, x, time.perf_counter() - t0 + (setup if i == 0 else 0.0),
+                    st["iterations"], st["matvecs"], info)
+        return xs, stats
+
+    if method == "gcrodr":
+        t0 = time.perf_counter()
+        M = None
+        if opts.get("preconditioner", "ilu") == "ilu" and all(sp.issparse(A) for A in mats):
+            ilu = spla.spilu(sp.csc_matrix(_reference_matrix(mats)), drop_tol=opts.get("drop_tol", 1e-4),
+                             fill_factor=opts.get("fill_factor", 10))
+            M = spla.LinearOperator(mats[0].shape, ilu.solve, dtype=float)
+        setup = time.perf_counter() - t0
+        k = int(opts.get("k", 20))
+        m = int(opts.get("m", 40))
+        recycle = RecycleSpace(k)
+        for i, (A, b, _f) in enumerate(systems):
+            t0 = time.perf_counter()
+            x0 = None
+            nb = _nearest_solved(feats, i, order, window) if opts.get("warm_start", True) else None
+            if nb is not None:
+                x0 = _warm_start(A, b, xs[nb])
+            x, info, st = gcrodr(A, b, x0, rtol=rtol, m=m, k=k, M=M, recycle=recycle, full_output=True)
+            xs[i] = x
+            _record(stats, i, A, b, x, time.perf_counter() - t0 + (setup if i == 0 else 0.0),
+                    st["iterations"], st["matvecs"], info)
+        return xs, stats
+    raise ValueError(f"method must be one of {SEQUENCE_METHODS}, got {method!r}")
+
+
+def _record(stats, i, A, b, x, seconds, iterations, matvecs, info):
+    r = b - A @ x
+    bn = np.linalg.norm(b)
+    stats["seconds"][i] = seconds
+    stats["iterations"][i] = iterations
+    stats["matvecs"][i] = matvecs
+    stats["residual"][i] = np.linalg.norm(r) / bn if bn > 0 else np.linalg.norm(r)
+    stats["info"][i] = info
+
+
+def solve_sequence(systems, *, method="auto", rtol=1e-8, sort=True, sort_method="greedy", workers=1,
+                   k=None, m=40, window=8, warm_start=True, preconditioner=None):
+    """Solve ``A_i x_i = b_i`` for a sequence of related systems.
+
+    Parameters
+    ----------
+    systems : iterable of ``(A, b)`` or ``(A, b, features)`` -- ``A`` ``(n, n)`` sparse/dense
+        matrix (or LinearOperator for the Krylov methods without preconditioner), ``b`` ``(n,)``,
+        ``features`` any array describing the system (e.g. its coefficient field) used for
+        sorting and for choosing the warm start; ``b`` when absent.
+    method : ``"auto"`` (route by class, see the module doc), ``"direct"`` (sparse LU per system,
+        one factorisation when the matrix is shared), ``"amg"`` (a fresh Ruge-Stuben hierarchy
+        + PCG per system, the standard baseline), ``"recycled_cg"`` or ``"gcrodr"``.
+    rtol : float -- relative tolerance on the true residual of every system.
+    sort : bool -- solve in the order of :func:`sort_systems` (``sort_method``).
+    workers : int -- processes; the sorted order is cut into ``workers`` contiguous chunks.
+    k, m : recycled-space size (default 8 for recycled_cg, 20 for gcrodr) and GCRO-DR cycle length.
+    window : the warm start comes from the nearest of the last ``window`` solved systems.
+    warm_start : bool; preconditioner : ``None`` (default per method), ``"none"``, ``"amg"`` or ``"ilu"``.
+
+    Returns
+    -------
+    solutions : list of N arrays ``(n,)`` in the ORIGINAL order.
+    stats : numpy record array ``(N,)`` in the original order with fields index, position,
+        chain, iterations, matvecs, seconds, residual (true relative residual), info, method.
+
+    A system whose residual misses ``rtol`` keeps ``info > 0`` in ``stats`` and raises a
+    RuntimeWarning (from the solver); nothing is dropped silently.
+    """
+    if method not in SEQUENCE_METHODS:
+        raise ValueError(f"method must be one of {SEQUENCE_METHODS}, got {method!r}")
+    if sort_method not in SORT_METHODS:
+        raise ValueError(f"sort_method must be one of {SORT_METHODS}, got {sort_method!r}")
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if not (isinstance(rtol, (int, float, np.floating)) and 0 < rtol < 1):
+        raise ValueError(f"rtol must be in (0, 1), got {rtol!r}")
+    if preconditioner not in (None, "none", "amg", "ilu"):
+        raise ValueError(f"preconditioner must be None, 'none', 'amg' or 'ilu', got {preconditioner!r}")
+    systems = _normalise(systems)
+    if method in ("direct", "amg") and not all(sp.issparse(s[0]) for s in systems):
+        raise ValueError(f"method {method!r} needs sparse or dense matrices in systems, not LinearOperators")
+    N = len(systems)
+    feats = _features(systems)
+    order = sort_systems(feats, sort_method) if (sort and N > 2) else np.arange(N)
+    opts = {"m": m, "window": window, "warm_start": warm_start}
+    if k is not None:
+        opts["k"] = k
+    if preconditioner is not None:
+        opts["preconditioner"] = preconditioner
+    workers = min(int(workers), N)
+    chunks = [c for c in np.array_split(order, workers) if c.size]
+    payloads = [([systems[i] for i in c], feats[c], c, method, float(rtol), opts, j) for j, c in enumerate(chunks)]
+    if workers == 1:
+        results = [_solve_chain(payloads[0])]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(_solve_chain, payloads))
+    solutions = [None] * N
+    stats = np.zeros(N, dtype=STATS_DTYPE)
+    pos0 = 0
+    for c, (xs, st) in zip(chunks, results):
+        st = st.copy()
+        st["position"] += pos0
+        pos0 += c.size
+        for j, i in enumerate(c):
+            solutions[i] = xs[j]
+            stats[i] = st[j]
+    bad = np.flatnonzero(stats["info"] > 0)
+    if bad.size and workers > 1:
+        # solver warnings raised inside worker processes do not reach the caller
+        warnings.warn(f"{bad.size} of {N} systems did not converge to rtol={rtol:g} (indices {bad[:10].tolist()})",
+                      RuntimeWarning, stacklevel=2)
+    return solutions, stats.view(np.recarray)
