@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_mat", "read_fno_darcy", "read_neuraloperator_pt"]
+__all__ = ["read_mat", "read_fno_darcy", "read_neuraloperator_pt", "read_fno_navier_stokes"]
 
 
 def _is_hdf5(path: Path) -> bool:
@@ -88,3 +88,60 @@ def read_neuraloperator_pt(path, input_key: str = "x", output_key: str = "y") ->
             t = t[:, None]
         out[name] = np.ascontiguousarray(t)
     return out
+
+
+def read_fno_navier_stokes(path, *, n: int | None = None, subsample: int = 1, with_times: bool = False):
+    """The FNO Navier-Stokes ``.mat`` files (``a``: ``(N, s, s)`` initial vorticity, ``u``: ``(N, s, s, T)``
+    vorticity at the times ``t``: ``(T,)`` or ``(1, T)``), MATLAB v5 or v7.3 (HDF5, axes reversed on disk).
+
+    Returns ``{"a": (N, 1, s', s'), "u": (N, T, 1, s', s')}`` float64 in the store layout (time before
+    channel, the ``ns2d`` recipe's axis order ``x, y``), ``s' = len(range(0, s, subsample))``; with
+    ``with_times=True`` a pair ``(fields, t)`` with ``t`` the recorded times ``(T,)`` (``1..T`` when the
+    file has no ``t``). ``n`` reads only the first ``n`` samples (from HDF5 without loading the rest).
+    """
+    if isinstance(subsample, bool) or not isinstance(subsample, (int, np.integer)) or subsample < 1:
+        raise ValueError(f"subsample must be a positive integer, got {subsample!r}")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+        raise ValueError(f"n must be a positive integer or None, got {n!r}")
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no file at {path}")
+    sl = slice(None, None, subsample)
+    t = None
+    if _is_hdf5(path):
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            missing = [k for k in ("a", "u") if k not in f]
+            if missing:
+                raise KeyError(f"{path.name} has no variable(s) {missing}; variables: {list(f.keys())}")
+            da, du = f["a"], f["u"]
+            if da.ndim != 3 or du.ndim != 4:
+                raise ValueError(f"{path.name}: expected a (N, s, s) and u (N, s, s, T), got {da.shape[::-1]}, "
+                                 f"{du.shape[::-1]}")
+            k = da.shape[-1] if n is None else min(n, da.shape[-1])
+            # on disk: a (s, s, N), u (T, s, s, N) (column-major MATLAB order reversed)
+            a = np.asarray(da[sl, sl, :k]).transpose(2, 1, 0)
+            u = np.asarray(du[:, sl, sl, :k]).transpose(3, 2, 1, 0)
+            if "t" in f:
+                t = np.asarray(f["t"][()]).ravel()
+    else:
+        d = read_mat(path, ["a", "u"])
+        a, u = d["a"], d["u"]
+        if a.ndim != 3 or u.ndim != 4:
+            raise ValueError(f"{path.name}: expected a (N, s, s) and u (N, s, s, T), got {a.shape}, {u.shape}")
+        k = a.shape[0] if n is None else min(n, a.shape[0])
+        a, u = a[:k, sl, sl], u[:k, sl, sl]
+        try:
+            t = read_mat(path, ["t"])["t"].ravel()
+        except KeyError:
+            t = None
+    if a.shape[0] != u.shape[0] or a.shape[1:] != u.shape[1:3]:
+        raise ValueError(f"{path.name}: a {a.shape} and u {u.shape} disagree in samples or grid")
+    fields = {"a": np.ascontiguousarray(a[:, None], dtype=np.float64),
+              "u": np.ascontiguousarray(np.moveaxis(u, -1, 1)[:, :, None], dtype=np.float64)}
+    if not with_times:
+        return fields
+    if t is None or t.size != u.shape[-1]:
+        t = np.arange(1, u.shape[-1] + 1, dtype=np.float64)
+    return fields, np.asarray(t, dtype=np.float64)
