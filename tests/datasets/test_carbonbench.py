@@ -40,6 +40,8 @@ def test_tiny_store_schema(tiny):
     np.testing.assert_array_equal(x3[0], s.read("co2massmix", 3))
     ppm = s.read("co2massmix", 0) * cb.MASSMIX_TO_PPM
     assert 360 < ppm.min() and ppm.max() < 380  # ~370 ppm
+    ppm = s.read("co2massmix") * cb.MASSMIX_TO_PPM  # fluxes mixed through the boundary layer: no pile-up
+    assert 340 < ppm.min() and ppm.max() < 460
 
 
 def test_mass_budget_and_air_mass(tiny):

@@ -225,3 +225,29 @@ def test_bad_input():
         TransportModel("latlon5.625")
     with pytest.raises(ValueError, match="empty a cell"):
         advect(r, m, np.full((8, 16), 1e30) * np.arange(16), V, max_splits=4)
+
+
+def test_mix_columns_conserves_and_is_convex():
+    from sciml.solvers.transport import mix_columns
+
+    rng = np.random.default_rng(5)
+    m = 1.0 + rng.random((6, 4, 8))
+    q = rng.random((6, 4, 8))
+    r = q * m
+    mask = np.zeros((6, 4, 8), bool)
+    mask[:3] = True
+    mask[3, :2] = True
+    f = rng.random((4, 8))
+    r1 = mix_columns(r, m, mask, f)
+    np.testing.assert_allclose(r1.sum(axis=0), r.sum(axis=0), rtol=1e-14)
+    q1 = r1 / m
+    assert np.all(r1[~mask] == r[~mask])
+    lo = np.where(mask, q, np.inf).min(axis=0)
+    hi = np.where(mask, q, -np.inf).max(axis=0)
+    assert np.all((q1 >= lo - 1e-15) | ~mask) and np.all((q1 <= hi + 1e-15) | ~mask)
+    full = mix_columns(r, m, mask, 1.0) / m
+    qbar = (r * mask).sum(axis=0) / (m * mask).sum(axis=0)
+    np.testing.assert_allclose(np.where(mask, full, qbar), np.broadcast_to(qbar, q.shape), rtol=1e-14)
+    np.testing.assert_array_equal(mix_columns(r, m, mask, 0.0), r)
+    with pytest.raises(ValueError, match="fraction"):
+        mix_columns(r, m, mask, 1.5)
