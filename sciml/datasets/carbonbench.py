@@ -430,8 +430,10 @@ class SyntheticAtmosphere:
         sigma = 0.5 * (pb[:-1] + pb[1:]) / ps  # (nlev, nlat, nlon)
         days = t / SECONDS_PER_DAY
         s = self._season(t)
-        lam, phi = self.lam[None], self.phi[None]
+        lam = self.lam[:1, :]  # (1, nlon)
+        phi = self.phi[:, :1]  # (nlat, 1)
         latd = np.degrees(phi)
+        cph, sph = np.cos(phi), np.sin(phi)
         # zonal jets (stronger in winter, poleward in summer)
         jet_prof = 6.0 + 30.0 * np.exp(-((np.log(sigma) - np.log(0.25)) / 0.7) ** 2)
         shift = 6.0 * np.cos(s - 2 * np.pi * 200 / 365.25)
@@ -440,22 +442,24 @@ class SyntheticAtmosphere:
         u = jet_prof * (strength_n * _gauss(latd - (40.0 + shift), 13.0) + strength_s * _gauss(latd + (45.0 - shift), 13.0))
         u += -7.0 * sigma ** 2 * _gauss(latd, 18.0)  # trades
         u += -3.0 * sigma * _gauss(np.abs(latd) - 75.0, 8.0)  # polar easterlies
-        v = np.zeros_like(u)
         # Rossby-Haurwitz-like planetary / synoptic waves: psi = a^2 K cos^R(phi) sin(phi) cos(R lam - nu t)
+        uw = np.zeros((g.nlat, g.nlon))
+        vw = np.zeros((g.nlat, g.nlon))
         for i, (R, aK, period) in enumerate(((3, 6.0, 25.0), (4, 8.0, -12.0), (6, 5.0, -5.0))):
-            vert = 0.5 + sigma ** -0.5 * 0.3
             arg = R * lam - 2 * np.pi * days / period + self.phase[4 + i]
-            amp = aK * self.amp[4 + i] * (1.0 + 0.3 * np.cos(s + self.phase[8 + i])) * vert
-            cph, sph = np.cos(phi), np.sin(phi)
+            amp = aK * self.amp[4 + i] * (1.0 + 0.3 * np.cos(s + self.phase[8 + i]))
             dfdphi = -R * cph ** (R - 1) * sph ** 2 + cph ** (R + 1)
-            u += -amp * dfdphi * np.cos(arg)
-            v += -amp * R * cph ** (R - 1) * sph * np.sin(arg)
+            uw += -amp * dfdphi * np.cos(arg)
+            vw += -amp * R * cph ** (R - 1) * sph * np.sin(arg)
+        vert = 0.5 + 0.3 / np.sqrt(sigma)
+        u += vert * uw
+        v = vert * vw
         # divergent circulations: Hadley cell towards a seasonally migrating ITCZ, Walker cell
         gsig = np.cos(np.pi * (1.0 - sigma))  # +1 at the surface, -1 aloft
         itcz = 6.0 * np.sin(s - 2 * np.pi * 110 / 365.25)
         dl = np.radians(latd - itcz)
-        v += -3.0 * gsig * np.sin(2 * dl) * np.exp(-(dl / np.radians(28.0)) ** 2)
-        u += 2.0 * gsig * np.sin(lam - np.radians(150.0)) * _gauss(latd, 15.0)
+        v += gsig * (-3.0 * np.sin(2 * dl) * np.exp(-(dl / np.radians(28.0)) ** 2))
+        u += gsig * (2.0 * np.sin(lam - np.radians(150.0)) * _gauss(latd, 15.0))
         return u, v
 
     def temperature(self, t, ps):
