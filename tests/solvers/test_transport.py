@@ -251,3 +251,18 @@ def test_mix_columns_conserves_and_is_convex():
     np.testing.assert_array_equal(mix_columns(r, m, mask, 0.0), r)
     with pytest.raises(ValueError, match="fraction"):
         mix_columns(r, m, mask, 1.5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alpha", ALPHAS)
+def test_williamson1_full_table(alpha):
+    """5.625 / 2.8125 / 1.40625 deg: the order keeps growing towards 2 on the cosine bell."""
+    r = [run_2d_case("williamson1", n, alpha=alpha, courant=0.7, check_mass=True) for n in (32, 64, 128)]
+    assert _order(r[1], r[2], "l1") > 1.3 and _order(r[1], r[2], "l2") > 1.1
+    assert r[2]["l2"] < 0.12 and r[2]["mass_drift"] <= 1e-13 and r[2]["min"] >= 0.0
+
+
+@pytest.mark.slow
+def test_nair_lauritzen_fine():
+    r = run_2d_case("nair_lauritzen", 128, initial="gaussian", courant=1.0, check_mass=True)
+    assert r["l2"] < 0.2 and r["min"] >= 0.0 and r["mass_drift"] <= 1e-13
