@@ -15,6 +15,7 @@ import sys
 # parser and sets ``func`` (called with the parsed args) as a default.
 SUBCOMMAND_MODULES: list[str] = [
     "sciml.training.cli", "sciml.bench.cli",
+    "sciml.landau_cli",
 ]
 
 
