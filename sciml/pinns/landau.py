@@ -199,7 +199,7 @@ class LandauPINNPM(nn.Module):
         for t in times:
             X = self.particles(t)
             with torch.enable_grad():
-                ism = float(implicit_score_matching_loss(lambda v: self.score(t, v), X, w, create_graph=False))
+                ism = float(implicit_score_matching_loss(lambda v: self.score(t, v), X, w, create_graph=False).detach())
             sp = self.pushforward_score(t, self.v0)
             with torch.no_grad():
                 s = self.score(t, X)
@@ -270,23 +270,28 @@ def train_pinn_pm(model: LandauPINNPM, v0, w=None, *, iters: int = 2000, lr: flo
     gamma_lr = lr_decay ** (1.0 / max(1, iters))
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma_lr)
     bar = _bar(progress, iters)
+    N = x0.shape[0]
+    y_all = x0.repeat(n_times, 1)
+    w_all = wv.repeat(n_times) / n_times
+    w_b = wv.expand(n_times, N)
     for it in range(iters):
         u = (torch.arange(n_times, dtype=torch.float64) + torch.rand(n_times, generator=gen, dtype=torch.float64))
         times = (u / n_times * T).tolist()
         opt.zero_grad(set_to_none=True)
-        l_dyn = 0.0
-        l_sm = 0.0
-        for t in times:
-            X, V = model.flow_and_velocity(t, x0)
-            Xd = X.detach()
-            with torch.no_grad():
-                U = landau_velocity(Xd, model.score(t, Xd), wv, gamma=model.gamma, C=model.C, delta=model.delta)
-            l_dyn = l_dyn + (wv * ((V - U) ** 2).sum(-1)).sum() / n_times
-            if score_loss == "ism":
-                l_sm = l_sm + implicit_score_matching_loss(lambda v, t=t: model.score(t, v), Xd, wv) / n_times
-            else:
-                target = model.pushforward_score(t, x0).detach()
-                l_sm = l_sm + (wv * ((model.score(t, Xd) - target) ** 2).sum(-1)).sum() / n_times
+        # all sampled times in one batch: (n_times * N) trajectories points
+        t_all = torch.tensor(times, dtype=dtype, device=device).repeat_interleave(N)
+        X, V = model.flow_and_velocity(t_all, y_all)
+        Xd = X.detach()
+        with torch.no_grad():
+            S = model.score(t_all, Xd)
+            U = landau_velocity(Xd.reshape(n_times, N, -1), S.reshape(n_times, N, -1), w_b, gamma=model.gamma,
+                                C=model.C, delta=model.delta).reshape(n_times * N, -1)
+        l_dyn = (w_all * ((V - U) ** 2).sum(-1)).sum()
+        if score_loss == "ism":
+            l_sm = implicit_score_matching_loss(lambda v: model.score(t_all, v), Xd, w_all)
+        else:
+            target = model.pushforward_score(t_all, y_all).detach()
+            l_sm = (w_all * ((model.score(t_all, Xd) - target) ** 2).sum(-1)).sum()
         l_init = init_loss()
         (l_dyn + l_sm + l_init).backward()
         opt.step()
