@@ -450,22 +450,25 @@ def balance_mass_fluxes(U, V, m0, m1, grid: LatLonGrid, *, rtol: float = 1e-9):
     if abs(dM.sum()) > rtol * total:
         raise ValueError(f"global air mass changes by {dM.sum() / total:.3e} (relative) in one step: "
                          "the prescribed surface pressure must keep the global air mass constant")
-    conv = ((np.roll(U, 1, axis=-1) - U) + (V[:, :-1] - V[:, 1:])).sum(axis=0)
-    res = dM - conv
-    res -= res.mean()
     bal = _Balancer.get(grid)
-    chi = bal.solve(-res).reshape(grid.nlat, grid.nlon)
-    Ucol = bal.wx[:, None] * (chi - np.roll(chi, -1, axis=1))
-    Vcol = np.zeros((grid.nlat + 1, grid.nlon))
-    Vcol[1:-1] = bal.wy[:, None] * (chi[:-1] - chi[1:])
+    col = m1.sum(axis=0)
     # distribute over layers with the layer-mass fraction at the face
     mf = 0.5 * (m0 + m1)
     fx = 0.5 * (mf + np.roll(mf, -1, axis=-1))
     fx = fx / fx.sum(axis=0, keepdims=True)
     fy = 0.5 * (mf[:, 1:] + mf[:, :-1])
     fy = fy / fy.sum(axis=0, keepdims=True)
-    U += fx * Ucol[None]
-    V[:, 1:-1] += fy * Vcol[None, 1:-1]
+    for _ in range(4):  # solve + iterative refinement (the polar rows make L ill-conditioned)
+        conv = ((np.roll(U, 1, axis=-1) - U) + (V[:, :-1] - V[:, 1:])).sum(axis=0)
+        res = dM - conv
+        res -= res.sum() * (col / col.sum())  # round-off global mismatch: spread in proportion to column mass
+        if np.abs(res / col).max() < 1e-15:
+            break
+        chi = bal.solve(-res).reshape(grid.nlat, grid.nlon)
+        Ucol = bal.wx[:, None] * (chi - np.roll(chi, -1, axis=1))
+        Vcol = bal.wy[:, None] * (chi[:-1] - chi[1:])
+        U += fx * Ucol[None]
+        V[:, 1:-1] += fy * Vcol[None]
     return U, V
 
 

@@ -50,7 +50,7 @@ def test_mass_budget_and_air_mass(tiny):
     # recorded in float64 by the generator
     assert s.attrs["max_relative_mass_budget_error_per_step"] <= 1e-13
     assert s.attrs["max_relative_transport_mass_drift_per_step"] <= 1e-13
-    assert s.attrs["max_relative_airmass_mismatch"] <= 1e-10
+    assert s.attrs["max_relative_airmass_mismatch"] <= 1e-13
     # and visible in the float32 store: M(t+1) = M(t) + sum F A dt
     q = s.read("co2massmix").astype(np.float64) * 1e-6
     m = s.read("airmass").astype(np.float64) * 1e12
