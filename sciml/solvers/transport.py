@@ -39,6 +39,7 @@ __all__ = [
     "add_surface_flux",
     "advect",
     "balance_mass_fluxes",
+    "diagnose_surface_pressure",
     "fluxes_from_streamfunction",
     "mix_columns",
     "vertical_mass_fluxes",
@@ -384,6 +385,18 @@ def vertical_mass_fluxes(U, V, m0, m1):
     residual = W[-1].copy()
     W[-1] = 0.0
     return W, residual
+
+
+def diagnose_surface_pressure(U, V, ps0, grid: LatLonGrid):
+    """Surface pressure at the end of the step from column continuity (the alternative to
+    prescribing it): ``ps1 = ps0 + g sum_k conv_h(k) / A`` (Pa, ``(nlat, nlon)``). With
+    ``m1 = grid.air_mass(ps1)``, ``vertical_mass_fluxes(U, V, m0, m1)`` closes every column."""
+    U = np.asarray(U, dtype=np.float64)
+    V = np.asarray(V, dtype=np.float64)
+    ps0 = grid._check_ps(ps0)
+    conv = ((np.roll(U, 1, axis=-1) - U) + (V[:, :-1] - V[:, 1:])).sum(axis=0)
+    db = grid.b[0] - grid.b[-1]  # column mass = (a_0 - a_top + (b_0 - b_top) ps) A / g
+    return ps0 + conv * GRAVITY / (grid.cell_area * db)
 
 
 class _Balancer:

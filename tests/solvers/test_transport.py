@@ -172,6 +172,22 @@ def test_3d_divergent_flow_mass_and_uniformity():
     assert q_rand.min() >= qmin * (1 - 1e-12) and q_rand.max() <= qmax * (1 + 1e-12)
 
 
+def test_diagnosed_surface_pressure_closes_columns():
+    from sciml.solvers.transport import diagnose_surface_pressure
+
+    grid, ps, winds = _divergent_setup(nlev=4)
+    dt = 3600.0
+    U, V = winds_to_mass_fluxes(*winds(0.0), grid, ps(0.0), dt)
+    ps1 = diagnose_surface_pressure(U, V, ps(0.0), grid)
+    m0, m1 = grid.air_mass(ps(0.0)), grid.air_mass(ps1)
+    W, res = vertical_mass_fluxes(U, V, m0, m1)
+    assert np.abs(res).max() <= 1e-12 * m0.sum(axis=0).min()
+    assert np.abs(ps1 - ps(0.0)).max() > 1.0  # the winds are divergent
+    r, m, _ = advect(m0 * 3.0, m0, U, V, W)
+    np.testing.assert_allclose(m, m1, rtol=1e-12)
+    np.testing.assert_allclose(r / m, 3.0, rtol=1e-13)
+
+
 def test_surface_flux_budget():
     grid, ps, winds = _divergent_setup(nlev=3)
     dt = 6 * 3600.0
