@@ -15,6 +15,13 @@ one-step differences over time/lat/lon, and ``v_next`` (= ``v``); ``stats = [min
 
 Time ``n`` holds the state at ``t_n`` and the surface fluxes applied during ``[t_n, t_{n+1}]``,
 so that ``sum M(t_{n+1}) = sum M(t_n) + sum F_n A dt`` with ``M = co2massmix * 1e-6 * airmass``.
+
+The synthetic generator advances CO2 every 6 h with ``sciml.solvers.transport``: analytic winds
+-> face mass fluxes (balanced so the air mass follows the prescribed surface pressure) ->
+vertical fluxes from continuity -> Strang-split mass-form advection -> surface fluxes into the
+lowest layer -> mass-conserving mixing of the boundary layer (depth from the stored ``blh``)
+and tropical deep convection. Written as zarr format 2 (like the published stores); the reader
+accepts format 2 or 3.
 """
 from __future__ import annotations
 
