@@ -125,7 +125,8 @@ def train_emulator(emulator: ConservativeEmulator, data: CarbonArrays, *, horizo
     log : callable receiving one-line strings (e.g. ``print``).
     checkpoint : directory for ``weights.pt`` and ``config.json`` after each stage.
 
-    Returns the history, a list of dicts (stage, horizon, iter, loss, seconds).
+    Returns the history, a list of dicts: (stage, horizon, iter, loss, seconds) every 50 iterations and
+    (stage, horizon, iterations, final_loss, seconds) at the end of each stage.
     """
     horizons, iters = tuple(int(h) for h in horizons), tuple(int(i) for i in iters)
     if len(horizons) != len(iters) or not horizons or min(horizons) < 1 or min(iters) < 0:
@@ -146,7 +147,7 @@ def train_emulator(emulator: ConservativeEmulator, data: CarbonArrays, *, horizo
         stage_lr = lr if s == 0 else lr * finetune_lr_factor
         opt = torch.optim.AdamW(emulator.parameters(), lr=stage_lr, weight_decay=weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k, n=n: 0.5 * (1 + math.cos(math.pi * min(k, n) / max(n, 1))))
-        ts, running = time.perf_counter(), None
+        ts, running, done = time.perf_counter(), None, 0
         emulator.train()
         for k in range(n):
             starts = rng.integers(0, len(data) - h, size=batch_size)
@@ -160,6 +161,7 @@ def train_emulator(emulator: ConservativeEmulator, data: CarbonArrays, *, horizo
             opt.step()
             sched.step()
             running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+            done = k + 1
             if k % 50 == 0 or k == n - 1:
                 rec = {"stage": s, "horizon": h, "iter": k, "loss": running, "seconds": time.perf_counter() - t0}
                 history.append(rec)
@@ -169,6 +171,8 @@ def train_emulator(emulator: ConservativeEmulator, data: CarbonArrays, *, horizo
                 if log:
                     log(f"stage {s}: time budget reached after {k + 1} iterations")
                 break
+        history.append({"stage": s, "horizon": h, "iterations": done, "final_loss": running,
+                        "seconds": time.perf_counter() - t0})
         if val is not None:
             vl = evaluate_loss(emulator, val, horizon=1, device=device)
             history.append({"stage": s, "horizon": h, "val_loss": vl, "seconds": time.perf_counter() - t0})

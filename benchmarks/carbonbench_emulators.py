@@ -1,0 +1,269 @@
+"""CarbonBench emulators on the synthetic benchmark: UNet, SFNO, Swin (+ persistence), same run.
+
+Each backbone is wrapped in a ``ConservativeEmulator`` (centred normalised input, increment
+prediction, scale mass fixer, surface fluxes injected; or the flux-form head with ``--flux``),
+trained single-step then fine-tuned on rollouts (1 -> 2 -> 4 -> 8 steps) under a wall-clock
+budget, then scored as in the paper: restarts at each quarter of the test year(s), R^2 and
+RMSE (ppm, cos-lat weighted) at 7 / 30 / 60 / 90 days, decorrelation time (R^2 < 0.9), and a
+float64 free run over the whole test period for the relative mass drift and boundedness.
+Persistence (mixing ratio frozen, surface fluxes injected) is scored in the same run as the
+floor every model must beat. The table is printed beside the published LowRes figures.
+
+    python benchmarks/carbonbench_emulators.py --root cb_data --out cb_results \\
+        [--grid latlon11.25 --levels 5 --train-years 2000-2001 --test-years 2002] \\
+        [--models unet sfno swin] [--minutes 8] [--flux]
+
+Data: the synthetic stores are generated with ``sciml.datasets.carbonbench`` when ``--root``
+holds none. Models already trained in ``--out`` are reused (``--retrain`` to redo).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from sciml.bench.carbonbench import (PAPER_FIGURES, decorrelation_time, evaluate_rollouts,  # noqa: E402
+                                     quarter_restarts, relative_mass_drift)
+from sciml.conservation import ConservativeEmulator  # noqa: E402
+from sciml.conservation.train import (carbon_arrays_from_store, emulator_stats, make_rollout_fn,  # noqa: E402
+                                      save_emulator, stability_run, train_emulator)
+
+PAPER_NAME = {"unet": "UNet", "sfno": "SFNO", "swin": "SwinTransformer"}
+
+
+def backbone(name, cin, cout, nlat, nlon):
+    """Small CPU-sized backbones (the paper's are 10-38M parameters)."""
+    from sciml.operators import build_model
+
+    if name == "sfno":
+        return build_model("sfno", in_channels=cin, out_channels=cout, nlat=nlat, nlon=nlon, width=48, n_layers=4)
+    if name == "swin":
+        win = (4, 8) if nlat % 16 == 0 else (2, 4)
+        return build_model("swin", in_channels=cin, out_channels=cout, nlat=nlat, nlon=nlon, patch=2,
+                           embed_dim=48, depths=(2, 2), heads=(3, 6), window=win)
+    if name == "unet":
+        return build_model("unet", **unet_kwargs(cin, cout))
+    raise ValueError(f"unknown model {name!r}")
+
+
+def unet_kwargs(cin, cout):
+    import inspect
+
+    from sciml.operators import MODELS
+
+    if "unet" not in MODELS:
+        raise ValueError("the UNet backbone is not registered in sciml.operators.MODELS yet")
+    params = inspect.signature(MODELS["unet"].__init__).parameters
+    kw = {"in_channels": cin, "out_channels": cout}
+    for k, v in (("width", 32), ("base_channels", 32), ("hidden_channels", 32), ("levels", 3), ("depth", 3),
+                 ("periodic", True), ("periodic_padding", True), ("padding_mode", "circular")):
+        if k in params:
+            kw[k] = v
+    return kw
+
+
+def ensure_data(args):
+    from sciml.datasets import carbonbench as cb
+
+    root = Path(args.root)
+    levels = f"l{args.levels}"
+    try:
+        cb.open_carbonbench(root, "test", grid=args.grid, levels=levels).close()
+        cb.open_carbonbench(root, "train", grid=args.grid, levels=levels).close()
+        return
+    except FileNotFoundError:
+        pass
+    print(f"generating synthetic CarbonBench stores in {root} ...", flush=True)
+    t0 = time.perf_counter()
+    tr = tuple(int(y) for y in args.train_years.split("-"))
+    te = tuple(int(y) for y in args.test_years.split("-"))
+    cb.generate_carbonbench(root, grid=args.grid, levels=args.levels, years=(min(tr[0], te[0]), max(tr[1], te[1])),
+                            splits={"train": tr, "test": te}, seed=args.seed, progress=False)
+    print(f"generated in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def load(args, split):
+    from sciml.datasets import carbonbench as cb
+
+    store = cb.open_carbonbench(args.root, split, grid=args.grid, levels=f"l{args.levels}")
+    data = carbon_arrays_from_store(store)
+    store.close()
+    return data
+
+
+def score(rollout, data, starts, n_steps):
+    return evaluate_rollouts(rollout, data.q, data.air_mass, data.lat, starts, n_steps,
+                             dt_hours=data.dt / 3600.0)
+
+
+def persistence_rollout(data):
+    """Mixing ratio frozen (mass follows the air), surface fluxes injected into the lowest layer."""
+    def rollout(s, n):
+        out = [data.q[s].astype(np.float64)]
+        for t in range(s, s + n):
+            q = out[-1] * data.air_mass[t] / data.air_mass[t + 1]
+            q = q.copy()
+            q[0] += data.surface_flux[t].sum(0) * data.area * data.dt / data.mass_unit / data.air_mass[t + 1, 0]
+            out.append(q)
+        return np.stack(out)
+    return rollout
+
+
+def run_model(name, args, train, test, starts, n_steps, out):
+    rdir = out / name
+    res_file = rdir / "result.json"
+    if res_file.exists() and not args.retrain:
+        print(f"[{name}] reusing {res_file}", flush=True)
+        return json.loads(res_file.read_text())
+    torch.manual_seed(args.seed)
+    stats = emulator_stats(train)
+    mode = "flux" if args.flux else "fixer"
+    L = train.q.shape[1]
+    cin, cout = ConservativeEmulator.backbone_channels(L, stats.n_forcing, mode)
+    nlat, nlon = train.q.shape[-2:]
+    emu = ConservativeEmulator(backbone(name, cin, cout, nlat, nlon), mode=mode, stats=stats, mass_unit=1e6,
+                               positive=args.flux)
+    n_params = sum(p.numel() for p in emu.backbone.parameters())
+    log_file = open(out / f"{name}.log", "a")
+
+    def log(msg):
+        print(f"[{name}] {msg}", flush=True)
+        log_file.write(msg + "\n")
+        log_file.flush()
+
+    log(f"{n_params} parameters, mode={mode}, budget {args.minutes} min")
+    t0 = time.perf_counter()
+    hist = train_emulator(emu, train, horizons=(1, 2, 4, 8), iters=(100000, 100000, 100000, 100000),
+                          batch_size=args.batch, lr=args.lr, seed=args.seed, log=log,
+                          time_budget_s=args.minutes * 60, checkpoint=rdir)
+    train_s = time.perf_counter() - t0
+    iters = {}
+    for h in hist:
+        if "iterations" in h:
+            iters[h["horizon"]] = h["iterations"]
+    log(f"trained in {train_s:.0f} s, iterations per horizon {iters}")
+    t1 = time.perf_counter()
+    sc = score(make_rollout_fn(emu, test), test, starts, n_steps)
+    eval_s = time.perf_counter() - t1
+    log(f"scored {len(starts)} restarts in {eval_s:.0f} s: {sc.at}")
+    run = stability_run(emu, test, start=0, n_steps=len(test) - 1)
+    drift, per_step = relative_mass_drift(run["mass"], run["expected"])
+    qmin, qmax = float(run["q_min"].min()), float(run["q_max"].max())
+    log(f"free run {len(test) - 1} steps: mass drift {drift:.2e} (per step {per_step:.2e}), q in [{qmin:.1f}, {qmax:.1f}]")
+    np.savez(rdir / "curves.npz", days=sc.days, r2=sc.r2, rmse_ppm=sc.rmse_ppm, mass_rmse_pgc=sc.mass_rmse_pgc,
+             mass=run["mass"], expected=run["expected"], q_min=run["q_min"], q_max=run["q_max"], final=run["final"])
+    res = {"model": name, "mode": mode, "params": n_params, "train_seconds": train_s, "iterations": iters,
+           "at": {str(k): v for k, v in sc.at.items()}, "decorrelation_days": sc.decorrelation_days,
+           "mass_drift": drift, "mass_drift_per_step": per_step, "q_min": qmin, "q_max": qmax,
+           "free_run_steps": len(test) - 1, "restarts": len(starts), "config": emu.backbone.config}
+    save_emulator(emu, rdir, extra={"backbone": name, "backbone_config": emu.backbone.config})
+    res_file.write_text(json.dumps(res, indent=1))
+    log_file.close()
+    return res
+
+
+def fmt_days(d):
+    return ">90" if not np.isfinite(d) else f"{d:.0f}"
+
+
+def print_table(results, persistence, test, lead_days=(7, 30, 60, 90)):
+    qlo, qhi = float(test.q.min()), float(test.q.max())
+    head = "| model | params | " + " | ".join(f"R2 {d}d" for d in lead_days) + " | " + \
+           " | ".join(f"RMSE {d}d (ppm)" for d in lead_days) + " | decorr. (days) | mass drift (1 yr, rel.) | bounded |"
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    rows = [("persistence + fluxes", 0, persistence, None)] + [(r["model"], r["params"], r, r) for r in results]
+    for name, params, r, full in rows:
+        at = r["at"]
+        r2s = " | ".join(f"{at[str(d)]['r2']:.4f}" if str(d) in at else "-" for d in lead_days)
+        rms = " | ".join(f"{at[str(d)]['rmse_ppm']:.3f}" if str(d) in at else "-" for d in lead_days)
+        drift = f"{full['mass_drift']:.1e}" if full else "-"
+        bounded = "-"
+        if full:
+            span = qhi - qlo
+            bounded = "yes" if (full["q_min"] > qlo - span and full["q_max"] < qhi + span) else "NO"
+        print(f"| {name} | {params / 1e6:.2f}M | {r2s} | {rms} | {fmt_days(r['decorrelation_days'])} | {drift} | {bounded} |")
+    print("\nPublished (CarbonBench LowRes, ~90 days, real CarbonTracker data, 10-38M parameters):")
+    print("| model | params | R2 | RMSE (ppm) |\n|---|---|---|---|")
+    for k, v in PAPER_FIGURES.items():
+        print(f"| {k} | {v['params'] / 1e6:.1f}M | {v['r2']:.2f} | {v['rmse_ppm']:.2f} |")
+
+
+def figures(args, results, persistence_scores, test, out):
+    from sciml.bench.carbonbench import RolloutScores
+    from sciml.viz.carbon import plot_error_map, plot_mass_drift, plot_rollout_curves, render_co2_column_3d
+
+    curves = {"persistence": persistence_scores}
+    drift_runs = {}
+    for r in results:
+        c = np.load(out / r["model"] / "curves.npz")
+        curves[r["model"]] = RolloutScores(c["days"], c["r2"], c["rmse_ppm"], c["mass_rmse_pgc"])
+        days = np.arange(len(c["mass"])) * test.dt / 86400
+        drift_runs[r["model"]] = (days, c["mass"], c["expected"])
+    plot_rollout_curves(curves, out=out / "rollout_curves.png")
+    if drift_runs:
+        plot_mass_drift(drift_runs, out=out / "mass_drift.png")
+        best = max(results, key=lambda r: r["at"].get("90", {"r2": -1})["r2"])
+        c = np.load(out / best["model"] / "curves.npz")
+        lon = np.arange(test.q.shape[-1]) * 360.0 / test.q.shape[-1]
+        plot_error_map(c["final"], test.q[-1], test.lat, lon, air_mass=test.air_mass[-1],
+                       title=f"{best['model']}: free run over the test period, column mean", out=out / "error_map.png")
+        try:
+            render_co2_column_3d(test.q[-1], test.lat, lon, out / "co2_column_3d.png")
+        except (ImportError, RuntimeError) as e:
+            print(f"3D render skipped: {e}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--root", default="cb_data")
+    ap.add_argument("--out", default="cb_results")
+    ap.add_argument("--grid", default="latlon11.25")
+    ap.add_argument("--levels", type=int, default=5)
+    ap.add_argument("--train-years", default="2000-2001")
+    ap.add_argument("--test-years", default="2002-2002")
+    ap.add_argument("--models", nargs="+", default=["unet", "sfno", "swin"])
+    ap.add_argument("--minutes", type=float, default=8.0, help="training budget per model")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--horizon-days", type=float, default=90.0)
+    ap.add_argument("--flux", action="store_true", help="flux-form head instead of the scale fixer")
+    ap.add_argument("--retrain", action="store_true")
+    ap.add_argument("--table-only", action="store_true", help="print the table of models already trained")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ensure_data(args)
+    train, test = load(args, "train"), load(args, "test")
+    n_steps = int(round(args.horizon_days * 86400 / test.dt))
+    starts = quarter_restarts(test.times, n_steps)
+    print(f"train {train.q.shape}, test {test.q.shape}, dt {test.dt / 3600:.0f} h, {len(starts)} restarts of "
+          f"{n_steps} steps", flush=True)
+    pers = score(persistence_rollout(test), test, starts, n_steps)
+    persistence = {"at": {str(k): v for k, v in pers.at.items()}, "decorrelation_days": pers.decorrelation_days}
+    results = []
+    for name in args.models:
+        if args.table_only and not (out / name / "result.json").exists():
+            continue
+        try:
+            results.append(run_model(name, args, train, test, starts, n_steps, out))
+        except ValueError as e:
+            print(f"[{name}] skipped: {e}", file=sys.stderr)
+    print()
+    print_table(results, persistence, test)
+    figures(args, results, pers, test, out)
+    (out / "results.json").write_text(json.dumps({"persistence": persistence, "models": results}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
