@@ -715,9 +715,10 @@ def score_method(v0, w, t_end: float, dt: float, *, gamma: float = 0.0, C: float
     score, L2 loss) when given, otherwise by implicit score matching.
 
     v0: ``(N, d)`` particles; w: ``(N,)`` weights (``None``: ``1/N``, i.i.d. samples).
-    Returns ``(v, info)`` as :func:`blob_method` (entropy history is the KDE entropy ``nan``-free
-    only when requested via snapshots; here ``entropy`` holds the score-matching loss, i.e. minus
-    the estimated Fisher information), plus ``net`` (the trained score network).
+    Returns ``(v, info)``: final particles and a dict with ``t``, ``mass``, ``momentum``, ``energy``
+    histories, ``score_loss`` (implicit score-matching loss per step, i.e. minus the estimated Fisher
+    information), ``snapshots``, ``energy_drift``, ``momentum_drift``, ``mass_drift``, ``steps``,
+    ``wall_time`` (s) and ``net`` (the trained score network).
     """
     vb, wb, batched = _check_particles(v0, w)
     if batched and vb.shape[0] != 1:

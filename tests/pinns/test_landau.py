@@ -71,3 +71,17 @@ def test_pinn_pm_validation():
     with pytest.raises(ValueError, match="f0"):
         train_pinn_pm(m, x, w, iters=1, init_iters=0)
         m.density(0.1, x)
+
+
+@pytest.mark.slow
+def test_pinn_pm_bkw_2d_accuracy():
+    """256 grid particles from BKW at t = 0, trained to T = 1: density error through the flow map < 8%."""
+    x, axis, h = velocity_grid(16, 4.0, 2)
+    w = bkw_density(x, 0.0, 2) * h * h
+    m = LandauPINNPM(2, 1.0, v_max=4.0)
+    m, info = train_pinn_pm(m, x, w / w.sum(), iters=2500, f0=lambda v: bkw_density(v, 0.0, 2),
+                            score0=lambda v: bkw_score(v, 0.0, 2).clamp(-50, 50))
+    q, _, _ = velocity_grid(80, 4.0, 2)
+    assert relative_l2(m.density(1.0, q), bkw_density(q, 1.0, 2)) < 0.08
+    cert = m.certificate([0.5, 1.0])
+    assert max(cert["fisher_rel"]) < 0.1
