@@ -16,6 +16,7 @@ import sys
 SUBCOMMAND_MODULES: list[str] = [
     "sciml.training.cli", "sciml.bench.cli",
     "sciml.landau_cli",
+    "sciml.pinns.cli",
 ]
 
 

@@ -1,0 +1,141 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sciml.pinns.conditions import HardDirichlet, dirichlet, pde_residual
+from sciml.pinns.derivatives import gradient
+from sciml.pinns.geometry import Interval
+from sciml.pinns.networks import MLP
+from sciml.pinns.training import CausalWeighting, LossTerm, PINNTrainer, train_pinn
+
+
+def _poisson_1d(hard=True, seed=0, n=64):
+    """-u'' = pi^2 sin(pi x) on [0, 1], u(0) = u(1) = 0; exact u = sin(pi x)."""
+    geom = Interval(0.0, 1.0)
+    net = MLP(1, 1, 20, 2, dtype=torch.float64, seed=seed, lower=[0], upper=[1])
+    model = HardDirichlet(net, geom.distance) if hard else net
+
+    def res(m, x):
+        u = m(x)
+        ux = gradient(u, x)
+        return -gradient(ux, x) - math.pi ** 2 * torch.sin(math.pi * x)
+
+    terms = [pde_residual(geom.sample_interior(n, "sobol", rng=seed), res)]
+    if not hard:
+        terms.append(dirichlet(np.array([[0.0], [1.0]]), 0.0))
+    return model, terms
+
+
+def _error(model):
+    x = torch.linspace(0, 1, 201, dtype=torch.float64)[:, None]
+    with torch.no_grad():
+        return float((model(x) - torch.sin(math.pi * x)).abs().max())
+
+
+def test_small_poisson_reaches_bounded_error():
+    model, terms = _poisson_1d(hard=True)
+    res = train_pinn(model, terms, adam_iterations=200, lr=1e-2, lbfgs_iterations=150, progress=False)
+    assert _error(model) < 1e-2, _error(model)
+    assert res.history[-1]["loss"] < 1e-3 * res.history[0]["loss"]
+    assert res.timings["adam"]["iterations"] == 200 and res.timings["lbfgs"]["iterations"] <= 150
+
+
+def test_lbfgs_decreases_loss_and_tolerances_apply():
+    model, terms = _poisson_1d(hard=False, seed=1, n=32)
+    tr = PINNTrainer(model, terms, progress=False, log_every=10)
+    tr.adam(20, lr=1e-3)
+    before = tr.evaluate()["loss"]
+    tr.lbfgs(60, history_size=10)
+    after = tr.evaluate()["loss"]
+    assert after < 0.1 * before
+    assert tr.iterations["lbfgs"] == 60
+    # a loose tolerance_change makes torch stop early; the trainer reports it and stops
+    tr2 = PINNTrainer(model, terms, progress=False, log_every=10)
+    tr2.lbfgs(500, tolerance_change=1e3)
+    assert tr2.iterations["lbfgs"] < 10 and "converged" in tr2.result.stopped
+    # a huge gradient tolerance: no iteration at all
+    tr3 = PINNTrainer(model, terms, progress=False)
+    tr3.lbfgs(50, tolerance_grad=1e9)
+    assert tr3.iterations["lbfgs"] == 0
+
+
+def test_lr_annealing_weight_formula():
+    model, terms = _poisson_1d(hard=False, seed=2, n=32)
+    params = list(model.parameters())
+    Lr, Lb = terms[0].loss(model), terms[1].loss(model)
+    gr = torch.cat([g.reshape(-1) for g in torch.autograd.grad(Lr, params, allow_unused=True) if g is not None])
+    gb = torch.cat([g.reshape(-1) for g in torch.autograd.grad(Lb, params, allow_unused=True) if g is not None])
+    gr, gb = gr.abs(), gb.abs()
+    expected = 0.1 * 1.0 + 0.9 * float(gr.max() / gb.mean())
+    tr = PINNTrainer(model, terms, adaptive_weights="lr_annealing", annealing_every=1, progress=False)
+    tr.adam(1, lr=1e-12)
+    assert terms[0].weight == 1.0  # the PDE term is the reference
+    assert terms[1].weight == pytest.approx(expected, rel=1e-9)
+    assert tr.result.history[-1]["weight_bc"] == terms[1].weight
+
+
+def test_causal_weights():
+    cw = CausalWeighting(n_chunks=4, epsilon=2.0, t0=0.0, t1=1.0)
+    t = torch.tensor([0.1, 0.2, 0.3, 0.6, 0.9, 0.95], dtype=torch.float64)
+    idx = cw.chunk_index(torch.stack([t * 0, t], 1))
+    assert idx.tolist() == [0, 0, 1, 2, 3, 3]
+    r2 = torch.tensor([1.0, 3.0, 0.5, 0.25, 4.0, 0.0], dtype=torch.float64)
+    L = cw.chunk_losses(r2, idx)
+    torch.testing.assert_close(L, torch.tensor([2.0, 0.5, 0.25, 2.0], dtype=torch.float64))
+    w = cw.weights(L)
+    torch.testing.assert_close(w, torch.exp(-2.0 * torch.tensor([0.0, 2.0, 2.5, 2.75], dtype=torch.float64)))
+    # in a LossTerm: causally weighted mean, and epsilon = 0 -> mean of chunk means
+    pts = torch.stack([t * 0, t], 1)
+    r = r2.sqrt()[:, None]
+    term = LossTerm("pde", lambda m, x: r, pts, kind="pde", causal=cw)
+    m = torch.nn.Linear(1, 1).double()
+    assert float(term.loss(m)) == pytest.approx(float((w * L).mean()))
+    term0 = LossTerm("pde", lambda m, x: r, pts, kind="pde", causal=CausalWeighting(4, 0.0, t0=0.0, t1=1.0))
+    assert float(term0.loss(m)) == pytest.approx(float(L.mean()))
+
+
+def test_checkpoint_roundtrip(tmp_path):
+    model, terms = _poisson_1d(hard=True, seed=3, n=16)
+    path = tmp_path / "ck.pt"
+    tr = PINNTrainer(model, terms, checkpoint=path, checkpoint_every=5, progress=False, log_every=5)
+    tr.adam(10, lr=1e-2)
+    tr.lbfgs(5)
+    model2, terms2 = _poisson_1d(hard=True, seed=4, n=16)
+    tr2 = PINNTrainer(model2, terms2, checkpoint=path, resume=True, progress=False)
+    assert tr2.iterations == tr.iterations
+    assert len(tr2.result.history) == len(tr.result.history)
+    x = torch.rand(7, 1, dtype=torch.float64)
+    torch.testing.assert_close(model(x), model2(x))
+    assert not (tmp_path / "ck.pt.tmp").exists()
+
+
+def test_resampling_callback_moves_points_to_large_residual():
+    from sciml.pinns.sampling import rar_select
+
+    model, terms = _poisson_1d(hard=True, seed=5, n=16)
+    pde = terms[0]
+    cand = np.linspace(0.001, 0.999, 400)[:, None]
+
+    def add_points(trainer, phase, it):
+        r = LossTerm("probe", pde.fn, cand, kind="pde").residual(trainer.model).detach()
+        pde.set_points(np.concatenate([np.asarray(pde.points.cpu()), rar_select(cand, r, 8)]))
+
+    tr = PINNTrainer(model, terms, progress=False, log_every=5, callback=add_points)
+    tr.adam(10, lr=1e-3)
+    assert pde.points.shape[0] == 16 + 2 * 8
+
+
+def test_trainer_errors():
+    model, terms = _poisson_1d()
+    with pytest.raises(ValueError, match="unique"):
+        PINNTrainer(model, terms + terms)
+    with pytest.raises(ValueError, match="adaptive_weights"):
+        PINNTrainer(model, terms, adaptive_weights="ntk-ish")
+    with pytest.raises(TypeError, match="LossTerm"):
+        PINNTrainer(model, [lambda m: 0])
+    with pytest.raises(ValueError, match="lr"):
+        PINNTrainer(model, terms, progress=False).adam(10, lr=-1)
+    with pytest.raises(ValueError, match="kind"):
+        LossTerm("x", lambda m: 0, kind="boundaryish")
