@@ -108,9 +108,9 @@ def _ns_layout(p: dict) -> Layout:
     t = _ns_times(p)
     x = np.arange(s) / s
     return Layout(
-        fields={"w": FieldSpec(shape=(t.size, 1, s, s), dims=("t", "channel", "x", "y"), units="1",
+        fields={"w": FieldSpec(shape=(t.size, 1, s, s), dims=("time", "channel", "x", "y"), units="1",
                                long_name="vorticity w = v_x - u_y (dimensionless, unit torus)")},
-        coords={"t": (("t",), t, "1"), "x": (("x",), x, "1"), "y": (("y",), x.copy(), "1")},
+        coords={"t": (("time",), t, "1"), "x": (("x",), x, "1"), "y": (("y",), x.copy(), "1")},
     )
 
 
@@ -183,8 +183,8 @@ def _burgers_layout(p: dict) -> Layout:
                                 long_name=f"velocity u(x, T), T = {p['T']:g}")
     else:
         t = _burgers_times(p)
-        fields["u"] = FieldSpec(shape=(t.size, 1, s), dims=("t", "channel", "x"), units="1", long_name="velocity u(x, t)")
-        coords["t"] = (("t",), t, "1")
+        fields["u"] = FieldSpec(shape=(t.size, 1, s), dims=("time", "channel", "x"), units="1", long_name="velocity u(x, t)")
+        coords["t"] = (("time",), t, "1")
     return Layout(fields=fields, coords=coords)
 
 
@@ -240,9 +240,9 @@ def _raissi_grid(p):
 def _raissi_layout(p: dict) -> Layout:
     x, t = _raissi_grid(p)
     return Layout(
-        fields={"u": FieldSpec(shape=(t.size, 1, x.size), dims=("t", "channel", "x"), units="1",
+        fields={"u": FieldSpec(shape=(t.size, 1, x.size), dims=("time", "channel", "x"), units="1",
                                long_name="exact Burgers solution, u0 = -sin(pi x), u(+-1, t) = 0 (Cole-Hopf)")},
-        coords={"t": (("t",), t, "1"), "x": (("x",), x, "1")},
+        coords={"t": (("time",), t, "1"), "x": (("x",), x, "1")},
     )
 
 
