@@ -13,15 +13,17 @@ constructor arguments, so a checkpoint is weights plus that dict::
 from __future__ import annotations
 
 from .fno import FNO, TFNO, FNOBlock
+from .mgno import MgNO
 from .spectral import SpectralConv
 from .sfno import SFNO
 from .swin import SwinTransformer2d
 
-__all__ = ["SpectralConv", "FNOBlock", "FNO", "TFNO", "MODELS", "build_model"]
+__all__ = ["SpectralConv", "FNOBlock", "FNO", "TFNO", "MgNO", "MODELS", "build_model"]
 
 MODELS = {
     "fno": FNO,
     "tfno": TFNO,
+    "mgno": MgNO,
     "sfno": SFNO,
     "swin": SwinTransformer2d,
 }
