@@ -70,7 +70,8 @@ def fft_friendly_padding(shape, minimum: float = 0.1) -> list[float]:
 
 
 def _count(model) -> int:
-    return sum(p.numel() for p in model.parameters())
+    """Real parameters (a complex weight counts twice: real and imaginary part)."""
+    return sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters())
 
 
 def _inference_ms(model, x: torch.Tensor, device, batch_size: int) -> float:

@@ -1,0 +1,89 @@
+import json
+
+import pytest
+
+from sciml.bench import SCHEMA, get_task, load_results, run, table
+from sciml.bench.runner import RESULT_KEYS
+from sciml.cli import main
+from sciml.datasets import generate
+
+
+@pytest.fixture(scope="module")
+def darcy(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "darcy_small.h5"
+    return generate("darcy", 14, seed=0, out=path, resolution=16, subsample=1, progress=False)
+
+
+TINY = {"modes": 2, "width": 4, "layers": 1, "domain_padding": 0.0}
+
+
+def test_run_writes_schema_and_table_renders(darcy, tmp_path):
+    res = run("darcy85", "fno", out=tmp_path, data=darcy, epochs=2, n_train=10, n_test=4, model_config=TINY,
+              progress=False)
+    f = tmp_path / "darcy85__fno__e2_n10_s0.json"
+    assert res["results_file"] == str(f)
+    saved = json.loads(f.read_text())
+    assert saved["schema"] == SCHEMA and set(RESULT_KEYS) <= set(saved)
+    assert saved["n_train"] == 10 and saved["n_test"] == 4 and saved["epochs"] == 2
+    assert saved["epochs_recipe"] == 500 and saved["full_recipe"] is False
+    assert 0 < saved["test_rel_l2"] < 2 and saved["params"] > 0 and saved["train_seconds"] > 0
+    assert saved["inference_ms_per_sample"] > 0 and saved["hardware"]["cpu"]
+    assert saved["training"]["scheduler"] == "step" and saved["training"]["step_size"] == 1  # 100/500 of 2 epochs
+    # a second entry, then the table: ordered by test error, markdown + png
+    run("darcy85", "fno", out=tmp_path, data=darcy, epochs=1, n_train=10, n_test=4, model_config=TINY,
+        progress=False, label="short")
+    rows = load_results(tmp_path)
+    assert [r["test_rel_l2"] for r in rows] == sorted(r["test_rel_l2"] for r in rows)
+    md = table(tmp_path, out=tmp_path / "leaderboard.md")
+    assert (tmp_path / "leaderboard.png").stat().st_size > 1000
+    assert "## darcy85" in md and "| 1 | fno |" in md and "| 2 | fno |" in md
+    assert "0.0076" in md  # the published bar is printed beside the runs
+    assert md == (tmp_path / "leaderboard.md").read_text()
+
+
+def test_bench_and_train_cli(darcy, tmp_path, capsys):
+    out = tmp_path / "res"
+    rc = main(["bench", "run", "--task", "darcy85", "--data", str(darcy), "--epochs", "1", "--n-train", "8",
+               "--n-test", "4", "--modes", "2", "--width", "4", "--layers", "1", "--out", str(out), "--no-progress"])
+    assert rc == 0
+    assert "test relative L2" in capsys.readouterr().out
+    assert main(["bench", "table", str(out), "--out", str(tmp_path / "lb.md")]) == 0
+    assert (tmp_path / "lb.png").exists()
+    rc = main(["train", "--data", str(darcy), "--epochs", "1", "--modes", "2", "--width", "4", "--layers", "1",
+               "--out", str(tmp_path / "run"), "--no-progress"])
+    text = capsys.readouterr().out
+    assert rc == 0 and "test relative L2 =" in text
+    assert (tmp_path / "run" / "predictions.png").exists() and (tmp_path / "run" / "loss_curves.png").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "--data", "missing.h5", "--out", "x", "--epochs", "1"], "--data file does not exist"),
+    (["train", "--data", "{darcy}", "--out", "x", "--epochs", "0"], "positive integer"),
+    (["train", "--data", "{darcy}", "--out", "x"], "--epochs"),
+    (["train", "--data", "{darcy}", "--out", "/no/such/dir/run", "--epochs", "1"], "parent directory"),
+    (["train", "--data", "{darcy}", "--out", "x", "--epochs", "1", "--model", "nope"], "--model must be one of"),
+    (["train", "--data", "{darcy}", "--out", "x", "--epochs", "1", "--inputs", "b"], "field 'b'"),
+    (["bench", "run", "--task", "nope"], "task must be one of"),
+    (["bench", "run", "--task", "darcy85", "--data", "{darcy}", "--n-train", "100", "--epochs", "1"], "exceeds"),
+    (["bench", "table", "/no/such/results"], "does not exist"),
+])
+def test_cli_bad_input_exits_2_with_one_line(darcy, tmp_path, capsys, monkeypatch, argv, words):
+    monkeypatch.chdir(tmp_path)
+    rc = main([a.replace("{darcy}", str(darcy)) for a in argv])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert len(err.strip().splitlines()) == 1 and words in err, err
+
+
+def test_tasks_registry():
+    t = get_task("darcy85")
+    assert (t.n_train, t.n_test, t.params) == (1000, 200, {"resolution": 421, "subsample": 5})
+    ns = get_task("ns-1e-3")
+    assert (ns.t_in, ns.t_out) == (10, 40)
+    with pytest.raises(ValueError, match="task must be one of"):
+        get_task("darcy421")
+
+
+def test_table_rejects_empty_directory(tmp_path):
+    with pytest.raises(ValueError, match="no sciml bench results"):
+        table(tmp_path)
