@@ -1,5 +1,11 @@
 """Second-order finite-difference elliptic problems on the unit square.
 
+Darcy (below), and the other families of the Krylov-recycling study (SKR):
+Poisson with varying source and boundary data (one shared matrix), implicit heat
+steps with varying conductivity, and the indefinite Helmholtz equation
+``-Laplace u - k(x)^2 u = f`` with a varying wavenumber (see the functions at the
+end of this module).
+
 Darcy flow ``-div(a grad u) = f`` on ``(0, 1)^2`` with ``u = 0`` on the boundary,
 discretised on the ``s x s`` node grid ``x_i = i / (s - 1)`` (boundary nodes
 included) with the 5-point stencil; the face coefficient between two nodes is
@@ -17,7 +23,8 @@ import scipy.sparse.linalg as spla
 
 from ..random_fields import as_generator, grf_neumann_square
 
-__all__ = ["darcy_coefficient", "assemble_darcy", "solve_darcy", "darcy_grid", "interior_to_grid"]
+__all__ = ["darcy_coefficient", "assemble_darcy", "solve_darcy", "darcy_grid", "interior_to_grid",
+           "laplacian_matrix", "assemble_poisson", "assemble_heat_step", "assemble_helmholtz", "solve_sequence_fields"]
 
 _MEANS = ("harmonic", "arithmetic")
 
@@ -163,3 +170,99 @@ def solve_darcy(a: np.ndarray, f=1.0, *, mean: str = "harmonic", solver: str = "
     if return_info:
         return u, {"iterations": iterations, "residual": res, "seconds": time.perf_counter() - t0}
     return u
+
+
+# ---------------------------------------------------------------------------
+# Poisson, heat and Helmholtz systems (Krylov-recycling families)
+# ---------------------------------------------------------------------------
+from functools import lru_cache  # noqa: E402
+
+
+@lru_cache(maxsize=8)
+def laplacian_matrix(resolution: int):
+    """5-point ``-Laplace`` on the ``(resolution - 2)^2`` interior nodes (zero Dirichlet), CSR SPD.
+
+    Cached: every call with the same resolution returns the SAME (read-only) matrix object,
+    so a sequence of Poisson systems shares one matrix (factor once, solve all).
+    """
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or resolution < 3:
+        raise ValueError(f"resolution must be an integer >= 3, got {resolution!r}")
+    A, _ = assemble_darcy(np.ones((int(resolution), int(resolution))), 0.0)
+    A.data.setflags(write=False)
+    return A
+
+
+def _boundary_rhs(g: np.ndarray, h2: float) -> np.ndarray:
+    """Contribution of Dirichlet data ``g`` (``(s, s)``, boundary values used) to the interior rhs."""
+    c = np.zeros((g.shape[0] - 2, g.shape[1] - 2))
+    c[:, 0] += g[1:-1, 0]
+    c[:, -1] += g[1:-1, -1]
+    c[0, :] += g[0, 1:-1]
+    c[-1, :] += g[-1, 1:-1]
+    return c.ravel() / h2
+
+
+def assemble_poisson(f, g=0.0, *, resolution: int | None = None):
+    """System for ``-Laplace u = f`` on ``(0, 1)^2``, ``u = g`` on the boundary (5-point, second order).
+
+    f: ``(s, s)`` source on the nodes (or a scalar together with ``resolution``).
+    g: scalar or ``(s, s)`` field whose boundary values are the Dirichlet data.
+    Returns ``(A, b)``: ``A = laplacian_matrix(s)`` (shared object), ``b`` ``((s-2)^2,)``.
+    """
+    if np.isscalar(f):
+        if resolution is None:
+            raise ValueError("resolution is required when f is a scalar")
+        f = np.full((resolution, resolution), float(f))
+    f = np.asarray(f, dtype=float)
+    _check_field(f, "f")
+    s = f.shape[0]
+    if np.isscalar(g):
+        g = np.full((s, s), float(g))
+    g = np.asarray(g, dtype=float)
+    if g.shape != f.shape:
+        raise ValueError(f"g must be a scalar or have the shape of f {f.shape}, got {g.shape}")
+    h2 = (1.0 / (s - 1)) ** 2
+    return laplacian_matrix(s), f[1:-1, 1:-1].ravel() + _boundary_rhs(g, h2)
+
+
+def assemble_heat_step(kappa, u_prev, dt: float, f=0.0, *, mean: str = "harmonic"):
+    """One backward-Euler step of ``u_t = div(kappa grad u) + f``, ``u = 0`` on the boundary.
+
+    kappa: ``(s, s)`` positive conductivity; u_prev: ``(s, s)`` previous state (boundary ignored);
+    dt: time step (> 0); f: scalar or ``(s, s)`` source.
+    Returns ``(A, b)`` with ``A = I + dt K(kappa)`` (CSR SPD) and ``b = u_prev + dt f`` on the interior.
+    """
+    if not np.isfinite(dt) or dt <= 0:
+        raise ValueError(f"dt must be a positive number, got {dt!r}")
+    u_prev = np.asarray(u_prev, dtype=float)
+    if u_prev.shape != np.shape(kappa):
+        raise ValueError(f"u_prev must have the shape of kappa {np.shape(kappa)}, got {u_prev.shape}")
+    K, fb = assemble_darcy(kappa, f, mean=mean)
+    A = (sp.identity(K.shape[0], format="csr") + dt * K).tocsr()
+    return A, u_prev[1:-1, 1:-1].ravel() + dt * fb
+
+
+def assemble_helmholtz(k, f):
+    """System for the Helmholtz equation ``-Laplace u - k(x)^2 u = f``, ``u = 0`` on the boundary.
+
+    k: ``(s, s)`` wavenumber (rad per unit length) on the nodes; f: scalar or ``(s, s)`` source.
+    Returns ``(A, b)``: ``A`` CSR symmetric and, once ``k^2`` exceeds the smallest Dirichlet
+    eigenvalue ``2 pi^2``, indefinite; ``b`` ``((s-2)^2,)``.
+    """
+    k = np.asarray(k, dtype=float)
+    _check_field(k, "k")
+    L, b = assemble_darcy(np.ones_like(k), f)
+    A = (L - sp.diags(k[1:-1, 1:-1].ravel() ** 2)).tocsr()
+    return A, b
+
+
+def solve_sequence_fields(systems, resolution: int, **kwargs):
+    """Solve ``[(A, b, features), ...]`` with :func:`sciml.solvers.krylov.solve_sequence`.
+
+    Returns ``(u, stats)``: ``u`` ``(N, s, s)`` node fields with zero boundary (add boundary data
+    yourself for inhomogeneous problems) and the per-system statistics record array.
+    """
+    from .krylov import solve_sequence
+
+    xs, stats = solve_sequence(systems, **kwargs)
+    return np.stack([interior_to_grid(x, resolution) for x in xs]), stats

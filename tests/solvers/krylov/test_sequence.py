@@ -49,8 +49,12 @@ def test_auto_general_uses_gcrodr():
     rng = np.random.default_rng(2)
     systems = [(convection_diffusion(16, 20 + rng.standard_normal(), shift=50.0), rng.standard_normal(256),
                 np.array([i])) for i in range(4)]
-    xs, st = solve_sequence(systems, rtol=1e-9)
+    xs, st = solve_sequence(systems, rtol=1e-9, direct_max_n=100)
     assert set(st.method) == {"gcrodr"}
+    _check(systems, xs, st, 1e-9)
+    # small general systems: auto factors them
+    xs, st = solve_sequence(systems, rtol=1e-9)
+    assert set(st.method) == {"direct"}
     _check(systems, xs, st, 1e-9)
 
 
