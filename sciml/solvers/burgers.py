@@ -89,10 +89,6 @@ class Burgers1D(_ExponentialStepper):
             return torch.full_like(speed, self.k_c)
         return torch.clamp(torch.minimum(torch.full_like(speed, self.k_c), speed / self.viscosity), min=2 * math.pi)
 
-    def _euler_update(self, uh, n1, h):
-        half = -0.5 * h * self.L
-        return (h * n1 + (1.0 - half) * uh) / (1.0 + half)
-
     def _as_batch(self, u0):
         u = torch.as_tensor(u0)
         if u.ndim == 1:
