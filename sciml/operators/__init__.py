@@ -13,17 +13,22 @@ constructor arguments, so a checkpoint is weights plus that dict::
 from __future__ import annotations
 
 from .fno import FNO, TFNO, FNOBlock
+from .deeponet import DeepONet, PODDeepONet
 from .mgno import MgNO
 from .spectral import SpectralConv
 from .sfno import SFNO
 from .swin import SwinTransformer2d
+from .unet import UNet
 
-__all__ = ["SpectralConv", "FNOBlock", "FNO", "TFNO", "MgNO", "MODELS", "build_model"]
+__all__ = ["SpectralConv", "FNOBlock", "FNO", "TFNO", "MgNO", "DeepONet", "PODDeepONet", "UNet", "MODELS", "build_model"]
 
 MODELS = {
     "fno": FNO,
     "tfno": TFNO,
     "mgno": MgNO,
+    "deeponet": DeepONet,
+    "pod-deeponet": PODDeepONet,
+    "unet": UNet,
     "sfno": SFNO,
     "swin": SwinTransformer2d,
 }
