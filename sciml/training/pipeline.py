@@ -197,8 +197,11 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
               amp=amp, device=device, seed=seed, step_size=step_size, gamma=gamma, model_name=name)
     if epochs is None:
         epochs = _epochs_for_budget(kw, net, train, seconds)
+        if scheduler == "step":  # keep the recipe's shape (decay every fifth of the run) on the estimated length
+            kw["step_size"] = max(1, round(epochs / 5))
+    # the test split is only monitored (loss curves), never used to pick a checkpoint: no "best"
     trainer = Trainer(net, epochs=epochs, progress=progress, checkpoint_dir=out_dir / "checkpoints",
-                      max_seconds=seconds, **kw)
+                      max_seconds=seconds, keep_best=False, **kw)
     history = trainer.fit(train, test, resume=resume)
     test_metrics = trainer.evaluate(test)
     train_metrics = trainer.evaluate(train)

@@ -64,7 +64,8 @@ class Trainer:
     amp: ``None`` | ``"bf16"`` | ``"fp16"`` mixed precision (CUDA only; fp16 uses a GradScaler).
     device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; default CUDA when available.
     progress: show a rich progress bar (rank 0 only).
-    checkpoint_dir: where ``last/`` (every ``checkpoint_every`` epochs) and ``best/`` go.
+    checkpoint_dir: where ``last/`` (every ``checkpoint_every`` epochs) and, with
+        ``keep_best``, ``best/`` (lowest validation error) go.
     seed: seeds the RNG and the data-order generator at the start of ``fit``.
     num_workers: DataLoader workers for lazy datasets (in-memory data is batched directly).
     model_name: registry name stored in checkpoints (default ``model.name``).
@@ -75,7 +76,7 @@ class Trainer:
                  loss: Callable | None = None, grad_clip: float | None = None, amp: str | None = None,
                  device=None, progress: bool = True, checkpoint_dir=None, checkpoint_every: int = 1,
                  seed: int = 0, num_workers: int = 0, model_name: str | None = None, step_size: int | None = None,
-                 gamma: float = 0.5, max_seconds: float | None = None):
+                 gamma: float = 0.5, max_seconds: float | None = None, keep_best: bool = True):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if optimizer not in OPTIMIZERS:
@@ -146,6 +147,7 @@ class Trainer:
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.checkpoint_every = checkpoint_every
         self.seed, self.num_workers, self.max_seconds = seed, num_workers, max_seconds
+        self.keep_best = bool(keep_best)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp == "fp16" else None
         self.generator = torch.Generator()
         self.epoch = 0  # completed epochs
@@ -393,7 +395,7 @@ class Trainer:
         if self.epoch % self.checkpoint_every == 0 or self.epoch == self.epochs:
             self.save(self.checkpoint_dir / "last")
         score = entry.get("val_rel_l2")
-        if score is not None and score < self.best:
+        if self.keep_best and score is not None and score < self.best:
             self.best = score
             self.save(self.checkpoint_dir / "best")
 
