@@ -732,7 +732,8 @@ def generate_carbonbench(out, grid: str = "latlon5.625", levels: int = 10, years
 
     out : root directory (``Carbontracker/{split}/...`` is created under it);
     grid : ``"latlon<deg>"`` (``latlon5.625`` = LowRes 32 x 64); levels : number of layers;
-    years : inclusive ``(first, last)``; splits : ``{split: (y0, y1)}`` (default ``default_splits``);
+    years : inclusive ``(first, last)``; splits : ``{split: (y0, y1)}`` (default ``default_splits``;
+        years in no split are simulated but not stored, e.g. a spin-up year or a gap);
     seed : meteorology / flux perturbations; days_per_year : simulate only the first N days of each
     year (small test stores); limiter : transport slope limiter.
     Resumable per year: each finished year is committed to the split's in-progress store and a
@@ -761,8 +762,9 @@ def generate_carbonbench(out, grid: str = "latlon5.625", levels: int = 10, years
             if y in year_split:
                 raise ValueError(f"year {y} is in two splits ({year_split[y]!r} and {k!r})")
             year_split[y] = k
-    if sorted(year_split) != list(range(y0, y1 + 1)):
-        raise ValueError(f"splits {splits} must cover years {y0}..{y1} exactly once")
+    outside = sorted(y for y in year_split if not y0 <= y <= y1)
+    if outside or not year_split:
+        raise ValueError(f"splits {splits} must lie within years {y0}..{y1} (outside: {outside})")
     if days_per_year is not None and not (isinstance(days_per_year, int) and 1 <= days_per_year <= 365):
         raise ValueError(f"days_per_year must be an int in 1..365, got {days_per_year!r}")
     if chunk_time not in (1, 2, 4):
@@ -792,11 +794,19 @@ def generate_carbonbench(out, grid: str = "latlon5.625", levels: int = 10, years
     with prog:
         task = prog.add_task("carbonbench", total=steps_total)
         for year in range(y0, y1 + 1):
-            split = year_split[year]
+            split = year_split.get(year)
+            ndays = days_per_year or _days_in_year(year)
+            if split is None:  # a year in no split is simulated (spin-up / gap) but not stored
+                if not (restart_dir / f"{year}.npz").exists():
+                    prog.update(task, description=f"carbonbench (not stored) {year}")
+                    r = _initial_or_restart(sim, restart_dir, year, y0)
+                    _run_year(sim, None, r, year, ndays * 4, dt, chunk_time, block_days, restart_dir, prog, task)
+                else:
+                    prog.advance(task, ndays * 4)
+                continue
             final = store_path(root, split, g.name, lev, "6h")
             partial = final.with_name(final.name + ".tmp-partial")
             result[split] = final
-            ndays = days_per_year or _days_in_year(year)
             nsteps = ndays * 4
             if final.is_dir():
                 prog.advance(task, nsteps)
@@ -845,6 +855,16 @@ def _run_year(sim, grp, r, year, nsteps, dt, chunk_time, block_days, restart_dir
     import zarr
 
     g = sim.grid
+    if grp is None:  # simulate only
+        t_year = _seconds_since_2000(year)
+        for n in range(nsteps):
+            t = t_year + n * dt
+            m = g.air_mass(sim.atm.surface_pressure(t))
+            land, ocean, anth = sim.atm.fluxes(t + 0.5 * dt)
+            r = sim.step(t, r, m, land + ocean + anth)
+            prog.advance(task, 1)
+        _save_npz_atomic(restart_dir / f"{year}.npz", tracer_mass=r)
+        return
     n0 = int(grp.attrs.get("n_time_done", 0))
     a3, a2, at = grp["variables_3d"], grp["variables_2d"], grp["time"]
     for a in (a3, a2, at):

@@ -203,6 +203,18 @@ def test_synthetic_atmosphere_physics():
     assert a1 / a0 == pytest.approx(np.exp(0.08), rel=1e-9)
 
 
+def test_year_outside_splits_is_simulated_not_stored(tmp_path):
+    kw = dict(grid="latlon22.5", levels=2, days_per_year=1, progress=False)
+    gap = cb.generate_carbonbench(tmp_path / "gap", years=(2000, 2002),
+                                  splits={"train": (2000, 2000), "test": (2002, 2002)}, **kw)
+    full = cb.generate_carbonbench(tmp_path / "full", years=(2000, 2002), **kw)
+    assert not (tmp_path / "gap" / "Carbontracker" / "val").exists()
+    a = cb.open_carbonbench(tmp_path / "gap", "test")
+    b = cb.open_carbonbench(tmp_path / "full", "test")
+    np.testing.assert_array_equal(a.array_3d[:], b.array_3d[:])  # the gap year was simulated
+    assert "val" not in gap and "val" in full
+
+
 def test_default_splits():
     assert cb.default_splits((2000, 2020)) == cb.PUBLISHED_SPLITS
     assert cb.default_splits((2000, 2003)) == {"train": (2000, 2001), "val": (2002, 2002), "test": (2003, 2003)}
@@ -217,8 +229,8 @@ def test_generator_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="two splits"):
         cb.generate_carbonbench(tmp_path, years=(2000, 2001), splits={"train": (2000, 2001), "test": (2001, 2001)},
                                 progress=False)
-    with pytest.raises(ValueError, match="cover"):
-        cb.generate_carbonbench(tmp_path, years=(2000, 2002), splits={"train": (2000, 2000)}, progress=False)
+    with pytest.raises(ValueError, match="within years"):
+        cb.generate_carbonbench(tmp_path, years=(2000, 2002), splits={"train": (1999, 2000)}, progress=False)
     with pytest.raises(ValueError, match="days_per_year"):
         cb.generate_carbonbench(tmp_path, days_per_year=0, progress=False)
 
