@@ -12,8 +12,9 @@ solves them along that order with the fastest exact method for their class
   share a sparsity pattern, else the first one); for each system only the Galerkin
   coarse operators ``R A_i P`` are recomputed with the reference interpolation, and
   that V-cycle preconditions :func:`recycled_cg`, warm-started from the nearest
-  already-solved system (energy-optimal scaling of its solution) and deflated with
-  the recycled Ritz vectors;
+  already-solved system (energy-optimal scaling of its solution, used only when it
+  lowers the residual) and deflated with the recycled Ritz vectors when ``k > 0``
+  (default 0 with AMG: measured to save no iterations on Darcy; 8 without AMG);
 * **otherwise** (nonsymmetric or indefinite): a sparse LU per system up to
   ``n = DIRECT_MAX_N`` (250 000; at these sizes the factorisation is faster than any
   preconditioned Krylov solve measured here), above it :func:`gcrodr` with an
@@ -247,7 +248,9 @@ def _solve_chain(payload):
         if opts.get("preconditioner", "amg") == "amg" and all(sp.issparse(A) for A in mats):
             amg = AMGReference(_reference_matrix(mats), kind=opts.get("amg", "rs"))
         setup = time.perf_counter() - t0
-        kdef = int(opts.get("k", 8))
+        # with the re-used AMG V-cycle CG needs 7-8 iterations and deflation saved none of them
+        # on Darcy (benchmarks/krylov_recycling.py) while its harvest costs ~k^2 n flops: off by default
+        kdef = int(opts.get("k", 0 if amg is not None else 8))
         recycle = RecycleSpace(kdef) if kdef > 0 else None
         for i, (A, b, _f) in enumerate(systems):
             t0 = time.perf_counter()
@@ -313,7 +316,8 @@ def solve_sequence(systems, *, method="auto", rtol=1e-8, sort=True, sort_method=
     rtol : float -- relative tolerance on the true residual of every system.
     sort : bool -- solve in the order of :func:`sort_systems` (``sort_method``).
     workers : int -- processes; the sorted order is cut into ``workers`` contiguous chunks.
-    k, m : recycled-space size (default 8 for recycled_cg, 20 for gcrodr) and GCRO-DR cycle length.
+    k, m : recycled-space size (recycled_cg: default 0 with the AMG preconditioner, 8 without;
+        gcrodr: 20) and GCRO-DR cycle length.
     window : the warm start comes from the nearest of the last ``window`` solved systems.
     warm_start : bool; preconditioner : ``None`` (default per method), ``"none"``, ``"amg"`` or ``"ilu"``.
     direct_max_n : "auto" factors nonsymmetric/indefinite systems up to this size (default 250 000).
