@@ -15,12 +15,13 @@ from __future__ import annotations
 from .fno import FNO, TFNO, FNOBlock
 from .deeponet import DeepONet, PODDeepONet
 from .mgno import MgNO
+from .patching import MultigridPatching2d
 from .spectral import SpectralConv
 from .sfno import SFNO
 from .swin import SwinTransformer2d
 from .unet import UNet
 
-__all__ = ["SpectralConv", "FNOBlock", "FNO", "TFNO", "MgNO", "DeepONet", "PODDeepONet", "UNet", "MODELS", "build_model"]
+__all__ = ["SpectralConv", "FNOBlock", "FNO", "TFNO", "MgNO", "DeepONet", "PODDeepONet", "UNet", "MultigridPatching2d", "MODELS", "build_model"]
 
 MODELS = {
     "fno": FNO,
