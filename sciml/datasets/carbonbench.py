@@ -711,8 +711,18 @@ def _compute_stats(store_dir: Path, block: int = 256):
 
 
 def _write_stats(ds, path: Path):
+    """Write the stats Dataset as a zarr-2 store with xarray metadata (to a temporary name, then rename)."""
+    import zarr
+
     tmp = path.with_name(path.name + f".tmp-{uuid.uuid4().hex[:8]}")
-    ds.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True)
+    grp = zarr.open_group(str(tmp), mode="w", zarr_format=2)
+    for name in list(ds.coords) + list(ds.data_vars):
+        da = ds[name]
+        vals = np.asarray(da.values)
+        z = grp.create_array(name, shape=vals.shape, chunks=vals.shape or None, dtype=vals.dtype, fill_value=None)
+        z[...] = vals
+        z.attrs["_ARRAY_DIMENSIONS"] = list(da.dims)
+    zarr.consolidate_metadata(str(tmp))
     if path.exists():
         shutil.rmtree(path)
     os.replace(tmp, path)
