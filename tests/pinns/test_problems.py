@@ -1,0 +1,89 @@
+import math
+
+import numpy as np
+import pytest
+
+from sciml.pinns import problems as P
+
+
+def test_cole_hopf_reference_solves_burgers():
+    """Own Cole-Hopf quadrature: agrees with sciml.solvers.burgers when present, and satisfies the PDE (FD)."""
+    nu = P.BURGERS_VISCOSITY
+    x = np.linspace(-0.9, 0.9, 37)
+    t = np.array([0.2, 0.5, 0.8])
+    X, T = np.meshgrid(x, t)
+    u = P._cole_hopf(X, T, nu)
+    try:
+        from sciml.solvers.burgers import burgers_exact
+    except ImportError:
+        pass
+    else:
+        np.testing.assert_allclose(u, burgers_exact(X, T, nu), atol=1e-12)
+    h, k = 1e-3, 1e-4
+    ux = (P._cole_hopf(X + h, T, nu) - P._cole_hopf(X - h, T, nu)) / (2 * h)
+    uxx = (P._cole_hopf(X + h, T, nu) - 2 * u + P._cole_hopf(X - h, T, nu)) / h ** 2
+    ut = (P._cole_hopf(X, T + k, nu) - P._cole_hopf(X, T - k, nu)) / (2 * k)
+    smooth = np.abs(X) > 0.2  # away from the steep front at x = 0
+    res = np.abs(ut + u * ux - nu * uxx)[smooth]
+    assert res.max() < 1e-3
+    np.testing.assert_array_equal(P._cole_hopf(x, 0.0, nu), -np.sin(np.pi * x))
+
+
+def test_allen_cahn_etdrk4_fourth_order():
+    t_out = np.array([0.0, 0.25])
+    ref = P.allen_cahn_reference(128, 1e-3, t_out)[2][-1]
+    errs = [np.abs(P.allen_cahn_reference(128, dt, t_out)[2][-1] - ref).max() for dt in (0.05, 0.025)]
+    order = math.log2(errs[0] / errs[1])
+    assert 3.5 < order < 4.6, (errs, order)
+    x, t, u = P.allen_cahn_reference(64, 0.01, np.array([0.0, 0.5]))
+    np.testing.assert_allclose(u[0], x ** 2 * np.cos(np.pi * x), atol=1e-14)
+    assert np.abs(u).max() <= 1.0 + 1e-6  # maximum principle of Allen-Cahn
+
+
+def test_lshape_reference_converges():
+    """RMS self-convergence of the FD reference: order 4/3 (the re-entrant corner's r^(2/3) singularity)."""
+    _, U1 = P.poisson_lshape_reference(33)
+    _, U2 = P.poisson_lshape_reference(65)
+    _, U3 = P.poisson_lshape_reference(129)
+    rms = lambda d: np.sqrt(np.nanmean(d ** 2))  # noqa: E731
+    order = math.log2(rms(U2[::2, ::2] - U1) / rms(U3[::2, ::2] - U2))
+    assert 1.2 < order < 1.5, order
+    assert np.isnan(U1[-2, -2]) and U1[0, 0] == 0 and np.nanmax(U1) > 0.1
+
+
+def test_problem_api_and_plot(tmp_path):
+    pb = P.poisson_lshape(n_collocation=64, width=8, depth=2, reference_resolution=33)
+    e0 = pb.relative_l2()
+    res = pb.train(adam_iterations=30, lr=1e-2, lbfgs_iterations=20, progress=False)
+    assert pb.relative_l2() < e0
+    assert res.timings["adam"]["iterations"] == 30
+    out = pb.plot(tmp_path / "lshape.png")
+    assert (tmp_path / "lshape.png").stat().st_size > 10_000 and out.endswith(".png")
+    with pytest.raises(ValueError, match="extension"):
+        pb.plot(tmp_path / "noext")
+
+
+def test_problem_factories_validate():
+    with pytest.raises(ValueError, match="n_boundary"):
+        P.burgers(n_boundary=10_000)
+    with pytest.raises(ValueError, match="dtype"):
+        P.convection(dtype="float16")
+    with pytest.raises(ValueError, match="beta"):
+        P.convection(beta=float("nan"))
+    pb = P.convection(10.0, n_collocation=64)
+    assert pb.reference.shape == (100, 256) and [t.name for t in pb.terms] == ["ic", "periodic", "pde"]
+
+
+def test_cli_pinn(tmp_path, capsys):
+    from sciml.cli import main
+
+    png = tmp_path / "c.png"
+    rc = main(["pinn", "convection", "--beta", "5", "--lagrangian", "--iterations", "5", "--lbfgs-iterations", "2",
+               "--no-progress", "--plot", str(png), "--json", str(tmp_path / "r.json")])
+    assert rc == 0 and png.exists()
+    assert "relative L2 error" in capsys.readouterr().out
+    assert main(["pinn", "burgers", "--beta", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "convection problem only" in err
+    assert main(["pinn", "poisson-lshape", "--plot", str(tmp_path / "x.txt")]) == 2
+    assert main(["pinn", "heat"]) == 2
