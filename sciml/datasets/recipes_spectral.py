@@ -6,6 +6,11 @@ own CFL-adaptive step sequence (computed from that sample alone) and, on CPU, ev
 on one sample at a time; so a stored sample does not depend on its chunk-mates, the chunk size or
 the executor (bit-identical on CPU, tested). On CUDA the FFTs are batched and a sample agrees with
 its lone solve to round-off; the store's fixed chunks keep any executor bit-identical there too.
+
+``ns2d`` solves with ETDRK4 and the adaptive step by default (accurate to ~1e-8 relative, measured in
+``benchmarks/ns_generation.py``); ``--scheme imex-euler --dt 1e-4`` runs the FNO generator's own
+scheme to regenerate the published data (then ~50x more expensive). The stored field ``w`` holds
+the initial vorticity at ``t = 0`` followed by the frames every ``record_dt``.
 """
 from __future__ import annotations
 
