@@ -11,7 +11,7 @@ from sciml.grids import LatLonGrid
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("cb")
-    res = cb.generate_tiny_carbonbench(root, days=7)
+    res = cb.generate_tiny_carbonbench(root, days=4)
     return root, res
 
 
@@ -21,11 +21,11 @@ def test_tiny_store_schema(tiny):
         assert res[split] == cb.store_path(root, split, "latlon22.5", "l3", "6h")
         assert res[f"{split}_stats"].is_dir()
         s = cb.open_carbonbench(root, split)
-        assert len(s) == 28
+        assert len(s) == 16
         v3, v2 = s.ds["variables_3d"], s.ds["variables_2d"]
         assert v3.dims == ("time", "vari_3d", "level", "lat", "lon") and v3.dtype == np.float32
         assert v2.dims == ("time", "vari_2d", "lat", "lon") and v2.dtype == np.float32
-        assert v3.shape == (28, 10, 3, 8, 16) and v2.shape == (28, 7, 8, 16)
+        assert v3.shape == (16, 10, 3, 8, 16) and v2.shape == (16, 7, 8, 16)
         assert s.variables_3d == cb.VARIABLES_3D and s.variables_2d == cb.VARIABLES_2D
         dts = np.diff(s.time).astype("timedelta64[h]").astype(int)
         assert np.all(dts == 6)
