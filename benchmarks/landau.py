@@ -11,7 +11,7 @@ Methods (all in this process, same machine, same evaluation grid):
 Goal (issue 8): PINN-PM reaches the score method's error with at most a quarter of its particles.
 
     python benchmarks/landau.py                      # default table (t = 1, 2D and 3D)
-    python benchmarks/landau.py --dims 2 --t-end 5   # later time
+    python benchmarks/landau.py --dims 2 --t-end 5 --methods blob pinn-pm --particles 256 1024   # later time
     python benchmarks/landau.py --quick              # small counts, a few minutes
 """
 from __future__ import annotations
@@ -45,6 +45,8 @@ def main(argv=None):
     ap.add_argument("--methods", nargs="+", default=["blob", "score", "pinn-pm"])
     ap.add_argument("--iters", type=int, default=2500, help="PINN-PM training iterations")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--particles", type=int, nargs="+", default=None,
+                    help="particle counts for every selected method (default: the built-in plan)")
     ap.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = ap.parse_args(argv)
     torch.set_default_dtype(torch.float64)
@@ -57,7 +59,7 @@ def main(argv=None):
     print(header, flush=True)
     for dim in args.dims:
         for method in args.methods:
-            for n in plan[dim][method]:
+            for n in (args.particles or plan[dim][method]):
                 iters = args.iters if not args.quick else 300
                 res = run_bkw(method, dim, n, args.t_end, iters=iters, seed=0)
                 ex = res["extra"]
