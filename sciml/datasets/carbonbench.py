@@ -133,7 +133,9 @@ class CarbonBenchStore:
 
     Attributes: ``ds`` (the xarray Dataset, dask-backed), ``path``, ``variables_3d`` /
     ``variables_2d`` (names in store order), ``time`` (datetime64), ``lat``, ``lon``, ``level``,
-    ``grid`` (a ``LatLonGrid`` matching lat/lon and the number of levels), ``attrs``.
+    ``grid`` (a ``LatLonGrid`` matching lat/lon; its level coefficients are the generator's for a
+    synthetic store and the default ones otherwise: use the stored ``airmass`` / ``p_bottom`` /
+    ``p_top`` for the exact vertical structure of a published store), ``attrs``.
 
     Access: ``store["co2massmix"]`` -> ``xarray.DataArray`` ``(time, level, lat, lon)`` (or
     ``(time, lat, lon)`` for 2D variables); ``store.read("co2massmix", slice(0, 10))`` -> numpy
@@ -172,7 +174,11 @@ class CarbonBenchStore:
         self.level = np.asarray(self.ds["level"].values, dtype=np.float64)
         self.time = self.ds["time"].values
         nlat, nlon = self.lat.size, self.lon.size
-        grid = LatLonGrid(nlat, nlon, self.level.size if self.level.size else None)
+        levels = self.level.size if self.level.size else None
+        ha, hb = self.ds.attrs.get("hybrid_a_Pa"), self.ds.attrs.get("hybrid_b")
+        if ha is not None and hb is not None and len(ha) == self.level.size + 1:
+            levels = (np.asarray(ha, dtype=np.float64), np.asarray(hb, dtype=np.float64))  # the generator's levels
+        grid = LatLonGrid(nlat, nlon, levels)
         if nlon != 2 * nlat or not (np.allclose(self.lat, grid.lat, atol=1e-4) and np.allclose(self.lon % 360, grid.lon, atol=1e-4)):
             raise ValueError(f"{str(self.path)!r}: lat/lon ({nlat} x {nlon}, lat {self.lat[0]:g}..{self.lat[-1]:g}, "
                              f"lon {self.lon[0]:g}..{self.lon[-1]:g}) is not a regular CarbonBench lat-lon grid")

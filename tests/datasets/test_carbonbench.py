@@ -68,6 +68,8 @@ def test_mass_budget_and_air_mass(tiny):
     assert np.all(pb > pt) and np.all(pb[1:] == pt[:-1])
     g = LatLonGrid(8, 16)
     np.testing.assert_allclose(m[0].sum(axis=0), pb[0] * 100 * g.cell_area / 9.80665, rtol=1e-5)
+    # the store's grid carries the generator's hybrid levels: air mass from p_bottom reproduces airmass
+    np.testing.assert_allclose(s.grid.air_mass(pb[0] * 100.0), m[0], rtol=1e-5)
 
 
 def test_stats_match_data(tiny):
