@@ -133,26 +133,49 @@ class LagrangianPINN(nn.Module):
     def _wrap(self, d):
         return torch.remainder(d + 0.5 * self.period, self.period) - 0.5 * self.period
 
-    def foot(self, x: torch.Tensor, t: torch.Tensor, iterations: int = 20, tol: float | None = None) -> torch.Tensor:
-        """Labels ``x0`` with ``X(x0, t) = x`` modulo the period (Newton), ``(n,)``."""
+    def _newton(self, x0, x, t, iterations, tol):
+        for _ in range(iterations):
+            q = torch.stack([x0, t], dim=1).detach().requires_grad_(True)
+            X = self.characteristic(q)[:, 0]
+            (dX,) = torch.autograd.grad(X.sum(), q)
+            r = self._wrap(X.detach() - x)
+            slope = dX[:, 0]
+            slope = torch.where(slope.abs() > 1e-8, slope, torch.ones_like(slope))
+            step = (r / slope).clamp(-0.25 * self.period, 0.25 * self.period)
+            x0 = torch.remainder(x0 - step - self.x_min, self.period) + self.x_min
+            if float(step.abs().max()) < tol:
+                break
+        return x0.detach()
+
+    def _mismatch(self, x0, x, t):
+        with torch.no_grad():
+            return self._wrap(self.characteristic(torch.stack([x0, t], dim=1))[:, 0] - x).abs()
+
+    def foot(self, x: torch.Tensor, t: torch.Tensor, iterations: int = 20, tol: float | None = None,
+             search_points: int = 128) -> torch.Tensor:
+        """Labels ``x0`` with ``X(x0, t) = x`` modulo the period, ``(n,)``.
+
+        Newton from ``x - (X(x, t) - x)``; points where it has not converged restart from the best of
+        ``search_points`` equispaced labels (a non-monotone learned map can trap Newton).
+        """
         x = x.reshape(-1)
         t = t.reshape(-1)
         tol = (1e-12 if x.dtype == torch.float64 else 1e-6) * self.period if tol is None else tol
         with torch.enable_grad():
-            p = torch.stack([x, t], dim=1).detach()
-            disp = (self.characteristic(p)[:, 0] - x).detach()
+            with torch.no_grad():
+                disp = self.characteristic(torch.stack([x, t], dim=1))[:, 0] - x
             x0 = torch.remainder(x - disp - self.x_min, self.period) + self.x_min
-            for _ in range(iterations):
-                q = torch.stack([x0, t], dim=1).detach().requires_grad_(True)
-                X = self.characteristic(q)[:, 0]
-                (dX,) = torch.autograd.grad(X.sum(), q)
-                r = self._wrap(X.detach() - x)
-                slope = dX[:, 0]
-                slope = torch.where(slope.abs() > 1e-8, slope, torch.ones_like(slope))
-                step = r / slope
-                x0 = torch.remainder(x0 - step - self.x_min, self.period) + self.x_min
-                if float(step.abs().max()) < tol:
-                    break
+            x0 = self._newton(x0, x, t, iterations, tol)
+            bad = self._mismatch(x0, x, t) > 1e3 * tol
+            if bool(bad.any()) and search_points > 0:
+                xb, tb = x[bad], t[bad]
+                grid = self.x_min + self.period * torch.arange(search_points, dtype=x.dtype, device=x.device) / search_points
+                G = grid[None, :].expand(len(xb), -1).reshape(-1)
+                T = tb[:, None].expand(-1, search_points).reshape(-1)
+                with torch.no_grad():
+                    M = self._wrap(self.characteristic(torch.stack([G, T], 1))[:, 0].reshape(len(xb), -1) - xb[:, None])
+                start = grid[M.abs().argmin(dim=1)]
+                x0[bad] = self._newton(start, xb, tb, iterations, tol)
         return x0.detach()
 
     def predict_eulerian(self, x, t) -> torch.Tensor:

@@ -426,12 +426,11 @@ class PINNTrainer:
         return self.result
 
     def _freeze_causal(self):
-        with torch.no_grad():
-            for t in self.terms:
-                if t.causal is not None:
-                    t.frozen_causal_weights = None
-                    t.loss(self.model)
-                    t.frozen_causal_weights = t.last_causal_weights
+        for t in self.terms:  # residuals may need input derivatives: evaluate with autograd on
+            if t.causal is not None:
+                t.frozen_causal_weights = None
+                t.loss(self.model)
+                t.frozen_causal_weights = t.last_causal_weights
 
     def _unfreeze_causal(self):
         for t in self.terms:

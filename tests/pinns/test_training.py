@@ -96,6 +96,26 @@ def test_causal_weights():
     assert float(term0.loss(m)) == pytest.approx(float(L.mean()))
 
 
+def test_causal_term_trains_with_adam_and_lbfgs():
+    """Transport u_t + u_x = 0 with causal weighting: the weights are frozen per L-BFGS chunk and the loss falls."""
+    net = MLP(2, 1, 16, 2, dtype=torch.float64, seed=0)
+    pts = np.random.default_rng(0).random((128, 2))
+
+    def res(m, x):
+        g = gradient(m(x), x)
+        return g[:, 1:] + g[:, :1]
+
+    x0 = np.stack([np.linspace(0, 1, 32), np.zeros(32)], 1)
+    terms = [pde_residual(pts, res, causal=CausalWeighting(8, 5.0, t0=0.0, t1=1.0)),
+             dirichlet(x0, np.sin(2 * np.pi * x0[:, 0]), name="ic")]
+    tr = PINNTrainer(net, terms, progress=False, log_every=10)
+    tr.adam(20, lr=1e-2)
+    first = tr.evaluate()["loss"]
+    tr.lbfgs(30)
+    assert tr.evaluate()["loss"] < first
+    assert "causal_min_pde" in tr.result.history[-1] and terms[0].frozen_causal_weights is None
+
+
 def test_checkpoint_roundtrip(tmp_path):
     model, terms = _poisson_1d(hard=True, seed=3, n=16)
     path = tmp_path / "ck.pt"
