@@ -560,8 +560,6 @@ class _Simulator:
     """The classical model behind the synthetic stores: records a state and advances it 6 h."""
 
     def __init__(self, grid: LatLonGrid, seed: int, dt: float, limiter: str):
-        from ..solvers.transport import advect  # noqa: F401  (import check)
-
         self.grid, self.dt, self.limiter = grid, dt, limiter
         self.atm = SyntheticAtmosphere(grid, seed)
         self.max_transport_drift = 0.0  # |sum r_after_transport - sum r_before| / sum r
