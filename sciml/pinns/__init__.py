@@ -14,7 +14,7 @@ from .geometry import (Difference, Disk, Geometry, GeometryXTime, Interval, Poly
 from .lagrangian import LagrangianPINN
 from .networks import MLP
 from .sampling import rad_sample, rar_select, sample_box, sample_unit_cube
-from .training import CausalWeighting, LossTerm, PINNTrainer, TrainResult, train_pinn
+from .training import CausalWeighting, LossTerm, PINNTrainer, TrainResult, resampling_callback, train_pinn
 
 __all__ = [
     "HardDirichlet", "HardInitial", "dirichlet", "initial_condition", "neumann", "pde_residual", "periodic",
@@ -24,5 +24,5 @@ __all__ = [
     "Difference", "Disk", "Geometry", "GeometryXTime", "Interval", "Polygon", "Rectangle", "TimeDomain", "Union",
     "LagrangianPINN", "MLP",
     "rad_sample", "rar_select", "sample_box", "sample_unit_cube",
-    "CausalWeighting", "LossTerm", "PINNTrainer", "TrainResult", "train_pinn",
+    "CausalWeighting", "LossTerm", "PINNTrainer", "TrainResult", "resampling_callback", "train_pinn",
 ]

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["LossTerm", "CausalWeighting", "PINNTrainer", "train_pinn", "TrainResult"]
+__all__ = ["LossTerm", "CausalWeighting", "PINNTrainer", "train_pinn", "TrainResult", "resampling_callback"]
 
 _KINDS = ("pde", "data", "boundary", "initial")
 
@@ -460,6 +460,45 @@ class PINNTrainer:
         self.iterations.update(st["iterations"])
         self.result.history = list(st["history"])
         self.result.timings = dict(st["timings"])
+
+
+def resampling_callback(term: LossTerm, sampler: Callable, *, every: int = 1000, n_candidates: int = 10_000,
+                        n_points: int = 100, method: str = "rar", k: float = 1.0, c: float = 1.0, rng=None,
+                        phases=("adam",)) -> Callable:
+    """A :class:`PINNTrainer` callback for residual-based adaptive sampling of ``term``'s points.
+
+    Every ``every`` iterations (checked at the trainer's ``log_every`` cadence) of the given phases it draws
+    ``sampler(n_candidates, rng) -> (n_candidates, d)`` candidate points, evaluates ``term``'s residual there, and
+
+    * ``method="rar"``: appends the ``n_points`` candidates with the largest residual (Lu et al. 2021);
+    * ``method="rad"``: replaces the points by ``n_points`` drawn with ``p ∝ |r|^k / mean|r|^k + c`` (Wu et al. 2023).
+    """
+    from .sampling import as_rng, rad_sample, rar_select
+
+    if method not in ("rar", "rad"):
+        raise ValueError(f"method must be 'rar' or 'rad', got {method!r}")
+    if not isinstance(term, LossTerm):
+        raise TypeError("term must be a LossTerm")
+    every = _check_int(every, "every", 1)
+    rng = as_rng(rng)
+    state = {"last": {}}
+
+    def callback(trainer, phase, iteration):
+        if phase not in phases or iteration - state["last"].get(phase, 0) < every:
+            return False
+        state["last"][phase] = iteration
+        cand = np.asarray(sampler(n_candidates, rng), dtype=float)
+        probe = LossTerm("probe", term.fn, cand, kind=term.kind, requires_grad=term.requires_grad)
+        r = probe.residual(trainer.model).detach().cpu().numpy()
+        old = term.points
+        old = old.detach().cpu().numpy() if isinstance(old, torch.Tensor) else np.asarray(old)
+        if method == "rar":
+            term.set_points(np.concatenate([old, rar_select(cand, r, n_points)]))
+        else:
+            term.set_points(rad_sample(cand, r, n_points, k=k, c=c, rng=rng))
+        return False
+
+    return callback
 
 
 def train_pinn(model: nn.Module, terms: Sequence[LossTerm], *, adam_iterations: int = 1000, lr: float = 1e-3,

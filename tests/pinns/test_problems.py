@@ -87,3 +87,20 @@ def test_cli_pinn(tmp_path, capsys):
     assert err.count("\n") == 1 and "convection problem only" in err
     assert main(["pinn", "poisson-lshape", "--plot", str(tmp_path / "x.txt")]) == 2
     assert main(["pinn", "heat"]) == 2
+
+
+@pytest.mark.slow
+def test_convection_beta50_vanilla_fails_lagrangian_succeeds():
+    van = P.convection(50.0, n_collocation=1000, seed=0)
+    van.train(adam_iterations=2000, lbfgs_iterations=300, progress=False)
+    lp = P.convection(50.0, lagrangian=True, n_collocation=1000, seed=0)
+    lp.train(adam_iterations=800, lr=1e-2, decay_rate=0.5, decay_steps=400, lbfgs_iterations=300, progress=False)
+    assert van.relative_l2() > 0.5
+    assert lp.relative_l2() < 1e-2
+
+
+@pytest.mark.slow
+def test_poisson_lshape_pinn_accuracy():
+    pb = P.poisson_lshape(n_collocation=2048, reference_resolution=257)
+    pb.train(adam_iterations=1000, lr=1e-3, lbfgs_iterations=1000, progress=False)
+    assert pb.relative_l2() < 3e-2

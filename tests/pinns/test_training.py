@@ -131,20 +131,23 @@ def test_checkpoint_roundtrip(tmp_path):
     assert not (tmp_path / "ck.pt.tmp").exists()
 
 
-def test_resampling_callback_moves_points_to_large_residual():
-    from sciml.pinns.sampling import rar_select
+def test_resampling_callback_adds_points_where_residual_is_large():
+    from sciml.pinns.training import resampling_callback
 
     model, terms = _poisson_1d(hard=True, seed=5, n=16)
     pde = terms[0]
     cand = np.linspace(0.001, 0.999, 400)[:, None]
-
-    def add_points(trainer, phase, it):
-        r = LossTerm("probe", pde.fn, cand, kind="pde").residual(trainer.model).detach()
-        pde.set_points(np.concatenate([np.asarray(pde.points.cpu()), rar_select(cand, r, 8)]))
-
-    tr = PINNTrainer(model, terms, progress=False, log_every=5, callback=add_points)
+    cb = resampling_callback(pde, lambda n, rng: cand, every=5, n_candidates=400, n_points=8)
+    tr = PINNTrainer(model, terms, progress=False, log_every=5, callback=cb)
     tr.adam(10, lr=1e-3)
     assert pde.points.shape[0] == 16 + 2 * 8
+    # the last 8 added points are where |residual| is largest among the candidates
+    r = np.abs(LossTerm("probe", pde.fn, cand, kind="pde").residual(model).detach().numpy()[:, 0])
+    added = np.asarray(pde.points)[-8:, 0]
+    assert np.min(np.abs(np.interp(added, cand[:, 0], r))) >= np.sort(r)[-40]
+    rad = resampling_callback(pde, lambda n, rng: cand, every=1, n_points=32, method="rad", rng=0)
+    rad(tr, "adam", 100)
+    assert pde.points.shape == (32, 1)
 
 
 def test_trainer_errors():
