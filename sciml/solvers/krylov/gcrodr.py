@@ -185,7 +185,7 @@ def gcrodr(A, b, x0=None, *, rtol=1e-8, atol=0.0, m=40, k=20, M=None, side="righ
             continue
         kc = 0 if C is None else C.shape[1]
         steps = min(m - kc, maxiter - it)
-        V = np.zeros((n, steps + 1))
+        V = np.zeros((n, steps + 1), order="F")  # contiguous columns for the Gram-Schmidt products
         H = np.zeros((steps + 1, steps))
         B = np.zeros((kc, steps))
         beta = rnorm
@@ -193,6 +193,10 @@ def gcrodr(A, b, x0=None, *, rtol=1e-8, atol=0.0, m=40, k=20, M=None, side="righ
         j_done = 0
         Cb = C if C is not None else np.zeros((n, 0))
         ls_norm = beta
+        cs = np.zeros(steps)
+        sn = np.zeros(steps)
+        g = np.zeros(steps + 1)
+        g[0] = beta
         for j in range(steps):
             w = Ahat(V[:, j])
             w, (cC, cV) = _orth_against(w, [Cb, V[:, : j + 1]])
@@ -202,13 +206,21 @@ def gcrodr(A, b, x0=None, *, rtol=1e-8, atol=0.0, m=40, k=20, M=None, side="righ
             H[j + 1, j] = h
             j_done = j + 1
             it += 1
-            # residual of the small least-squares problem (G is block upper triangular;
-            # the V-part decouples after eliminating the U coefficients)
-            e1 = np.zeros(j_done + 1)
-            e1[0] = beta
-            Hj = H[: j_done + 1, :j_done]
-            sol, *_ = np.linalg.lstsq(Hj, e1, rcond=None)
-            ls_norm = np.linalg.norm(e1 - Hj @ sol)
+            # residual of the small least-squares problem by Givens rotations (G is block upper
+            # triangular with an invertible U-block, so only the Hessenberg part matters)
+            col = H[: j + 2, j].copy()
+            for i in range(j):
+                t = cs[i] * col[i] + sn[i] * col[i + 1]
+                col[i + 1] = -sn[i] * col[i] + cs[i] * col[i + 1]
+                col[i] = t
+            den = np.hypot(col[j], col[j + 1])
+            if den > 0:
+                cs[j], sn[j] = col[j] / den, col[j + 1] / den
+            else:
+                cs[j], sn[j] = 1.0, 0.0
+            g[j + 1] = -sn[j] * g[j]
+            g[j] = cs[j] * g[j]
+            ls_norm = abs(g[j + 1])
             if h <= 1e-14 * np.linalg.norm(H[: j + 2, j]) or not np.isfinite(h):
                 break
             V[:, j + 1] = w / h
