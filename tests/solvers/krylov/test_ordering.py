@@ -33,11 +33,11 @@ def test_hilbert_curve_is_continuous():
 @pytest.mark.parametrize("method", ["kdtree", "hilbert"])
 def test_scales_to_1e5_systems(method):
     X = np.random.default_rng(1).standard_normal((100_000, 12))
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: the CI machine is shared
     order = sort_systems(X, method)
-    dt = time.perf_counter() - t0
+    dt = time.process_time() - t0
     assert np.array_equal(np.sort(order), np.arange(100_000))
-    assert dt < 20.0
+    assert dt < 15.0, dt
 
 
 def test_list_of_fields_and_bad_method():
