@@ -57,6 +57,13 @@ def main(argv=None):
              f"{'mom. drift':>10} {'wall [s]':>9}  notes"
     print(header, flush=True)
     for dim in args.dims:
+        from sciml.landau_cli import BOX, T0
+        from sciml.solvers.landau import bkw_density, relative_l2, velocity_grid
+
+        xe, _, _ = velocity_grid(80 if dim == 2 else 32, BOX[dim], dim)
+        base = relative_l2(bkw_density(xe, T0[dim], dim), bkw_density(xe, T0[dim] + args.t_end, dim))
+        print(f"{dim:>3} {'no-motion':>8} {'-':>6} {T0[dim] + args.t_end:>5.2f} {base:>11.4e} {'-':>12} {'-':>10} "
+              f"{'-':>9}  baseline: exact f(t0) compared with f(t0+T)", flush=True)
         for method in args.methods:
             for n in (args.particles or plan[dim][method]):
                 iters = args.iters if not args.quick else 300
