@@ -50,24 +50,10 @@ def backbone(name, cin, cout, nlat, nlon):
         return build_model("swin", in_channels=cin, out_channels=cout, nlat=nlat, nlon=nlon, patch=2,
                            embed_dim=48, depths=(2, 2), heads=(3, 6), window=win)
     if name == "unet":
-        return build_model("unet", **unet_kwargs(cin, cout))
+        # periodic padding in longitude only: the pole-to-pole wrap is not physical
+        return build_model("unet", in_channels=cin, out_channels=cout, base_channels=32, depth=3,
+                           periodic_dims=(-1,))
     raise ValueError(f"unknown model {name!r}")
-
-
-def unet_kwargs(cin, cout):
-    import inspect
-
-    from sciml.operators import MODELS
-
-    if "unet" not in MODELS:
-        raise ValueError("the UNet backbone is not registered in sciml.operators.MODELS yet")
-    params = inspect.signature(MODELS["unet"].__init__).parameters
-    kw = {"in_channels": cin, "out_channels": cout}
-    for k, v in (("width", 32), ("base_channels", 32), ("hidden_channels", 32), ("levels", 3), ("depth", 3),
-                 ("periodic", True), ("periodic_padding", True), ("padding_mode", "circular")):
-        if k in params:
-            kw[k] = v
-    return kw
 
 
 def ensure_data(args):
@@ -141,7 +127,7 @@ def run_model(name, args, train, test, starts, n_steps, out):
 
     log(f"{n_params} parameters, mode={mode}, budget {args.minutes} min")
     t0 = time.perf_counter()
-    hist = train_emulator(emu, train, horizons=(1, 2, 4, 8), iters=(100000, 100000, 100000, 100000),
+    hist = train_emulator(emu, train, horizons=(1, 2, 4, 8), iters=tuple(args.iters),
                           batch_size=args.batch, lr=args.lr, seed=args.seed, log=log,
                           time_budget_s=args.minutes * 60, checkpoint=rdir)
     train_s = time.perf_counter() - t0
@@ -232,6 +218,9 @@ def main(argv=None):
     ap.add_argument("--test-years", default="2002-2002")
     ap.add_argument("--models", nargs="+", default=["unet", "sfno", "swin"])
     ap.add_argument("--minutes", type=float, default=8.0, help="training budget per model")
+    ap.add_argument("--iters", type=int, nargs=4, default=[1500, 300, 120, 60],
+                    help="optimiser steps at horizons 1, 2, 4, 8 (the time budget is split in proportion to "
+                         "steps x horizon and may stop a stage earlier)")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
