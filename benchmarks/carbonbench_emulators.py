@@ -108,7 +108,9 @@ def run_model(name, args, train, test, starts, n_steps, out):
     res_file = rdir / "result.json"
     if res_file.exists() and not args.retrain:
         print(f"[{name}] reusing {res_file}", flush=True)
-        return json.loads(res_file.read_text())
+        res = json.loads(res_file.read_text())
+        res["model"] = name  # the directory name (e.g. a copied "sfno-flux" run)
+        return res
     torch.manual_seed(args.seed)
     stats = emulator_stats(train)
     mode = "flux" if args.flux else "fixer"
