@@ -11,13 +11,16 @@ import importlib
 import os
 import sys
 
-# Modules that add a subcommand: each has ``add_parser(subparsers)`` which creates its
-# parser and sets ``func`` (called with the parsed args) as a default.
-SUBCOMMAND_MODULES: list[str] = [
-    "sciml.training.cli", "sciml.bench.cli",
-    "sciml.landau_cli",
-    "sciml.pinns.cli",
-]
+# Subcommands other modules add: each module has ``add_parser(subparsers)`` which creates its
+# parser and sets ``func`` (called with the parsed args) as a default. They import torch, so
+# only the module of the command being run is imported; the others appear in ``--help``
+# through the one-line summaries here.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("sciml.training.cli", "train a neural operator on a dataset file"),
+    "bench": ("sciml.bench.cli", "leaderboard: run a task, render the table"),
+    "landau": ("sciml.landau_cli", "Landau equation particle methods on the BKW solution"),
+    "pinn": ("sciml.pinns.cli", "train a ready-made PINN problem (burgers, convection, allen-cahn, poisson-lshape)"),
+}
 
 
 class UserError(Exception):
@@ -79,6 +82,8 @@ def _passthrough(args) -> list[str]:
     if args.out is not None:
         out += ["--out", args.out]
     out += ["--seed", str(args.seed)]
+    if args.no_progress:
+        out.append("--no-progress")
     return out
 
 
@@ -114,7 +119,8 @@ def _positive_int(text):
     return v
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``sciml`` parser; of the modules in SUBCOMMANDS only ``command``'s is imported."""
     parser = _Parser(prog="sciml", description="sciml: PDE data generation, neural operators and PINNs")
     from . import __version__
 
@@ -146,15 +152,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output image (.png, .pdf, .svg)")
     p.set_defaults(func=_cmd_plot)
 
-    for name in SUBCOMMAND_MODULES:
-        importlib.import_module(name).add_parser(sub)
+    for name, (module, summary) in SUBCOMMANDS.items():
+        if command == name:
+            importlib.import_module(module).add_parser(sub)
+        else:
+            sub.add_parser(name, help=summary, add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        parser = build_parser()
+        command = next((a for a in argv if not a.startswith("-")), None)
+        parser = build_parser(command)
         args, extra = parser.parse_known_args(argv)
         if args.command == "generate" and args.recipe != "carbonbench" and args.n is None:
             raise UserError("--n is required (a positive number of samples)")

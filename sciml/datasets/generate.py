@@ -8,6 +8,7 @@ missing chunk (see :mod:`sciml.datasets.store`).
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
@@ -29,7 +30,51 @@ def chunk_ranges(n: int, chunk: int) -> list[range]:
 
 
 def _solve_chunk(recipe: Recipe, params: dict, seed: int, indices: Sequence[int]):
+    # One BLAS / torch thread per chunk in every executor: threaded reductions sum in an order
+    # that depends on the thread count, and samples must be bit-identical whatever runs them.
+    # Parallelism comes from workers (processes), one core each.
+    if not _limited_by_caller:
+        _pin_one_thread()
     return recipe.solve_chunk(params, seed, list(indices))
+
+
+# True while generate() holds single-thread limits in this process (serial runs, in-process
+# Dask threads). Elsewhere (pool / Dask worker processes) the first chunk pins the process to
+# one thread for good: restoring limits from one thread and setting them again from another
+# does not reliably take effect in OpenBLAS, so worker processes never restore.
+_limited_by_caller = False
+_pin_lock = threading.Lock()
+_pinned = False
+
+
+def _pin_one_thread():
+    global _pinned
+    with _pin_lock:
+        if not _pinned:
+            import torch  # before the limits, so its OpenMP runtime is among those limited
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(limits=1)
+            torch.set_num_threads(1)
+            _pinned = True
+
+
+@contextmanager
+def _caller_one_thread():
+    """Single-threaded BLAS/OpenMP/torch in the calling process for the duration of a run."""
+    global _limited_by_caller
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    n_torch = torch.get_num_threads()
+    with threadpool_limits(limits=1):
+        torch.set_num_threads(1)
+        _limited_by_caller = True
+        try:
+            yield
+        finally:
+            _limited_by_caller = False
+            torch.set_num_threads(n_torch)
 
 
 def _single_thread_worker():
@@ -122,7 +167,8 @@ def generate(recipe, n: int, *, seed: int = 0, out, workers: int = 1, scheduler=
         shards.create({**identity, "n_chunks": len(chunks), "created": created, "sciml_version": __version__})
 
     todo = sorted(set(range(len(chunks))) - shards.done())
-    with _Progress(progress, total=n, done=n - sum(len(chunks[c]) for c in todo), label=rec.name) as bar:
+    with _caller_one_thread(), \
+            _Progress(progress, total=n, done=n - sum(len(chunks[c]) for c in todo), label=rec.name) as bar:
         for cid, arrays in _run(rec, p, seed, chunks, todo, workers, scheduler):
             shards.write(cid, chunks[cid], arrays, layout)
             bar.advance(len(chunks[cid]))

@@ -4,10 +4,11 @@ Architecture (neuraloperator style): optional grid embedding -> lifting (pointwi
 optional domain padding -> ``n_layers`` FNO blocks -> crop -> projection (pointwise MLP).
 Each block::
 
-    x = act(norm(SpectralConv(x)) + skip(x))              # Fourier layer
-    x = act(norm(ChannelMLP(x)) + mlp_skip(x))            # if channel_mlp_expansion is set
+    y = act(norm(SpectralConv(x)) + skip(x))              # Fourier layer
+    y = act(norm(ChannelMLP(y) + mlp_skip(x)))            # if channel_mlp_expansion is set
 
-(no activation after the last block). The model is resolution invariant: the same weights run on
+(both skips read the block input ``x``; no activations in the last block), the ordering of
+neuraloperator 2.0's post-activation FNO blocks, so equal arguments give equal architectures. The model is resolution invariant: the same weights run on
 any grid, the spectral convolutions simply keep the modes the grid resolves.
 """
 from __future__ import annotations
@@ -48,10 +49,12 @@ class FNOBlock(nn.Module):
             self.mlp = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mlp_skip = self.mlp_skip(x) if self.mlp is not None else None  # both skips read the block input
         x = self.norm(self.conv(x)) + self.skip(x)
         if self.mlp is not None:
-            x = self.act(x)
-            x = self.mlp_norm(self.mlp(x)) + self.mlp_skip(x)
+            if not self.last:
+                x = self.act(x)
+            x = self.mlp_norm(self.mlp(x) + mlp_skip)
         if not self.last:
             x = self.act(x)
         return x
