@@ -63,3 +63,27 @@ def test_console_script_no_traceback(tmp_path):
     r = subprocess.run([sys.executable, "-m", "sciml.cli", "generate", "darcy", "--n", "0", "--out", "x.h5"],
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_generate_carbonbench_forwards_its_options(monkeypatch):
+    import sciml.datasets.carbonbench as cb
+
+    seen = {}
+    monkeypatch.setattr(cb, "cli_generate", lambda argv: seen.setdefault("argv", argv) and 0)
+    assert main(["generate", "carbonbench", "--grid", "latlon5.625", "--years", "2000", "--out", "d",
+                 "--seed", "3", "--no-progress"]) == 0
+    argv = seen["argv"]
+    assert argv[:4] == ["--grid", "latlon5.625", "--years", "2000"]
+    assert argv[argv.index("--out") + 1] == "d" and argv[argv.index("--seed") + 1] == "3"
+    assert "--no-progress" in argv
+
+
+def test_help_does_not_import_subcommand_modules():
+    import subprocess
+    import sys
+
+    code = ("import sys; from sciml.cli import main\n"
+            "try: main(['--help'])\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in ('torch', 'sciml.training.cli', 'sciml.pinns.cli') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
