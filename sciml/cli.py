@@ -11,6 +11,8 @@ import importlib
 import os
 import sys
 
+from ._argtypes import positive_int as _positive_int
+
 # Subcommands other modules add: each module has ``add_parser(subparsers)`` which creates its
 # parser and sets ``func`` (called with the parsed args) as a default. They import torch, so
 # only the module of the command being run is imported; the others appear in ``--help``
@@ -107,16 +109,6 @@ def _cmd_plot(args, extra):
 def _no_extra(extra):
     if extra:
         raise UserError(f"unrecognized arguments: {' '.join(extra)}")
-
-
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

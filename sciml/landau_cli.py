@@ -8,12 +8,14 @@ method to ``t0 + t_end`` and compares the reconstructed density with the exact o
 """
 from __future__ import annotations
 
-import argparse
 import math
 import time
 
 import numpy as np
 import torch
+
+from ._argtypes import positive_float as _positive_float
+from ._argtypes import positive_int as _positive_int
 
 METHODS = ("blob", "score", "pinn-pm")
 T0 = {2: 0.0, 3: 2.0}
@@ -116,26 +118,6 @@ def run_bkw(method: str, dim: int = 2, particles: int = 1024, t_end: float = 1.0
             "exact": bkw_density(xe, t0 + t_end, dim).reshape(shape).cpu().numpy(),
             "initial": bkw_density(xe, t0, dim).reshape(shape).cpu().numpy(),
             "error": errors[float(t_end)], "errors": errors, "history": history, "wall_time": wall, "extra": extra}
-
-
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
-
-
-def _positive_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {v}")
-    return v
 
 
 def add_parser(subparsers) -> None:

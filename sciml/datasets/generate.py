@@ -190,12 +190,20 @@ def _run(rec, p, seed, chunks, todo, workers, scheduler):
     else:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures.process import BrokenProcessPool
 
         with _env_single_thread(), ProcessPoolExecutor(
                 max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_single_thread_worker) as ex:
             futures = {ex.submit(_solve_chunk, rec, p, seed, list(chunks[cid])): cid for cid in todo}
             for fut in as_completed(futures):
-                yield futures[fut], fut.result()
+                try:
+                    result = fut.result()
+                except BrokenProcessPool as exc:
+                    raise RuntimeError(
+                        "a worker process died (finished chunks are kept; rerun to resume). In a script, call "
+                        "generate(..., workers>1) under `if __name__ == \"__main__\":` (worker processes are "
+                        "spawned and re-import the script); otherwise the worker ran out of memory") from exc
+                yield futures[fut], result
 
 
 def _run_dask(rec, p, seed, chunks, todo, workers, scheduler):

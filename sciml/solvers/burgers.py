@@ -16,8 +16,7 @@ import numpy as np
 import scipy.special
 import torch
 
-from .navier_stokes import (CFL_LIMITS, DEFAULT_CFL, SCHEMES, _check_number, _check_record_times,
-                            _check_resolution, _ExponentialStepper)
+from .navier_stokes import _check_number, _check_record_times, _ExponentialStepper
 
 __all__ = ["Burgers1D", "burgers_exact", "burgers_grid"]
 
@@ -41,23 +40,7 @@ class Burgers1D(_ExponentialStepper):
 
     def __init__(self, resolution: int, viscosity: float, *, scheme: str = "etdrk4", dt: float | None = None,
                  cfl: float | None = None, max_dt: float = 0.01, device=None, dtype: torch.dtype = torch.float64):
-        n = _check_resolution(resolution)
-        self.n = n
-        self.viscosity = _check_number("viscosity", viscosity)
-        if scheme not in SCHEMES:
-            raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
-        self.scheme = scheme
-        self.dt = _check_number("dt", dt, allow_none=True)
-        self.cfl = _check_number("cfl", DEFAULT_CFL[scheme] if cfl is None else cfl)
-        if self.dt is None and self.cfl > CFL_LIMITS[scheme]:
-            raise ValueError(f"cfl must be <= {CFL_LIMITS[scheme]} for scheme {scheme!r}, got {cfl!r}")
-        self.max_dt = _check_number("max_dt", max_dt)
-        if dtype not in (torch.float64, torch.float32):
-            raise TypeError(f"dtype must be torch.float64 or torch.float32, got {dtype!r}")
-        self._real_dtype = dtype
-        self.device = torch.device(device) if device is not None else torch.device("cpu")
-        self._per_sample = self.device.type == "cpu"
-        self._grid_shape = (n,)
+        n = self._configure(resolution, viscosity, scheme, dt, cfl, max_dt, device, dtype, ndim=1)
         k = torch.fft.rfftfreq(n, d=1.0 / n, dtype=torch.float64, device=self.device)
         self.k = (2 * math.pi * k).to(dtype)
         self.dealias = (k <= (2.0 / 3.0) * (n // 2)).to(dtype)
@@ -65,16 +48,11 @@ class Burgers1D(_ExponentialStepper):
         self.k_c = 2 * math.pi * math.floor((2.0 / 3.0) * (n // 2))
         self.last_steps = None
 
-    # on CPU transforms run sample by sample so that a batched solve is bit-identical to lone solves
     def _to_spectral(self, u):
-        if self._per_sample and u.shape[0] > 1:
-            return torch.cat([torch.fft.rfft(u[b:b + 1]) for b in range(u.shape[0])])
-        return torch.fft.rfft(u)
+        return self._each_sample(torch.fft.rfft, u)
 
     def _to_physical(self, uh):
-        if self._per_sample and uh.shape[0] > 1:
-            return torch.cat([torch.fft.irfft(uh[b:b + 1], n=self.n) for b in range(uh.shape[0])])
-        return torch.fft.irfft(uh, n=self.n)
+        return self._each_sample(lambda v: torch.fft.irfft(v, n=self.n), uh)
 
     def _rhs(self, uh, need_speed):
         if self._per_sample and uh.shape[0] > 1:

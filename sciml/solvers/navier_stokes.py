@@ -141,6 +141,34 @@ class _ExponentialStepper:
     contour_points = 32
     _fno_mean_mode = False  # NS: the FNO script's lap[0, 0] = 1 in the Crank-Nicolson factors
 
+    def _configure(self, resolution, viscosity, scheme, dt, cfl, max_dt, device, dtype, ndim: int) -> int:
+        """Validate and store the arguments every stepper shares; returns the resolution ``n``."""
+        n = _check_resolution(resolution)
+        self.n = n
+        self.viscosity = _check_number("viscosity", viscosity)
+        if scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+        self.scheme = scheme
+        self.dt = _check_number("dt", dt, allow_none=True)
+        self.cfl = _check_number("cfl", DEFAULT_CFL[scheme] if cfl is None else cfl)
+        if self.dt is None and self.cfl > CFL_LIMITS[scheme]:
+            raise ValueError(f"cfl must be <= {CFL_LIMITS[scheme]} for scheme {scheme!r}, got {cfl!r}")
+        self.max_dt = _check_number("max_dt", max_dt)
+        if dtype not in (torch.float64, torch.float32):
+            raise TypeError(f"dtype must be torch.float64 or torch.float32, got {dtype!r}")
+        self._real_dtype = dtype
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        # on CPU transforms run sample by sample so that a batched solve is bit-identical to lone solves
+        self._per_sample = self.device.type == "cpu"
+        self._grid_shape = (n,) * ndim
+        return n
+
+    def _each_sample(self, fn, x):
+        """``fn(x)``, applied sample by sample on CPU (bit-identical to lone solves), batched elsewhere."""
+        if self._per_sample and x.shape[0] > 1:
+            return torch.cat([fn(x[b:b + 1]) for b in range(x.shape[0])])
+        return fn(x)
+
     def _coefficients(self, dt: float) -> dict:
         """Coefficient set for step ``dt`` (cached; computed on the distinct values of ``L``)."""
         cache = self.__dict__.setdefault("_coef_cache", OrderedDict())
@@ -337,24 +365,8 @@ class NavierStokes2D(_ExponentialStepper):
     def __init__(self, resolution: int, viscosity: float, forcing=None, *, scheme: str = "etdrk4",
                  dt: float | None = None, cfl: float | None = None, max_dt: float = 0.05, device=None,
                  dtype: torch.dtype = torch.float64):
-        n = _check_resolution(resolution)
-        self.n = n
-        self.viscosity = _check_number("viscosity", viscosity)
-        if scheme not in SCHEMES:
-            raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
-        self.scheme = scheme
-        self.dt = _check_number("dt", dt, allow_none=True)
-        self.cfl = _check_number("cfl", DEFAULT_CFL[scheme] if cfl is None else cfl)
-        if self.dt is None and self.cfl > CFL_LIMITS[scheme]:
-            raise ValueError(f"cfl must be <= {CFL_LIMITS[scheme]} for scheme {scheme!r}, got {cfl!r}")
-        self.max_dt = _check_number("max_dt", max_dt)
-        if dtype not in (torch.float64, torch.float32):
-            raise TypeError(f"dtype must be torch.float64 or torch.float32, got {dtype!r}")
-        self._real_dtype = dtype
+        n = self._configure(resolution, viscosity, scheme, dt, cfl, max_dt, device, dtype, ndim=2)
         self._complex_dtype = torch.complex128 if dtype == torch.float64 else torch.complex64
-        self.device = torch.device(device) if device is not None else torch.device("cpu")
-        self._per_sample = self.device.type == "cpu"
-        self._grid_shape = (n, n)
         rdt, dev = dtype, self.device
         kx = torch.fft.fftfreq(n, d=1.0 / n, dtype=torch.float64, device=dev)  # ..., -n/2 at index n/2 (as FNO)
         ky = torch.fft.rfftfreq(n, d=1.0 / n, dtype=torch.float64, device=dev)
@@ -394,14 +406,10 @@ class NavierStokes2D(_ExponentialStepper):
 
     # -- spectral pieces ------------------------------------------------------------------------------
     def _to_spectral(self, w):
-        if self._per_sample and w.shape[0] > 1:
-            return torch.cat([torch.fft.rfft2(w[b:b + 1]) for b in range(w.shape[0])])
-        return torch.fft.rfft2(w)
+        return self._each_sample(torch.fft.rfft2, w)
 
     def _to_physical(self, wh):
-        if self._per_sample and wh.shape[0] > 1:
-            return torch.cat([torch.fft.irfft2(wh[b:b + 1], s=(self.n, self.n)) for b in range(wh.shape[0])])
-        return torch.fft.irfft2(wh, s=(self.n, self.n))
+        return self._each_sample(lambda v: torch.fft.irfft2(v, s=(self.n, self.n)), wh)
 
     def velocity(self, w) -> tuple[torch.Tensor, torch.Tensor]:
         """Velocity ``(u, v) = (psi_y, -psi_x)`` of vorticity ``w`` (..., n, n); each (..., n, n)."""

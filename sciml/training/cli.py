@@ -1,32 +1,14 @@
 """``sciml train``: train a neural operator on a store file, print its test error, write figures."""
 from __future__ import annotations
 
-import argparse
 import ast
 import sys
 from pathlib import Path
 
+from .._argtypes import positive_float as _pos_float
+from .._argtypes import positive_int as _pos_int
+
 __all__ = ["add_parser", "parse_model_args"]
-
-
-def _pos_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
-
-
-def _pos_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return v
 
 
 def parse_model_args(items) -> dict:
