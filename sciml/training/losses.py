@@ -46,7 +46,22 @@ def _reduce(x: torch.Tensor, reduction: str) -> torch.Tensor:
     return x
 
 
-class LpLoss(nn.Module):
+class _NormLoss(nn.Module):
+    """Shared forward of the norm losses: subclasses set ``d``, ``relative``, ``eps``,
+    ``reduction`` and define ``norm(x) -> (batch,)``."""
+
+    def forward(self, pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+        if pred.shape != true.shape:
+            raise ValueError(f"pred and true must have the same shape, got {tuple(pred.shape)} and {tuple(true.shape)}")
+        if pred.ndim < self.d + 1:
+            raise ValueError(f"expected (batch, ..., {self.d} spatial axes), got shape {tuple(pred.shape)}")
+        err = self.norm(pred - true)
+        if self.relative:
+            err = err / (self.norm(true) + self.eps)
+        return _reduce(err, self.reduction)
+
+
+class LpLoss(_NormLoss):
     """Relative (default) or absolute discrete L^p norm of ``pred - true``.
 
     Parameters
@@ -92,21 +107,11 @@ class LpLoss(nn.Module):
         w = self.cell_measure(x.shape)
         return (w ** (1.0 / self.p)) * torch.linalg.vector_norm(flat, ord=self.p, dim=1)
 
-    def forward(self, pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
-        if pred.shape != true.shape:
-            raise ValueError(f"pred and true must have the same shape, got {tuple(pred.shape)} and {tuple(true.shape)}")
-        if pred.ndim < self.d + 1:
-            raise ValueError(f"expected (batch, ..., {self.d} spatial axes), got shape {tuple(pred.shape)}")
-        err = self.norm(pred - true)
-        if self.relative:
-            err = err / (self.norm(true) + self.eps)
-        return _reduce(err, self.reduction)
-
     def extra_repr(self) -> str:
         return f"d={self.d}, p={self.p:g}, relative={self.relative}, reduction={self.reduction!r}"
 
 
-class H1Loss(nn.Module):
+class H1Loss(_NormLoss):
     """Relative (default) or absolute H^1 norm ``(||e||_2^2 + sum_i ||d_i e||_2^2)^(1/2)``.
 
     Parameters
@@ -192,16 +197,6 @@ class H1Loss(nn.Module):
     def norm(self, x: torch.Tensor) -> torch.Tensor:
         """Discrete H^1 (or semi) norm of each sample, shape ``(batch,)``."""
         return self._squared_norm(x).sqrt()
-
-    def forward(self, pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
-        if pred.shape != true.shape:
-            raise ValueError(f"pred and true must have the same shape, got {tuple(pred.shape)} and {tuple(true.shape)}")
-        if pred.ndim < self.d + 1:
-            raise ValueError(f"expected (batch, ..., {self.d} spatial axes), got shape {tuple(pred.shape)}")
-        err = self.norm(pred - true)
-        if self.relative:
-            err = err / (self.norm(true) + self.eps)
-        return _reduce(err, self.reduction)
 
     def extra_repr(self) -> str:
         return f"d={self.d}, method={self.method!r}, relative={self.relative}, semi={self.semi}"
