@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from .centering import center as _center, normalize, denormalize, uncenter
-from .fixers import add_surface_flux, scale_fixer, shift_fixer
+from .fixers import add_surface_flux, bounded_fixer, local_bounds, scale_fixer, shift_fixer
 from .flux_head import FluxFormHead
 from .increments import EmulatorStats, apply_increment
 
@@ -49,11 +49,16 @@ class ConservativeEmulator(nn.Module):
     positive : (flux mode) positivity limiter on outgoing fluxes.
     mass_unit : kg per unit of ``q * m`` (for surface fluxes), e.g. 1e6 for q in 1e-6 kg/kg and m in Pg.
     surface_level : index of the lowest layer.
+    bound_radius : (fixer mode) if not None, the prediction is kept within the local bounds of
+        ``q(t)`` (:func:`~sciml.conservation.fixers.local_bounds`, neighbourhood radius in cells,
+        whole columns) and the mass restored by the bounds-preserving
+        :func:`~sciml.conservation.fixers.bounded_fixer` (instead of ``fixer``; without a fixer the
+        prediction is only clipped): no new extrema, positivity, bounded free runs, exact mass.
     """
 
     def __init__(self, backbone: nn.Module, *, mode: str = "fixer", fixer="auto", center: bool = True,
                  predict_increment: bool = True, stats: EmulatorStats | None = None, positive: bool = False,
-                 mass_unit: float = 1.0, surface_level: int = 0):
+                 mass_unit: float = 1.0, surface_level: int = 0, bound_radius: int | None = None):
         super().__init__()
         if not isinstance(backbone, nn.Module):
             raise TypeError(f"backbone must be a torch.nn.Module, got {type(backbone).__name__}")
@@ -69,6 +74,13 @@ class ConservativeEmulator(nn.Module):
             raise TypeError("stats must be an EmulatorStats (see sciml.conservation.compute_stats)")
         if not float(mass_unit) > 0:
             raise ValueError(f"mass_unit must be positive, got {mass_unit}")
+        if bound_radius is not None:
+            if mode != "fixer":
+                raise ValueError("bound_radius applies to mode='fixer' (use positive=True in mode='flux')")
+            if int(bound_radius) < 0:
+                raise ValueError(f"bound_radius must be None or >= 0, got {bound_radius}")
+            bound_radius = int(bound_radius)
+        self.bound_radius = bound_radius
         self.backbone = backbone
         self.mode, self.fixer, self.center = mode, fixer, bool(center)
         self.predict_increment = bool(predict_increment)
@@ -133,7 +145,12 @@ class ConservativeEmulator(nn.Module):
                     out = uncenter(out, mean)
                 q_hat = denormalize(out, self.stats.q_mean, self.stats.q_std)
             fix = _FIXERS[self.fixer]
-            q_next = fix(q_hat, m_next, q, m_now) if fix is not None else q_hat
+            if self.bound_radius is not None:
+                lo, hi = local_bounds(q, self.bound_radius)
+                q_next = bounded_fixer(q_hat, m_next, q, m_now, lo, hi) if fix is not None else \
+                    torch.maximum(torch.minimum(q_hat, hi), lo)
+            else:
+                q_next = fix(q_hat, m_next, q, m_now) if fix is not None else q_hat
         if surface_flux is not None:
             if area is None or dt is None:
                 raise ValueError("surface_flux needs area and dt")

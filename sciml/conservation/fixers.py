@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["tracer_mass", "global_mass", "scale_fixer", "shift_fixer", "add_surface_flux"]
+__all__ = ["tracer_mass", "global_mass", "scale_fixer", "shift_fixer", "add_surface_flux", "local_bounds",
+           "clip_to_bounds", "bounded_fixer"]
 
 
 def _check_pair(name_a, a, name_b, b):
@@ -146,3 +147,76 @@ def add_surface_flux(
     onehot = torch.zeros(q.shape[1], dtype=q.dtype, device=q.device)
     onehot[surface_level] = 1.0
     return q + dq.unsqueeze(1) * onehot.view(1, -1, 1, 1)
+
+
+def local_bounds(q: torch.Tensor, radius: int = 1, *, column: bool = True):
+    """Bounds a transported mixing ratio cannot leave: the min / max of ``q`` over the
+    ``(2 radius + 1)^2`` lat-lon neighbourhood of each cell (periodic in longitude, clamped at the
+    poles) and, if ``column``, over all levels of those columns (vertical mixing is a convex
+    combination within a column; without it, over levels k-1..k+1).
+
+    q : (B, L, lat, lon). Returns ``(lo, hi)``, each (B, L, lat, lon).
+
+    Advection by a monotone scheme with Courant number below ``radius`` and column mixing keep
+    the next mixing ratio inside these bounds, so clipping a prediction to them (then restoring
+    the global mass with :func:`scale_fixer`) removes spurious new extrema without touching
+    physically reachable values.
+    """
+    if not isinstance(q, torch.Tensor) or q.dim() != 4:
+        raise ValueError(f"q must be a tensor (B, L, lat, lon), got "
+                         f"{tuple(q.shape) if isinstance(q, torch.Tensor) else type(q).__name__}")
+    radius = int(radius)
+    if radius < 0:
+        raise ValueError(f"radius must be >= 0, got {radius}")
+    if radius > 0:
+        k = 2 * radius + 1
+        x = torch.nn.functional.pad(q, (radius, radius, 0, 0), mode="circular")
+        x = torch.nn.functional.pad(x, (0, 0, radius, radius), mode="replicate")
+        hi = torch.nn.functional.max_pool2d(x, k, stride=1)
+        lo = -torch.nn.functional.max_pool2d(-x, k, stride=1)
+    else:
+        lo, hi = q, q
+    if column:
+        lo = lo.amin(dim=1, keepdim=True).expand_as(q)
+        hi = hi.amax(dim=1, keepdim=True).expand_as(q)
+    elif q.shape[1] > 1:
+        lo = torch.minimum(lo, torch.minimum(torch.cat([lo[:, :1], lo[:, :-1]], 1), torch.cat([lo[:, 1:], lo[:, -1:]], 1)))
+        hi = torch.maximum(hi, torch.maximum(torch.cat([hi[:, :1], hi[:, :-1]], 1), torch.cat([hi[:, 1:], hi[:, -1:]], 1)))
+    return lo, hi
+
+
+def clip_to_bounds(q_hat: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """``min(max(q_hat, lo), hi)`` elementwise (shapes broadcast); gradients flow inside the bounds."""
+    return torch.maximum(torch.minimum(q_hat, hi), lo)
+
+
+def bounded_fixer(q_hat: torch.Tensor, m_next: torch.Tensor, q_prev: torch.Tensor, m_prev: torch.Tensor,
+                  lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """Bounds-preserving mass fixer: clip ``q_hat`` to ``[lo, hi]``, then put the global mass
+    error back in proportion to each cell's room towards the bound in the needed direction,
+
+        D = sum q_prev m_prev - sum q m_next,
+        q_i += D (hi_i - q_i) / sum_j (hi_j - q_j) m_j   (D > 0; with q - lo and lo for D < 0),
+
+    so ``sum q m_next == sum q_prev m_prev`` to round-off and ``lo <= q <= hi`` exactly whenever the
+    bounds can hold the mass (always for local bounds of ``q_prev`` when the global air mass is
+    constant). Otherwise the cells are set to the bound and the rest is restored with
+    :func:`scale_fixer` (mass still exact, bounds then violated by the unavoidable amount).
+
+    Shapes: q_hat, m_next, q_prev, m_prev, lo, hi (B, *cells) (broadcastable). Returns q (B, *cells).
+    """
+    _check_pair("q_hat", q_hat, "m_next", m_next)
+    _check_pair("q_prev", q_prev, "m_prev", m_prev)
+    q = clip_to_bounds(q_hat, lo, hi)
+    m = m_next.expand_as(q)
+    nd = q.dim()
+    deficit = _bshape(global_mass(q_prev, m_prev) - global_mass(q, m), nd)
+    up = (hi - q).clamp(min=0.0)
+    dn = (q - lo).clamp(min=0.0)
+    room = torch.where(deficit >= 0, _bshape((up * m).flatten(1).sum(1), nd), _bshape((dn * m).flatten(1).sum(1), nd))
+    alpha = deficit.abs() / torch.clamp(room, min=torch.finfo(q.dtype).tiny)
+    direction = torch.where(deficit >= 0, up, -dn)
+    q = q + torch.clamp(alpha, max=1.0) * direction
+    if bool((alpha > 1.0).any()):
+        q = scale_fixer(q, m_next, q_prev, m_prev)
+    return q

@@ -73,20 +73,24 @@ class CarbonArrays:
 
 
 def carbon_arrays_from_store(store, time=slice(None), *, forcing_3d=("u", "v", "airmass"), forcing_2d=(),
-                             dtype=np.float32) -> CarbonArrays:
+                             flux_forcing: bool = False, dtype=np.float32) -> CarbonArrays:
     """Read a CarbonBench split (:class:`sciml.datasets.carbonbench.CarbonBenchStore` or anything
     with ``read(name, time)``, ``lat``, ``time`` and ``cell_area``) into memory.
 
-    The forcing channels are the 3D variables ``forcing_3d`` (L channels each, level-major) then
-    the 2D variables ``forcing_2d``; the surface fluxes are land + ocean + anthropogenic.
+    The forcing channels are the 3D variables ``forcing_3d`` (L channels each, level-major), the
+    2D variables ``forcing_2d`` (e.g. ``blh``, ``tisr``), then, if ``flux_forcing``, the total
+    surface flux (kg m-2 s-1) of the step, so the network knows what will be injected into the
+    lowest layer; the surface fluxes are land + ocean + anthropogenic.
     """
     q = store.read("co2massmix", time).astype(dtype)
     m = store.read("airmass", time).astype(dtype)
     chans = [store.read(n, time).astype(dtype) for n in forcing_3d] + \
             [store.read(n, time).astype(dtype)[:, None] for n in forcing_2d]
-    forcing = np.concatenate(chans, axis=1) if chans else None
     flux = np.stack([store.read(n, time) for n in ("co2flux_land", "co2flux_ocean", "co2flux_anthro")],
                     axis=1).astype(np.float64)
+    if flux_forcing:
+        chans.append(flux.sum(axis=1, keepdims=True).astype(dtype))
+    forcing = np.concatenate(chans, axis=1) if chans else None
     times = np.asarray(store.time)[time]
     if len(times) < 2:
         raise ValueError("time must select at least two time steps")
@@ -210,6 +214,7 @@ def save_emulator(emulator: ConservativeEmulator, directory, extra: dict | None 
     (d / "weights.pt.tmp").replace(d / "weights.pt")
     cfg = {"mode": emulator.mode, "fixer": emulator.fixer, "center": emulator.center,
            "predict_increment": emulator.predict_increment, "mass_unit": emulator.mass_unit,
+           "bound_radius": emulator.bound_radius,
            "stats": emulator.stats.to_dict(), **(extra or {})}
     (d / "config.json").write_text(json.dumps(cfg, indent=1))
 

@@ -401,8 +401,12 @@ class SyntheticAtmosphere:
         inn = (1 - land) * _gauss(np.abs(lat) - 50.0, 12.0)
         self.ocean_out = out / (out * A).sum()
         self.ocean_in = inn / (inn * A).sum()
-        self.nep_amp = land * (1.2e-7 * _gauss(lat - 55.0, 15.0) + 0.5e-7 * _gauss(lat, 15.0)
-                               + 0.4e-7 * _gauss(lat + 30.0, 12.0))
+        # seasonal net ecosystem exchange amplitude (kg CO2 m-2 s-1): the global land flux swings
+        # between ~+12 PgC/yr (boreal winter) and ~-14 PgC/yr (July) in monthly means, as in
+        # CarbonTracker; the diurnal cycle (gross photosynthesis vs respiration) is twice as large
+        self.nep_amp = land * (0.7e-7 * _gauss(lat - 55.0, 15.0) + 0.25e-7 * _gauss(lat, 15.0)
+                               + 0.2e-7 * _gauss(lat + 30.0, 12.0))
+        self.synoptic_mixing = (0.004, 0.016)  # background and storm-track mixing fractions per 6 h
 
     # ------------------------------------------------------------------ time helpers
     @staticmethod
@@ -510,6 +514,18 @@ class SyntheticAtmosphere:
         day = np.clip(np.cos(self._hour_angle(t) - np.radians(45.0)), 0.0, None)
         return np.clip(0.12 * _gauss(np.degrees(self.phi) - itcz, 12.0) * (0.6 + 0.8 * self.land * day), 0.0, 1.0)
 
+    def synoptic_mixing_fraction(self, t):
+        """Fraction of each column below 300 hPa mixed per 6-h step by synoptic-scale systems
+        (frontal lifting / warm conveyor belts venting the boundary layer), ``(nlat, nlon)``:
+        strongest along the winter storm tracks (e-folding ~2 days there, ~1 week elsewhere).
+        Without it the surface signal of the land fluxes stays trapped in the lowest ~200 hPa and
+        the northern seasonal cycle of the boundary layer is several times larger than observed."""
+        s = self._season(t)
+        winter = np.where(self.phi >= 0, 1.0, -1.0) * np.cos(s - 2 * np.pi * 15 / 365.25)  # +1 in local winter
+        lat = np.degrees(self.phi)
+        storm = _gauss(np.abs(lat) - 45.0, 15.0) * (0.75 + 0.25 * winter)
+        return np.clip(self.synoptic_mixing[0] + self.synoptic_mixing[1] * storm, 0.0, 1.0)
+
     def boundary_layer_height(self, t):
         day = np.clip(self.cos_zenith(t), 0.0, None)
         return 500.0 + self.land * (200.0 + 1400.0 * day) + (1 - self.land) * 300.0
@@ -613,6 +629,7 @@ class _Simulator:
         p_blh = ps1 * np.exp(-atm.boundary_layer_height(t) / 8000.0)  # the recorded blh
         r2 = mix_columns(r2, m1, pb[:-1] > p_blh, 1.0)
         r2 = mix_columns(r2, m1, pb[:-1] > 0.25 * ps1, atm.convective_fraction(t + 0.5 * dt))
+        r2 = mix_columns(r2, m1, pb[:-1] > 0.3 * ps1, atm.synoptic_mixing_fraction(t + 0.5 * dt))
         # budget in float64 with the mixing ratio the store records: M = q m1, q = r2 / m1
         M1 = ((r2 / m1) * m1).sum()
         budget = abs(M1 - mass0 - (surface_flux * g.cell_area).sum() * dt) / mass0

@@ -92,3 +92,47 @@ def test_gradients_flow_and_errors():
         ConservativeEmulator(_RandomNet(1, 1), stats=None)
     with pytest.raises(ValueError, match="forcing"):
         emu(qt[:, 0], mt[:, 0], mt[:, 1])
+
+
+def test_local_bounds_keep_free_runs_bounded_and_conservative():
+    """An untrained network scaled up 50x blows a plain fixer run up; with the local-bounds
+    limiter and the bounds-preserving fixer the same run stays within the initial range and
+    conserves mass to round-off."""
+    torch.manual_seed(2)
+    q, m, f = _data(T=201)
+    m = m * (m[:1].sum() / m.sum(axis=(1, 2, 3), keepdims=True))  # constant global air mass, as in the atmosphere
+    stats = compute_stats(q, f, m)
+    net = _RandomNet(L + CF, L)
+    with torch.no_grad():
+        net.c2.weight.mul_(50.0)
+    q0, mt, ft = torch.as_tensor(q[:1]), torch.as_tensor(m)[None], torch.as_tensor(f)[None]
+    runs = {}
+    for radius in (None, 1):
+        emu = ConservativeEmulator(net, stats=stats, bound_radius=radius).double()
+        with torch.no_grad():
+            runs[radius] = emu.rollout(q0, mt, ft)
+        mass = torch.stack([global_mass(runs[radius][:, t], mt[:, t]) for t in range(201)], 1)
+        assert ((mass[:, 1:] - mass[:, :-1]) / mass[:, :-1]).abs().max() <= 1e-12
+    lo, hi = float(q0.min()), float(q0.max())
+    assert runs[None].max() - runs[None].min() > 5 * (hi - lo)  # unbounded without the limiter
+    bounded = runs[1]
+    assert bounded.min() >= lo - 1e-9 and bounded.max() <= hi + 1e-9
+    with pytest.raises(ValueError, match="bound_radius"):
+        ConservativeEmulator(net, mode="flux", stats=stats, bound_radius=1)
+
+
+def test_local_bounds_neighbourhood():
+    from sciml.conservation import clip_to_bounds, local_bounds
+
+    q = torch.zeros(1, 2, 6, 8, dtype=torch.float64)
+    q[0, 1, 2, 0] = 5.0  # a peak at longitude 0: its neighbourhood wraps to the last column
+    q[0, 0, 5, 3] = -1.0
+    lo, hi = local_bounds(q, 1)
+    assert hi[0, 0, 1:4, [7, 0, 1]].eq(5.0).all() and hi[0, 0, 4].eq(0.0).all()  # whole column
+    assert lo[0, 1, 4:, 2:5].eq(-1.0).all() and lo[0, 1, :4].eq(0.0).all()  # pole row clamped
+    lo1, hi1 = local_bounds(q, 1, column=False)
+    assert hi1[0, 0, 2, 0] == 5.0 and lo1[0, 1, 5, 3] == -1.0
+    x = clip_to_bounds(torch.full_like(q, 10.0), lo, hi)
+    assert torch.equal(x, hi)
+    with pytest.raises(ValueError, match="radius"):
+        local_bounds(q, -1)

@@ -74,3 +74,18 @@ def test_bad_inputs():
         add_surface_flux(q, m2, q[:, 0], torch.ones(3, 3), 1.0)
     with pytest.raises(ValueError, match="dt"):
         add_surface_flux(q, m2, q[:, 0], torch.ones(q.shape[-2:]), -1.0)
+
+
+def test_bounded_fixer_exact_mass_within_bounds():
+    from sciml.conservation import bounded_fixer
+
+    g = torch.Generator().manual_seed(0)
+    q_prev = 400 + torch.rand(3, 4, 6, 8, generator=g, dtype=torch.float64)
+    m = 1 + torch.rand(1, 4, 6, 8, generator=g, dtype=torch.float64)
+    lo, hi = q_prev.amin((1, 2, 3), keepdim=True), q_prev.amax((1, 2, 3), keepdim=True)
+    for shift in (-3.0, 0.3, 3.0):  # too low, slightly high, far too high predictions
+        q_hat = q_prev + shift + 0.5 * torch.randn(q_prev.shape, generator=g, dtype=torch.float64)
+        q = bounded_fixer(q_hat, m, q_prev, m, lo, hi)
+        rel = ((q * m).sum((1, 2, 3)) - (q_prev * m).sum((1, 2, 3))) / (q_prev * m).sum((1, 2, 3))
+        assert rel.abs().max() < 1e-15
+        assert (q >= lo - 1e-12).all() and (q <= hi + 1e-12).all()

@@ -253,3 +253,47 @@ def test_cli(tmp_path):
         cb.cli_generate(["--grid", "latlon7", "--out", str(tmp_path / "x")])
     assert not (tmp_path / "x").exists()
     shutil.rmtree(out)
+
+
+def test_synthetic_flux_budgets_are_realistic():
+    """Global budgets (PgC/yr) of the synthetic fluxes over a year match CarbonTracker magnitudes:
+    fossil ~7-8, land net sink ~1.5 with a seasonal swing of ~+-15 in monthly means, ocean ~2."""
+    g = LatLonGrid.from_name("latlon11.25", 5)
+    atm = cb.SyntheticAtmosphere(g, seed=0)
+    t0 = cb._seconds_since_2000(2004)
+    t = t0 + (np.arange(1460) + 0.5) * 6 * 3600.0
+    k = 365.25 * 86400.0 * cb.PGC_PER_KG_CO2
+    tot = np.array([[(f * g.cell_area).sum() * k for f in atm.fluxes(ti)] for ti in t])  # (T, 3)
+    land, ocean, anth = tot.mean(axis=0)
+    assert -2.5 < land < -0.5 and -2.5 < ocean < -1.5 and 6.5 < anth < 9.0
+    monthly = tot[:1440, 0].reshape(12, 120).mean(axis=1)
+    assert 8.0 < monthly.max() < 20.0 and -22.0 < monthly.min() < -10.0
+    assert np.argmin(monthly) in (5, 6, 7)  # northern summer uptake
+
+
+@pytest.mark.slow
+def test_synthetic_co2_variability_is_realistic():
+    """One simulated year (11.25 deg, 5 levels): northern boundary-layer seasonal range ~15 ppm,
+    southern a few ppm, spatial std of the field a few ppm, growth ~1.5-2 ppm/yr."""
+    g = LatLonGrid.from_name("latlon11.25", 5)
+    sim = cb._Simulator(g, 0, 6 * 3600.0, "mc")
+    t0 = cb._seconds_since_2000(2000)
+    ps = sim.atm.surface_pressure(t0)
+    r = sim.atm.initial_co2(ps) * g.air_mass(ps)
+    zonal, std, gmean = [], [], []
+    for n in range(1460):
+        t = t0 + n * sim.dt
+        m = g.air_mass(sim.atm.surface_pressure(t))
+        q = r / m * 1e6 * cb.MASSMIX_TO_PPM
+        w = m / m.sum()
+        gm = (q * w).sum()
+        zonal.append(q[0].mean(axis=-1)), std.append(np.sqrt(((q - gm) ** 2 * w).sum())), gmean.append(gm)
+        land, ocean, anth = sim.atm.fluxes(t + 0.5 * sim.dt)
+        r = sim.step(t, r, m, land + ocean + anth)
+    daily = np.array(zonal).reshape(365, 4, g.nlat).mean(axis=1)
+    rng = daily.max(axis=0) - daily.min(axis=0)
+    north, south = rng[np.argmin(abs(g.lat - 56))], rng[np.argmin(abs(g.lat + 45))]
+    assert 8.0 < north < 25.0, north
+    assert south < 4.0, south
+    assert 1.0 < np.mean(std) < 6.0
+    assert 1.3 < gmean[-1] - gmean[0] < 2.3
