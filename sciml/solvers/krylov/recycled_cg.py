@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg as sla
+from scipy.linalg.blas import daxpy as _axpy
 
 from ._common import CountingOperator, check_inputs, finish
 from .recycle_space import RecycleSpace
@@ -146,8 +147,8 @@ def recycled_cg(A, b, x0=None, *, rtol=1e-8, atol=0.0, maxiter=None, M=None, rec
         if not np.isfinite(pq) or pq <= 0.0:
             break  # operator (or preconditioner) not SPD on this direction
         alpha = rz / pq
-        x += alpha * p
-        r -= alpha * q
+        _axpy(p, x, a=alpha)    # x += alpha p, in place (no temporaries of size n)
+        _axpy(q, r, a=-alpha)   # r -= alpha q
         it += 1
         if np.linalg.norm(r) <= tol:
             # check the true residual; the recurrence may have drifted
@@ -173,7 +174,8 @@ def recycled_cg(A, b, x0=None, *, rtol=1e-8, atol=0.0, maxiter=None, M=None, rec
         beta = rz_new / rz
         rz = rz_new
         mu = deflect(z)
-        p = z + beta * p
+        p *= beta
+        p += z
         if W is not None:
             p -= W @ mu
         beta_prev, q_prev = beta, q

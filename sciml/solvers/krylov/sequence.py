@@ -7,13 +7,15 @@ solves them along that order with the fastest exact method for their class
 
 * **one shared matrix** (the same object, or identical sparse data): one sparse LU
   factorisation, all right-hand sides solved together;
-* **SPD** (symmetric, positive and weakly dominant diagonal): a Ruge-Stuben AMG hierarchy is built
-  once on a reference matrix (the entrywise mean of the chain's matrices when they
-  share a sparsity pattern, else the first one); for each system only the Galerkin
-  coarse operators ``R A_i P`` are recomputed with the reference interpolation, and
-  that V-cycle preconditions :func:`recycled_cg`, warm-started from the nearest
+* **SPD** (symmetric, positive and weakly dominant diagonal): an AMG hierarchy (smoothed
+  aggregation by default) is built once on a reference matrix (the entrywise mean of
+  the chain's matrices when they share a sparsity pattern, else the first one); for
+  each system only the Galerkin coarse operators ``R A_i P`` are recomputed with the
+  reference interpolation, and that V(1,1) Gauss-Seidel cycle preconditions
+  :func:`recycled_cg`; the hierarchy is rebuilt (on the next sorted neighbours) only
+  when iteration growth has cost more than a set-up (:class:`_AMGChain`); warm-started from the nearest
   already-solved system (energy-optimal scaling of its solution, used only when it
-  lowers the residual) and deflated with the recycled Ritz vectors when ``k > 0``
+  lowers the residual; the chain stops trying after four guesses that did not halve it) and deflated with the recycled Ritz vectors when ``k > 0``
   (default 0 with AMG: measured to save no iterations on Darcy; 8 without AMG);
 * **otherwise** (nonsymmetric or indefinite): a sparse LU per system up to
   ``n = DIRECT_MAX_N`` (250 000; at these sizes the factorisation is faster than any
@@ -34,7 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .amg_reuse import AMGReference
+from .amg_reuse import AMG_KINDS, AMGReference
 from .gcrodr import gcrodr
 from .ordering import SORT_METHODS, sort_systems
 from .recycle_space import RecycleSpace
@@ -57,6 +59,7 @@ STATS_DTYPE = np.dtype([
     ("residual", np.float64),   # true relative residual ||b - A x|| / ||b||
     ("info", np.int64),
     ("method", "U16"),
+    ("setup", np.bool_),        # a full AMG hierarchy was built before this system (method recycled_cg)
 ])
 
 
@@ -139,10 +142,50 @@ def _is_spd_candidate(A) -> bool:
     return bool(np.all(off <= d * (1 + 1e-12)))
 
 
+def _spd_candidates_same_pattern(mats) -> bool:
+    """:func:`_is_spd_candidate` for matrices sharing one canonical CSR pattern, vectorised.
+
+    The transpose permutation (entry ``(i, j)`` -> position of ``(j, i)``) and the diagonal
+    positions are found once; each matrix then costs a few passes over its data instead
+    of a sparse transpose and subtraction.
+    """
+    A0 = mats[0]
+    n = A0.shape[0]
+    nnz_row = np.diff(A0.indptr)
+    if np.any(nnz_row == 0):
+        return False
+    # transpose of the entry-number matrix: its data, read in CSR order, are the positions of (j, i)
+    E = sp.csr_matrix((np.arange(A0.nnz, dtype=np.float64), A0.indices, A0.indptr), shape=A0.shape)
+    ET = E.T.tocsr()
+    ET.sort_indices()
+    if not (np.array_equal(ET.indptr, A0.indptr) and np.array_equal(ET.indices, A0.indices)):
+        return False  # pattern not symmetric
+    pos = ET.data.astype(np.int64)
+    rows = np.repeat(np.arange(n), nnz_row)
+    diag = np.flatnonzero(rows == A0.indices)
+    if diag.size != n:
+        return False
+    starts = A0.indptr[:-1]
+    for A in mats:
+        data = A.data
+        scale = np.abs(data).max() if data.size else 1.0
+        if np.abs(data - data[pos]).max() > 1e-12 * scale:
+            return False
+        d = data[diag]
+        if np.any(d <= 0):
+            return False
+        off = np.add.reduceat(np.abs(data), starts) - d
+        if np.any(off > d * (1 + 1e-12)):
+            return False
+    return True
+
+
 def classify_systems(mats) -> str:
     """``"shared"`` (one matrix), ``"spd"`` (all symmetric, positive and dominant diagonal) or ``"general"``."""
     if _shared_matrix(mats):
         return "shared"
+    if _same_pattern(mats) and mats[0].has_canonical_format:
+        return "spd" if _spd_candidates_same_pattern(mats) else "general"
     if all(_is_spd_candidate(A) for A in mats):
         return "spd"
     return "general"
@@ -150,13 +193,76 @@ def classify_systems(mats) -> str:
 
 def _reference_matrix(mats):
     if _same_pattern(mats):
-        data = np.mean([A.data for A in mats], axis=0)
         A0 = mats[0]
+        data = np.zeros(A0.nnz)
+        for A in mats:  # running sum: memory of one matrix, however long the chain
+            data += A.data
+        data /= len(mats)
         return sp.csr_matrix((data, A0.indices.copy(), A0.indptr.copy()), shape=A0.shape)
     return mats[0]
 
 
 # ---------------------------------------------------------------------- chains
+class _AMGChain:
+    """The AMG hierarchy of one recycling chain, rebuilt only when it stops paying.
+
+    The first hierarchy is built on the reference matrix of the whole chain
+    (:func:`_reference_matrix`). Every system gets Galerkin coarse operators of its own
+    matrix on the kept interpolation (:meth:`AMGReference.for_matrix`). After each solve
+    the iteration count is compared with the fewest seen on the current hierarchy; when
+    the extra iterations accumulated since the last set-up cost more than that set-up did
+    (measured times),
+    the interpolation no longer suits this part of the sorted order and the hierarchy is
+    rebuilt on the mean of the next ``window`` matrices (the sorted neighbours).
+    """
+
+    def __init__(self, mats, opts, window):
+        self.mats, self.window = mats, max(int(window), 1)
+        self.kind = opts.get("amg", "sa")
+        self.sweeps = int(opts.get("amg_sweeps", 1))
+        self.adaptive = bool(opts.get("resetup", True))
+        self.ref = None
+        self.setup_seconds = 0.0
+        self.best = None       # fewest iterations on the current hierarchy
+        self.per_iter = None   # seconds per iteration, measured
+        self.excess = 0.0      # seconds lost to iteration growth since the last set-up
+        self.rebuild_next = True
+        self.setups = 0
+
+    def prepare(self, i) -> float:
+        """Build the hierarchy when needed before system ``i``; returns the seconds spent."""
+        if not self.rebuild_next:
+            return 0.0
+        t0 = time.perf_counter()
+        chunk = self.mats if self.ref is None else self.mats[i:i + self.window]
+        self.ref = AMGReference(_reference_matrix(chunk), kind=self.kind, sweeps=self.sweeps)
+        self.setup_seconds = time.perf_counter() - t0
+        self.best = None
+        self.excess = 0.0
+        self.rebuild_next = False
+        self.setups += 1
+        return self.setup_seconds
+
+    def for_matrix(self, A):
+        return self.ref.for_matrix(A)
+
+    def observe(self, iterations, seconds):
+        iterations = int(iterations)
+        if iterations > 0:
+            self.per_iter = seconds / iterations
+        if self.best is None or iterations < self.best:
+            self.best = iterations
+            return
+        # iterations beyond the natural spread of a sequence (25 %, at least 2) count as growth;
+        # rebuild once their accumulated cost exceeds one set-up (a ski-rental rule: at most
+        # twice the cost of the better of "never rebuild" and "rebuild at once")
+        allowed = self.best + max(2, int(np.ceil(0.25 * self.best)))
+        self.excess += max(0, iterations - allowed) * (self.per_iter or 0.0)
+        if self.adaptive and self.excess > self.setup_seconds:
+            self.rebuild_next = True
+
+
+
 def _nearest_solved(feats, pos, order, window):
     """Among the last ``window`` solved systems of the chain, the one nearest to system ``order[pos]``."""
     lo = max(0, pos - window)
@@ -170,7 +276,8 @@ def _nearest_solved(feats, pos, order, window):
 def _warm_start(A, b, x_nb):
     """Scaled neighbour solution ``alpha x_nb`` (energy-optimal alpha for SPD, least squares otherwise).
 
-    Returned only when its residual is smaller than ``||b||`` (the residual of a zero start):
+    Returns ``(x0, rho)`` with ``rho = ||b - A x0|| / ||b||``; ``x0`` is None unless its
+    residual is smaller than ``||b||`` (the residual of a zero start):
     for discontinuous coefficients a neighbour's solution can be close in the solution yet far
     in the residual, and then it would cost iterations instead of saving them.
     """
@@ -182,10 +289,43 @@ def _warm_start(A, b, x_nb):
     elif nrm > 0:
         alpha = float(Ax @ b) / nrm
     else:
-        return None
-    if np.linalg.norm(b - alpha * Ax) >= np.linalg.norm(b):
-        return None
-    return alpha * x_nb
+        return None, 1.0
+    rho = np.linalg.norm(b - alpha * Ax) / max(np.linalg.norm(b), np.finfo(float).tiny)
+    if rho >= 1.0:
+        return None, rho
+    return alpha * x_nb, rho
+
+
+class _WarmStarter:
+    """Warm starts from the nearest solved neighbour, dropped for the chain once they stop paying.
+
+    A guess costs a feature-distance search and one product with ``A``; it saves iterations
+    only when it lowers the initial residual a lot. After ``patience`` consecutive guesses
+    that leave more than half of the residual (less than about one iteration saved for the
+    preconditioned solvers here) the chain stops trying: on the discontinuous Darcy
+    coefficients a sorted neighbour's (scaled) solution has a residual 4-6 times ``||b||``
+    (measured at 211^2), so Darcy chains stop trying after four systems.
+    """
+
+    def __init__(self, feats, order, window, enabled, patience=4, useful=0.5):
+        self.feats, self.order, self.window = feats, order, window
+        self.enabled, self.patience, self.useful = bool(enabled), int(patience), float(useful)
+        self.misses = 0
+
+    def guess(self, i, A, b, xs):
+        if not self.enabled:
+            return None
+        nb = _nearest_solved(self.feats, i, self.order, self.window)
+        if nb is None:
+            return None
+        x0, rho = _warm_start(A, b, xs[nb])
+        if rho > self.useful:
+            self.misses += 1
+            if self.misses >= self.patience:
+                self.enabled = False
+        else:
+            self.misses = 0
+        return x0
 
 
 def _solve_chain(payload):
@@ -214,6 +354,7 @@ def _solve_chain(payload):
         if kind == "shared":
             stats["method"] = "direct-shared"
     window = int(opts.get("window", 8))
+    warm = _WarmStarter(feats, order, window, opts.get("warm_start", True))
 
     if method == "direct":
         if kind == "shared":
@@ -243,26 +384,24 @@ def _solve_chain(payload):
         return xs, stats
 
     if method == "recycled_cg":
-        t0 = time.perf_counter()
-        amg = None
-        if opts.get("preconditioner", "amg") == "amg" and all(sp.issparse(A) for A in mats):
-            amg = AMGReference(_reference_matrix(mats), kind=opts.get("amg", "rs"))
-        setup = time.perf_counter() - t0
-        # with the re-used AMG V-cycle CG needs 7-8 iterations and deflation saved none of them
-        # on Darcy (benchmarks/krylov_recycling.py) while its harvest costs ~k^2 n flops: off by default
-        kdef = int(opts.get("k", 0 if amg is not None else 8))
+        use_amg = opts.get("preconditioner", "amg") == "amg" and all(sp.issparse(A) for A in mats)
+        # with the re-used AMG V-cycle deflation saved no iterations on Darcy
+        # (benchmarks/krylov_recycling.py) while its harvest costs ~k^2 n flops: off by default
+        kdef = int(opts.get("k", 0 if use_amg else 8))
         recycle = RecycleSpace(kdef) if kdef > 0 else None
+        amg = _AMGChain(mats, opts, window) if use_amg else None
         for i, (A, b, _f) in enumerate(systems):
             t0 = time.perf_counter()
+            setup = amg.prepare(i) if amg is not None else 0.0
             M = amg.for_matrix(A) if amg is not None else None
-            x0 = None
-            nb = _nearest_solved(feats, i, order, window) if opts.get("warm_start", True) else None
-            if nb is not None:
-                x0 = _warm_start(A, b, xs[nb])
+            x0 = warm.guess(i, A, b, xs)
             x, info, st = recycled_cg(A, b, x0, rtol=rtol, M=M, recycle=recycle, full_output=True)
             xs[i] = x
-            _record(stats, i, A, b, x, time.perf_counter() - t0 + (setup if i == 0 else 0.0),
-                    st["iterations"], st["matvecs"], info)
+            dt = time.perf_counter() - t0
+            if amg is not None:
+                amg.observe(st["iterations"], dt - setup)
+                stats["setup"][i] = setup > 0
+            _record(stats, i, A, b, x, dt, st["iterations"], st["matvecs"], info, st["residual"])
         return xs, stats
 
     if method == "gcrodr":
@@ -278,10 +417,7 @@ def _solve_chain(payload):
         recycle = RecycleSpace(k)
         for i, (A, b, _f) in enumerate(systems):
             t0 = time.perf_counter()
-            x0 = None
-            nb = _nearest_solved(feats, i, order, window) if opts.get("warm_start", True) else None
-            if nb is not None:
-                x0 = _warm_start(A, b, xs[nb])
+            x0 = warm.guess(i, A, b, xs)
             x, info, st = gcrodr(A, b, x0, rtol=rtol, m=m, k=k, M=M, recycle=recycle, full_output=True)
             xs[i] = x
             _record(stats, i, A, b, x, time.perf_counter() - t0 + (setup if i == 0 else 0.0),
@@ -290,18 +426,23 @@ def _solve_chain(payload):
     raise ValueError(f"method must be one of {SEQUENCE_METHODS}, got {method!r}")
 
 
-def _record(stats, i, A, b, x, seconds, iterations, matvecs, info):
-    r = b - A @ x
-    bn = np.linalg.norm(b)
+def _record(stats, i, A, b, x, seconds, iterations, matvecs, info, residual=None):
+    """Store one system's statistics; ``residual`` is the solver's TRUE relative residual
+    (recomputed here when the solver does not report one)."""
+    if residual is None:
+        r = b - A @ x
+        bn = np.linalg.norm(b)
+        residual = np.linalg.norm(r) / bn if bn > 0 else np.linalg.norm(r)
     stats["seconds"][i] = seconds
     stats["iterations"][i] = iterations
     stats["matvecs"][i] = matvecs
-    stats["residual"][i] = np.linalg.norm(r) / bn if bn > 0 else np.linalg.norm(r)
+    stats["residual"][i] = residual
     stats["info"][i] = info
 
 
 def solve_sequence(systems, *, method="auto", rtol=1e-8, sort=True, sort_method="greedy", workers=1,
-                   k=None, m=40, window=8, warm_start=True, preconditioner=None, direct_max_n=DIRECT_MAX_N):
+                   k=None, m=40, window=8, warm_start=True, preconditioner=None, direct_max_n=DIRECT_MAX_N,
+                   amg="sa", amg_sweeps=1, resetup=True):
     """Solve ``A_i x_i = b_i`` for a sequence of related systems.
 
     Parameters
@@ -321,12 +462,18 @@ def solve_sequence(systems, *, method="auto", rtol=1e-8, sort=True, sort_method=
     window : the warm start comes from the nearest of the last ``window`` solved systems.
     warm_start : bool; preconditioner : ``None`` (default per method), ``"none"``, ``"amg"`` or ``"ilu"``.
     direct_max_n : "auto" factors nonsymmetric/indefinite systems up to this size (default 250 000).
+    amg : ``"sa"`` (smoothed aggregation, default) or ``"rs"`` (Ruge-Stuben): the re-used
+        hierarchy of the SPD route; amg_sweeps : Gauss-Seidel sweeps before and after each
+        coarse correction (default 1, see :class:`~sciml.solvers.krylov.VCycle`).
+    resetup : bool -- rebuild the hierarchy when the iteration growth of a system costs more
+        than a full set-up (default True); False keeps the first hierarchy for the whole chain.
 
     Returns
     -------
     solutions : list of N arrays ``(n,)`` in the ORIGINAL order.
     stats : numpy record array ``(N,)`` in the original order with fields index, position,
-        chain, iterations, matvecs, seconds, residual (true relative residual), info, method.
+        chain, iterations, matvecs, seconds, residual (true relative residual), info, method,
+        setup (a full AMG hierarchy was built before this system).
 
     A system whose residual misses ``rtol`` keeps ``info > 0`` in ``stats`` and raises a
     RuntimeWarning (from the solver); nothing is dropped silently.
@@ -347,7 +494,12 @@ def solve_sequence(systems, *, method="auto", rtol=1e-8, sort=True, sort_method=
     N = len(systems)
     feats = _features(systems)
     order = sort_systems(feats, sort_method) if (sort and N > 2) else np.arange(N)
-    opts = {"m": m, "window": window, "warm_start": warm_start, "direct_max_n": direct_max_n}
+    if amg not in AMG_KINDS:
+        raise ValueError(f"amg must be one of {AMG_KINDS}, got {amg!r}")
+    if isinstance(amg_sweeps, bool) or not isinstance(amg_sweeps, (int, np.integer)) or amg_sweeps < 1:
+        raise ValueError(f"amg_sweeps must be a positive integer, got {amg_sweeps!r}")
+    opts = {"m": m, "window": window, "warm_start": warm_start, "direct_max_n": direct_max_n, "amg": amg,
+            "amg_sweeps": int(amg_sweeps), "resetup": bool(resetup)}
     if k is not None:
         opts["k"] = k
     if preconditioner is not None:
