@@ -61,53 +61,95 @@ def table1(s, n_samples, base_every):
     t_asm = (_clock() - t0) / n_samples
     _p(f"coefficient sampling + assembly: {t_asm:.3f} s/sample (same for every method, not included below)")
     base_idx = list(range(0, n_samples, base_every))
-    rows = []
+
+    def true_res(A, b, x):
+        return float(np.linalg.norm(b - A @ x) / np.linalg.norm(b))
+
+    # warm-up (imports, first-call costs) for every method on a small problem, untimed
+    import pyamg
+
+    small = [(*assemble_darcy(a), a) for a in (darcy_coefficient(41, np.random.default_rng(i)) for i in range(3))]
+    for A, b, _ in small:
+        spla.spsolve(A.tocsc(), b)
+        spla.cg(A, b, rtol=1e-8, atol=0.0, M=pyamg.ruge_stuben_solver(A).aspreconditioner(cycle="V"))
+    for kw in ({}, {"amg": "rs"}, {"method": "recycled_cg", "k": 8}):
+        solve_sequence(small, rtol=1e-8, **kw)
 
     # spsolve
     t = _clock()
+    res = []
     for i in base_idx:
         A, b, _ = systems[i]
         x = spla.spsolve(A.tocsc(), b)
+        res.append(true_res(A, b, x))
     t_sp = (_clock() - t) / len(base_idx)
-    rows.append(("scipy spsolve (SuperLU)", t_sp, "-", len(base_idx), "-"))
+    rows = [("scipy spsolve (SuperLU)", t_sp, "-", len(base_idx), f"{max(res):.1e}")]
 
-    # pyamg RS + CG (fresh hierarchy per sample), as users run it
-    import pyamg
+    # pyamg RS + CG (fresh hierarchy per sample), as users run it; timed before AND after the
+    # solve_sequence variants (the machine is shared, its speed drifts), the mean is the baseline
 
-    t = _clock()
-    its = []
-    for i in base_idx:
-        A, b, _ = systems[i]
-        ml = pyamg.ruge_stuben_solver(A)
-        cnt = [0]
-        x, info = spla.cg(A, b, rtol=1e-8, atol=0.0, M=ml.aspreconditioner(cycle="V"),
-                          callback=lambda _x: cnt.__setitem__(0, cnt[0] + 1))
-        its.append(cnt[0])
-    t_amg = (_clock() - t) / len(base_idx)
-    rows.append(("pyamg RS + CG (setup per sample)", t_amg, f"{np.mean(its):.1f}", len(base_idx), "-"))
+    def pyamg_rs_pcg():
+        t = _clock()
+        its, res = [], []
+        for i in base_idx:
+            A, b, _ = systems[i]
+            ml = pyamg.ruge_stuben_solver(A)
+            cnt = [0]
+            x, info = spla.cg(A, b, rtol=1e-8, atol=0.0, M=ml.aspreconditioner(cycle="V"),
+                              callback=lambda _x: cnt.__setitem__(0, cnt[0] + 1))
+            its.append(cnt[0])
+            res.append(true_res(A, b, x))
+        return (_clock() - t) / len(base_idx), np.mean(its), max(res)
+
+    t_amg1, it_amg, res_amg = pyamg_rs_pcg()
 
     variants = [
         ("solve_sequence auto (sorted)", dict(method="auto")),
         ("solve_sequence auto, unsorted", dict(method="auto", sort=False)),
-        ("  + deflation k=8 (recycled Ritz)", dict(method="recycled_cg", k=8)),
         ("  + no warm start", dict(method="auto", warm_start=False)),
+        ("  + Ruge-Stuben reference (amg='rs')", dict(method="auto", amg="rs")),
+        ("  + V(2,2) cycle (amg_sweeps=2)", dict(method="auto", amg_sweeps=2)),
+        ("  + deflation k=8 (recycled Ritz)", dict(method="recycled_cg", k=8)),
+        ("auto in chunks of 16 (sciml generate)", dict(method="auto", chunk=16)),
     ]
+    seq_rows = []
     for name, kw in variants:
+        kw = dict(kw)
+        chunk = kw.pop("chunk", n_samples)
         t = _clock()
-        xs, st = solve_sequence(systems, rtol=1e-8, **kw)
+        xs, its = [], []
+        for c in range(0, n_samples, chunk):  # generate solves each chunk as its own sequence
+            x_c, st = solve_sequence(systems[c:c + chunk], rtol=1e-8, **kw)
+            xs += x_c
+            its += st.iterations.tolist()
         dt = (_clock() - t) / n_samples
-        rows.append((name, dt, f"{st.iterations.mean():.1f}", n_samples, f"{st.residual.max():.1e}"))
+        # the residual each solver reports is checked here once more, independently
+        res = max(true_res(A, b, x) for (A, b, _), x in zip(systems, xs))
+        seq_rows.append((name, dt, f"{np.mean(its):.1f}", n_samples, f"{res:.1e}"))
+
+    t_amg2, it_amg2, res_amg2 = pyamg_rs_pcg()
+    t_amg = 0.5 * (t_amg1 + t_amg2)
+    rows.append((f"pyamg RS + CG (setup per sample)", t_amg, f"{it_amg:.1f}", len(base_idx),
+                 f"{max(res_amg, res_amg2):.1e}"))
+    rows += seq_rows
 
     _p(f"{'method':38s} {'s/sample':>9s} {'iters':>6s} {'samples':>7s} {'max res':>8s} {'vs spsolve':>10s} "
        f"{'vs pyamg':>9s}")
     for name, dt, it, ns, res in rows:
         _p(f"{name:38s} {dt:9.3f} {it:>6s} {ns:7d} {res:>8s} {t_sp / dt:9.2f}x {t_amg / dt:8.2f}x")
-    best = rows[2][1]
+    _p(f"(pyamg RS + CG timed before and after the solve_sequence rows: {t_amg1:.3f} and {t_amg2:.3f} s/sample; "
+       f"the table uses their mean. 'max res' = largest true relative residual ||b - A x|| / ||b||.)")
+    best = seq_rows[0][1]
+    ok = float(seq_rows[0][4]) <= 1e-8 * 1.0001
     _p(f"Goal 1: solve_sequence auto is {t_sp / best:.2f}x faster than spsolve (goal >= 3x: "
        f"{'met' if t_sp / best >= 3 else 'NOT met'}) and {t_amg / best:.2f}x faster than pyamg RS-PCG "
-       f"(goal >= 2x: {'met' if t_amg / best >= 2 else 'NOT met'}).")
+       f"(goal >= 2x: {'met' if t_amg / best >= 2 else 'NOT met'}; against the slower/faster of its two "
+       f"timings {min(t_amg1, t_amg2) / best:.2f}x-{max(t_amg1, t_amg2) / best:.2f}x), every true residual "
+       f"<= 1e-8: {'yes' if ok else 'NO'}. Per-sample time includes classification, sorting and the shared "
+       f"AMG set-up.")
     if base_every > 1:
-        _p(f"(spsolve and pyamg timed on every {base_every}th sample, {len(base_idx)} samples.)")
+        _p(f"(spsolve and pyamg timed on every {base_every}th sample, {len(base_idx)} samples; solve_sequence on "
+           f"all {n_samples}.)")
 
 
 # ------------------------------------------------------------------------ table 2

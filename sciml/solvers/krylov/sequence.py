@@ -203,17 +203,26 @@ def _reference_matrix(mats):
 
 
 # ---------------------------------------------------------------------- chains
+# A full AMG set-up costs about as much as this many V(1,1)-PCG iterations with the same
+# hierarchy (measured on Darcy 12/3, one thread: smoothed aggregation 28 at n = 1.8e5 and 77 at
+# n = 1e4; Ruge-Stuben 12.5 and 15.5). A count, not a clock, so that the re-setup decisions, and
+# hence the solutions, are bit-identical from run to run and executor to executor.
+SETUP_ITERATIONS = {"sa": 30, "rs": 15}
+
+
 class _AMGChain:
     """The AMG hierarchy of one recycling chain, rebuilt only when it stops paying.
 
     The first hierarchy is built on the reference matrix of the whole chain
     (:func:`_reference_matrix`). Every system gets Galerkin coarse operators of its own
     matrix on the kept interpolation (:meth:`AMGReference.for_matrix`). After each solve
-    the iteration count is compared with the fewest seen on the current hierarchy; when
-    the extra iterations accumulated since the last set-up cost more than that set-up did
-    (measured times),
-    the interpolation no longer suits this part of the sorted order and the hierarchy is
-    rebuilt on the mean of the next ``window`` matrices (the sorted neighbours).
+    the iteration count is compared with the fewest seen on the current hierarchy;
+    iterations beyond the natural spread of a sequence (25 %, at least 2) count as growth,
+    and once the growth accumulated since the last set-up exceeds the cost of a set-up
+    (``SETUP_ITERATIONS``; a ski-rental rule, at most about twice the cost of the better of
+    "never rebuild" and "rebuild at once") the interpolation no longer suits this part of
+    the sorted order and the hierarchy is rebuilt on the mean of the next ``window``
+    matrices (the sorted neighbours).
     """
 
     def __init__(self, mats, opts, window):
@@ -221,46 +230,37 @@ class _AMGChain:
         self.kind = opts.get("amg", "sa")
         self.sweeps = int(opts.get("amg_sweeps", 1))
         self.adaptive = bool(opts.get("resetup", True))
+        self.setup_cost = float(opts.get("setup_iterations", SETUP_ITERATIONS[self.kind]))
         self.ref = None
-        self.setup_seconds = 0.0
         self.best = None       # fewest iterations on the current hierarchy
-        self.per_iter = None   # seconds per iteration, measured
-        self.excess = 0.0      # seconds lost to iteration growth since the last set-up
+        self.excess = 0.0      # iterations lost to growth since the last set-up
         self.rebuild_next = True
         self.setups = 0
 
-    def prepare(self, i) -> float:
-        """Build the hierarchy when needed before system ``i``; returns the seconds spent."""
+    def prepare(self, i) -> bool:
+        """Build the hierarchy when needed before system ``i``; True when it was built."""
         if not self.rebuild_next:
-            return 0.0
-        t0 = time.perf_counter()
+            return False
         chunk = self.mats if self.ref is None else self.mats[i:i + self.window]
         self.ref = AMGReference(_reference_matrix(chunk), kind=self.kind, sweeps=self.sweeps)
-        self.setup_seconds = time.perf_counter() - t0
         self.best = None
         self.excess = 0.0
         self.rebuild_next = False
         self.setups += 1
-        return self.setup_seconds
+        return True
 
     def for_matrix(self, A):
         return self.ref.for_matrix(A)
 
-    def observe(self, iterations, seconds):
+    def observe(self, iterations):
         iterations = int(iterations)
-        if iterations > 0:
-            self.per_iter = seconds / iterations
         if self.best is None or iterations < self.best:
             self.best = iterations
             return
-        # iterations beyond the natural spread of a sequence (25 %, at least 2) count as growth;
-        # rebuild once their accumulated cost exceeds one set-up (a ski-rental rule: at most
-        # twice the cost of the better of "never rebuild" and "rebuild at once")
         allowed = self.best + max(2, int(np.ceil(0.25 * self.best)))
-        self.excess += max(0, iterations - allowed) * (self.per_iter or 0.0)
-        if self.adaptive and self.excess > self.setup_seconds:
+        self.excess += max(0, iterations - allowed)
+        if self.adaptive and self.excess > self.setup_cost:
             self.rebuild_next = True
-
 
 
 def _nearest_solved(feats, pos, order, window):
@@ -392,15 +392,15 @@ def _solve_chain(payload):
         amg = _AMGChain(mats, opts, window) if use_amg else None
         for i, (A, b, _f) in enumerate(systems):
             t0 = time.perf_counter()
-            setup = amg.prepare(i) if amg is not None else 0.0
+            built = amg.prepare(i) if amg is not None else False
             M = amg.for_matrix(A) if amg is not None else None
             x0 = warm.guess(i, A, b, xs)
             x, info, st = recycled_cg(A, b, x0, rtol=rtol, M=M, recycle=recycle, full_output=True)
             xs[i] = x
             dt = time.perf_counter() - t0
             if amg is not None:
-                amg.observe(st["iterations"], dt - setup)
-                stats["setup"][i] = setup > 0
+                amg.observe(st["iterations"])
+                stats["setup"][i] = built
             _record(stats, i, A, b, x, dt, st["iterations"], st["matvecs"], info, st["residual"])
         return xs, stats
 

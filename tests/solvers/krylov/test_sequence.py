@@ -100,3 +100,90 @@ def test_bad_input():
         solve_sequence([(A, np.ones(4))], sort_method="zorder")
     with pytest.raises(ValueError, match="at least one"):
         solve_sequence([])
+
+
+def test_shared_pattern_spd_check_agrees_with_per_matrix_check():
+    from sciml.solvers.elliptic import assemble_helmholtz
+    from sciml.solvers.krylov.sequence import _is_spd_candidate, _spd_candidates_same_pattern, classify_systems
+
+    mats = [s[0] for s in _darcy_systems(3, 30)]
+    assert _spd_candidates_same_pattern(mats) and all(_is_spd_candidate(A) for A in mats)
+    assert classify_systems(mats) == "spd"
+    asym = mats[1].copy()
+    asym.data[7] *= 1.001  # one entry off: not symmetric
+    assert not _spd_candidates_same_pattern([mats[0], asym]) and not _is_spd_candidate(asym)
+    assert classify_systems([mats[0], asym]) == "general"
+    neg = mats[2].copy()
+    neg.data[neg.indices == 5] *= -1.0  # a negative diagonal / off-sign column
+    assert _spd_candidates_same_pattern([mats[0], neg]) == _is_spd_candidate(neg) is False
+    helm = [assemble_helmholtz(np.full((20, 20), k), np.ones((20, 20)))[0] for k in (8.0, 9.0)]
+    assert not _spd_candidates_same_pattern(helm) and classify_systems(helm) == "general"
+
+
+def test_amg_chain_rebuilds_only_when_growth_outweighs_setup():
+    from sciml.solvers.krylov.sequence import _AMGChain
+
+    mats = [s[0] for s in _darcy_systems(4, 20)]
+    chain = _AMGChain(mats, {"setup_iterations": 10}, window=2)
+    assert chain.prepare(0) and chain.setups == 1 and not chain.prepare(1)
+    chain.observe(10)            # best = 10
+    chain.observe(13)            # within the natural spread (10 + max(2, 3))
+    assert not chain.rebuild_next
+    chain.observe(19)            # 6 iterations over the spread
+    assert not chain.rebuild_next
+    chain.observe(19)            # 12 lost > 10 iterations of a set-up
+    assert chain.rebuild_next
+    assert chain.prepare(2) and chain.setups == 2 and chain.best is None and chain.excess == 0
+    frozen = _AMGChain(mats, {"resetup": False, "setup_iterations": 0}, window=2)
+    frozen.prepare(0)
+    frozen.observe(5)
+    frozen.observe(50)
+    assert not frozen.rebuild_next
+
+
+def test_resetup_on_a_sequence_whose_matrices_change_character():
+    # first half: smooth lognormal coefficient; second half: 1e4-contrast channels along x.
+    # the mean-matrix hierarchy suits neither well; whatever the chain decides, every
+    # system meets the tolerance and the first system reports the set-up
+    from sciml.solvers.elliptic import darcy_coefficient
+
+    rng = np.random.default_rng(5)
+    s = 40
+    systems = []
+    for i in range(8):
+        if i < 4:
+            a = np.exp(0.3 * rng.standard_normal((s, s)))
+        else:
+            a = np.where(darcy_coefficient(s, rng) > 5, 1e4, 1.0)
+        A = diffusion_matrix(a)
+        systems.append((A, np.ones(A.shape[0]), a))
+    for resetup in (True, False):
+        xs, st = solve_sequence(systems, rtol=1e-9, sort=False, resetup=resetup)
+        _check(systems, xs, st, 1e-9)
+        assert st.setup[0] and (resetup or st.setup.sum() == 1)
+
+
+def test_warm_start_dropped_when_it_does_not_pay():
+    from sciml.solvers.krylov.sequence import _WarmStarter
+
+    systems = _darcy_systems(8, 30)
+    xs, _st = solve_sequence(systems, rtol=1e-10, sort=False, warm_start=False)
+    feats = np.stack([f.ravel() for *_ab, f in systems])
+    ws = _WarmStarter(feats, np.arange(8), window=8, enabled=True)
+    tried = 0
+    for i in range(1, 8):
+        if not ws.enabled:
+            break
+        A, b, _f = systems[i]
+        ws.guess(i, A, b, xs)
+        tried += 1
+    # a neighbour's solution of a 12/3 coefficient leaves a residual larger than ||b||
+    assert not ws.enabled and tried == 4
+    # a useful guess (the exact solution of a nearly identical system) keeps it on
+    A, b, f = systems[0]
+    twin = [(A, b, f), (A * (1 + 1e-6), b, f)]
+    xs2 = [xs[0], None]
+    ws2 = _WarmStarter(np.stack([f.ravel(), f.ravel()]), np.arange(2), window=2, enabled=True)
+    x0 = ws2.guess(1, twin[1][0], b, xs2)
+    assert x0 is not None and ws2.misses == 0
+    assert np.linalg.norm(b - twin[1][0] @ x0) < 1e-5 * np.linalg.norm(b)
