@@ -30,8 +30,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from sciml.bench.carbonbench import (PAPER_FIGURES, decorrelation_time, evaluate_rollouts,  # noqa: E402
-                                     quarter_restarts, relative_mass_drift)
+from sciml.bench.carbonbench import (PAPER_FIGURES, evaluate_rollouts, quarter_restarts,  # noqa: E402
+                                     relative_mass_drift)
 from sciml.conservation import ConservativeEmulator  # noqa: E402
 from sciml.conservation.train import (carbon_arrays_from_store, emulator_stats, make_rollout_fn,  # noqa: E402
                                       save_emulator, stability_run, train_emulator)

@@ -19,8 +19,12 @@ so that ``sum M(t_{n+1}) = sum M(t_n) + sum F_n A dt`` with ``M = co2massmix * 1
 The synthetic generator advances CO2 every 6 h with ``sciml.solvers.transport``: analytic winds
 -> face mass fluxes (balanced so the air mass follows the prescribed surface pressure) ->
 vertical fluxes from continuity -> Strang-split mass-form advection -> surface fluxes into the
-lowest layer -> mass-conserving mixing of the boundary layer (depth from the stored ``blh``)
-and tropical deep convection. Written as zarr format 2 (like the published stores); the reader
+lowest layer -> mass-conserving mixing of the boundary layer (depth from the stored ``blh``),
+tropical deep convection and synoptic-scale tropospheric mixing (storm tracks).
+
+Magnitudes follow CarbonTracker: global fluxes fossil ~7-8, land -1.5 (monthly means swinging
+between ~+15 and ~-18), ocean -2 PgC/yr; growth ~1.8-2 ppm/yr; a northern boundary-layer
+seasonal range of ~12-15 ppm, ~2 ppm in the south; a spatial std of the field of a few ppm. Written as zarr format 2 (like the published stores); the reader
 accepts format 2 or 3.
 """
 from __future__ import annotations
