@@ -297,3 +297,16 @@ def test_synthetic_co2_variability_is_realistic():
     assert south < 4.0, south
     assert 1.0 < np.mean(std) < 6.0
     assert 1.3 < gmean[-1] - gmean[0] < 2.3
+
+
+def test_emulator_arrays_from_store(tiny):
+    from sciml.conservation.train import carbon_arrays_from_store
+
+    root, _ = tiny
+    s = cb.open_carbonbench(root, "train")
+    d = carbon_arrays_from_store(s, forcing_2d=("blh", "tisr"), flux_forcing=True)
+    L = s.level.size
+    assert d.forcing.shape == (16, 3 * L + 3, 8, 16) and d.surface_flux.shape == (16, 3, 8, 16)
+    np.testing.assert_allclose(d.forcing[:, -1], d.surface_flux.sum(axis=1), rtol=1e-6)
+    np.testing.assert_array_equal(d.forcing[:, 3 * L], s.read("blh"))
+    assert carbon_arrays_from_store(s).forcing.shape[1] == 3 * L
