@@ -203,11 +203,13 @@ def print_table(results, persistence, test, lead_days=(7, 30, 60, 90), frozen=No
         print(f"| {k} | {v['params'] / 1e6:.1f}M | {v['r2']:.2f} | {v['rmse_ppm']:.2f} |")
 
 
-def figures(args, results, persistence_scores, test, out):
+def figures(args, results, persistence_scores, test, out, frozen_scores=None):
     from sciml.bench.carbonbench import RolloutScores
     from sciml.viz.carbon import plot_error_map, plot_mass_drift, plot_rollout_curves, render_co2_column_3d
 
-    curves = {"persistence": persistence_scores}
+    curves = {"persistence + fluxes": persistence_scores}
+    if frozen_scores is not None:
+        curves["persistence (q frozen)"] = frozen_scores
     drift_runs = {}
     for r in results:
         c = np.load(out / r["model"] / "curves.npz")
@@ -279,7 +281,7 @@ def main(argv=None):
             print(f"[{name}] skipped: {e}", file=sys.stderr)
     print()
     print_table(results, persistence, test, frozen=frozen)
-    figures(args, results, pers, test, out)
+    figures(args, results, pers, test, out, frozen_scores=fz)
     (out / "results.json").write_text(json.dumps({"persistence": persistence, "persistence_frozen": frozen, "models": results}, indent=1))
 
 
