@@ -13,10 +13,11 @@ solves them along that order with the fastest exact method for their class
   each system only the Galerkin coarse operators ``R A_i P`` are recomputed with the
   reference interpolation, and that V(1,1) Gauss-Seidel cycle preconditions
   :func:`recycled_cg`; the hierarchy is rebuilt (on the next sorted neighbours) only
-  when iteration growth has cost more than a set-up (:class:`_AMGChain`); warm-started from the nearest
-  already-solved system (energy-optimal scaling of its solution, used only when it
-  lowers the residual; the chain stops trying after four guesses that did not halve it) and deflated with the recycled Ritz vectors when ``k > 0``
-  (default 0 with AMG: measured to save no iterations on Darcy; 8 without AMG);
+  when iteration growth has cost more than a set-up (:class:`_AMGChain`). CG is
+  warm-started from the nearest already-solved system (energy-optimal scaling of its
+  solution, used only when it lowers the residual; the chain stops trying after four
+  guesses that did not halve it) and deflated with the recycled Ritz vectors when
+  ``k > 0`` (default 0 with AMG: measured to save no iterations on Darcy; 8 without AMG);
 * **otherwise** (nonsymmetric or indefinite): a sparse LU per system up to
   ``n = DIRECT_MAX_N`` (250 000; at these sizes the factorisation is faster than any
   preconditioned Krylov solve measured here), above it :func:`gcrodr` with an
