@@ -123,6 +123,11 @@ def run_model(name, args, train, test, starts, n_steps, out):
     emu = ConservativeEmulator(backbone(name, cin, cout, nlat, nlon), mode=mode, stats=stats, mass_unit=1e6,
                                positive=args.flux, bound_radius=None if args.flux or args.bound_radius < 0
                                else args.bound_radius)
+    if args.init:
+        init = Path(args.init)
+        emu.load_state_dict(torch.load(init / "weights.pt", map_location="cpu"))
+        prev = json.loads((init / "result.json").read_text()) if (init / "result.json").exists() else {}
+        print(f"[{name}] warm start from {init} ({prev.get('train_seconds', 0):.0f} s of training before)", flush=True)
     n_params = sum(p.numel() for p in emu.backbone.parameters())
     log_file = open(out / f"{name}.log", "a")
 
@@ -142,7 +147,14 @@ def run_model(name, args, train, test, starts, n_steps, out):
     for h in hist:
         if "iterations" in h:
             iters[h["horizon"]] = h["iterations"]
-    log(f"trained in {train_s:.0f} s, iterations per horizon {iters}")
+    if args.init and (Path(args.init) / "result.json").exists():
+        prev = json.loads((Path(args.init) / "result.json").read_text())
+        log(f"trained in {train_s:.0f} s after a warm start (earlier: {prev['train_seconds']:.0f} s, "
+            f"{prev['iterations']}), iterations per horizon {iters}")
+        train_s += prev["train_seconds"]
+        iters = {"warm start": prev["iterations"], "continued": iters}
+    else:
+        log(f"trained in {train_s:.0f} s, iterations per horizon {iters}")
     t1 = time.perf_counter()
     emu.double()  # score in float64: the mass RMSE then measures the emulator, not float32 round-off
     sc = score(make_rollout_fn(emu, test, dtype=torch.float64), test, starts, n_steps)
@@ -256,6 +268,8 @@ def main(argv=None):
     ap.add_argument("--horizon-days", type=float, default=90.0)
     ap.add_argument("--flux", action="store_true", help="flux-form head instead of the scale fixer")
     ap.add_argument("--retrain", action="store_true")
+    ap.add_argument("--init", default=None, help="warm start: a model directory written by an earlier run "
+                                                 "(same backbone and data); its training time is added")
     ap.add_argument("--table-only", action="store_true", help="print the table of models already trained")
     args = ap.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
