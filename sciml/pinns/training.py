@@ -397,12 +397,13 @@ class PINNTrainer:
                 opt.param_groups[0]["max_iter"] = step
                 opt.param_groups[0]["max_eval"] = step * max_eval_per_iteration
                 self._freeze_causal()
-                n_before = state.get("n_iter", 0)
+                n_before, e_before = state.get("n_iter", 0), state.get("func_evals", 0)
                 t0 = time.perf_counter()
                 opt.step(closure)
                 busy += time.perf_counter() - t0
                 self._unfreeze_causal()
                 n_done = state.get("n_iter", 0) - n_before
+                evals_used = state.get("func_evals", 0) - e_before
                 done += n_done
                 self.iterations["lbfgs"] += n_done
                 total, parts = self.losses()  # loss at the new point
@@ -411,7 +412,10 @@ class PINNTrainer:
                 if not math.isfinite(row["loss"]):
                     self.result.stopped = "non-finite loss in L-BFGS"
                     break
-                if n_done < step:
+                if n_done < step and (n_done == 0 or evals_used < step * max_eval_per_iteration):
+                    # fewer iterations than asked with evaluations to spare: torch's tolerance tests (or a
+                    # line search that made no progress) ended the step; an exhausted evaluation budget
+                    # of the chunk is not convergence, so that case goes on with the next chunk
                     self.result.stopped = f"L-BFGS converged (torch tolerances) after {self.iterations['lbfgs']} iterations"
                     break
                 if self.callback is not None and self.callback(self, "lbfgs", done):

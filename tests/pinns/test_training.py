@@ -162,3 +162,14 @@ def test_trainer_errors():
         PINNTrainer(model, terms, progress=False).adam(10, lr=-1)
     with pytest.raises(ValueError, match="kind"):
         LossTerm("x", lambda m: 0, kind="boundaryish")
+
+
+def test_lbfgs_chunk_evaluation_budget_is_not_convergence():
+    """A chunk whose evaluation budget runs out before its iterations (max_eval_per_iteration=1) is not a
+    tolerance stop: the trainer goes on with the next chunk until the iteration budget is used."""
+    model, terms = _poisson_1d(hard=True, seed=2, n=32)
+    tr = PINNTrainer(model, terms, progress=False, log_every=5)
+    before = tr.evaluate()["loss"]
+    tr.lbfgs(40, tolerance_grad=0.0, tolerance_change=0.0, max_eval_per_iteration=1)
+    assert tr.iterations["lbfgs"] >= 40 and tr.result.stopped == "", (tr.iterations, tr.result.stopped)
+    assert tr.evaluate()["loss"] < 1e-2 * before
