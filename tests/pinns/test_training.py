@@ -173,3 +173,22 @@ def test_lbfgs_chunk_evaluation_budget_is_not_convergence():
     tr.lbfgs(40, tolerance_grad=0.0, tolerance_change=0.0, max_eval_per_iteration=1)
     assert tr.iterations["lbfgs"] >= 40 and tr.result.stopped == "", (tr.iterations, tr.result.stopped)
     assert tr.evaluate()["loss"] < 1e-2 * before
+
+
+def test_lbfgs_loss_scale_restores_curvature_updates_on_tiny_losses():
+    """torch's L-BFGS drops curvature pairs with y.s <= 1e-10: on a loss multiplied by 1e-8 it degrades to
+    gradient steps; loss_scale="auto" (1 / initial loss) makes it converge as on the unscaled loss."""
+    out = {}
+    for weight, scale in ((1.0, 1.0), (1e-8, 1.0), (1e-8, "auto")):
+        model, terms = _poisson_1d(hard=True, seed=2, n=32)
+        terms[0].weight = weight
+        tr = PINNTrainer(model, terms, progress=False, log_every=10)
+        tr.lbfgs(200, tolerance_grad=0.0, tolerance_change=0.0, loss_scale=scale)
+        assert tr.result.history[-1]["loss"] == pytest.approx(tr.evaluate()["loss"])  # unscaled history
+        out[(weight, scale)] = tr.evaluate()["pde"]
+    assert out[(1e-8, 1.0)] > 100 * out[(1.0, 1.0)], out
+    assert out[(1e-8, "auto")] < 10 * out[(1.0, 1.0)], out
+    with pytest.raises(ValueError, match="loss_scale"):
+        PINNTrainer(*_poisson_1d(), progress=False).lbfgs(5, loss_scale="big")
+    with pytest.raises(ValueError, match="loss_scale"):
+        PINNTrainer(*_poisson_1d(), progress=False).lbfgs(5, loss_scale=-1.0)
