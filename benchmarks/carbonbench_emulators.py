@@ -13,6 +13,12 @@ floor every model must beat. The table is printed beside the published LowRes fi
         [--grid latlon11.25 --levels 5 --train-years 2000-2001 --test-years 2002] \\
         [--models unet sfno swin] [--minutes 8] [--flux]
 
+The reported table (2 shared CPU cores, OMP_NUM_THREADS=1): ``--root cb_data --train-years 2000-2004
+--test-years 2005-2005 --models sfno --minutes 35 --horizons 1 2 4 8 16 --iters 6000 1200 500 250 120``,
+then ``--models swin unet --minutes 9 --horizons 1 2 4 8 --iters 6000 1200 500 250`` in the same
+``--out``. ``--bound-radius`` (default 1 cell) must cover the largest Courant number of the grid
+(~1 at 11.25 deg; use 2 at 5.625 deg).
+
 Data: the synthetic stores are generated with ``sciml.datasets.carbonbench`` when ``--root``
 holds none. Models already trained in ``--out`` are reused (``--retrain`` to redo).
 """
