@@ -15,6 +15,14 @@ Sections (``--sections``, default all):
   L-BFGS settings, in this run (DeepXDE runs in a subprocess of the separate venv
   ``.bench-venv-deepxde``, created here if missing: ``pip install torch==2.13.0`` then ``deepxde==1.15.0``).
 
+Last Burgers measurements (one shared CPU core, torch 2.13, seed 0; goal 6.7e-4 NOT reached):
+
+* float32, Adam 1000 + L-BFGS 5266 (line search stopped progressing): 2.13e-2, 2572 s.
+* float64, unscaled loss, zero tolerances: 1.20e-2 at 7000 L-BFGS iterations, then stalled
+  (loss 1.557e-6 -> 1.547e-6 from 8000 to 11000 iterations, ~3 evaluations per iteration), 1.22e-2 at 11000.
+* float64, ``loss_scale="auto"`` (the defaults): no stall at that point, loss 1.14e-6 at 8000 and 7.4e-7
+  at 9500; 9.88e-3 after Adam 1000 + L-BFGS 9900 in 2288 s (stopped by the time budget).
+
 Run: ``OMP_NUM_THREADS=1 python benchmarks/pinns.py`` (prints a table; ``--json out.json`` saves it).
 """
 from __future__ import annotations
