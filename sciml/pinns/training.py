@@ -242,7 +242,7 @@ class PINNTrainer:
         self.progress, self.log_every = bool(progress), _check_int(log_every, "log_every", 1)
         self.callback = callback
         self.result = TrainResult()
-        self.iterations = {"adam": 0, "lbfgs": 0}
+        self.iterations = {"adam": 0, "lbfgs": 0, "bfgs": 0}
         if resume and self.checkpoint and os.path.exists(self.checkpoint):
             self.load(self.checkpoint)
 
@@ -447,6 +447,90 @@ class PINNTrainer:
                     self.save(self.checkpoint)
         evals = state.get("func_evals", 0) - evals0
         self._timing("lbfgs", busy, done, evals)
+        if self.checkpoint:
+            self.save(self.checkpoint)
+        return self.result
+
+    def bfgs(self, iterations: int, *, self_scaling: bool = True, chunk: int | None = None,
+             loss_scale: float | str = "auto", c1: float = 1e-4, c2: float = 0.9) -> TrainResult:
+        """Up to ``iterations`` dense BFGS iterations (:class:`sciml.pinns.bfgs.DenseBFGS`), strong-Wolfe line search.
+
+        For networks of up to a few thousand parameters (the matrix is ``n x n`` float64). The curvature
+        matrix is kept on the trainer, so successive calls continue one run; it is not checkpointed (a
+        resumed run rebuilds it). ``self_scaling``: Al-Baali's restricted self-scaling. ``loss_scale`` as in
+        :meth:`lbfgs` (the method is scale-invariant; the factor only keeps values near 1). Causal weights
+        are frozen within a chunk of ``chunk`` (default ``log_every``) iterations.
+        """
+        from .bfgs import DenseBFGS
+
+        iterations = _check_int(iterations, "iterations")
+        chunk = self.log_every if chunk is None else _check_int(chunk, "chunk", 1)
+        if loss_scale != "auto" and (isinstance(loss_scale, (bool, str)) or not (
+                isinstance(loss_scale, (int, float)) and loss_scale > 0 and math.isfinite(loss_scale))):
+            raise ValueError(f"loss_scale must be a positive number or 'auto', got {loss_scale!r}")
+        if iterations == 0:
+            return self.result
+        params = self._params()
+        if any(p.dtype != torch.float64 for p in params):
+            raise TypeError("bfgs needs a float64 model (its line search works on loss differences of 1e-12 "
+                            "and below); build the problem with dtype='float64'")
+        n = sum(p.numel() for p in params)
+        if n > 20_000:
+            raise ValueError(f"bfgs keeps an n x n matrix; the model has {n} parameters (use lbfgs)")
+        if loss_scale == "auto":
+            self._freeze_causal()
+            loss0 = float(self.losses()[0].detach())
+            self._unfreeze_causal()
+            loss_scale = 1.0 / loss0 if loss0 > 0 and math.isfinite(loss0) else 1.0
+        scale = float(loss_scale)
+
+        def fun_and_grad(x):
+            torch.nn.utils.vector_to_parameters(x, params)
+            for p in params:
+                p.grad = None
+            total, _ = self.losses()
+            (total * scale).backward()
+            g = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+            return float(total.detach()) * scale, g
+
+        opt = getattr(self, "_bfgs_state", None)
+        x0 = torch.nn.utils.parameters_to_vector(params).detach()
+        if opt is None or opt.n != n or not torch.equal(opt.x, x0) or opt.self_scaling != bool(self_scaling):
+            opt = DenseBFGS(fun_and_grad, x0, self_scaling=self_scaling, c1=c1, c2=c2)
+        else:  # same run continued: keep the matrix, refresh the (possibly rescaled) objective
+            opt.fun_and_grad, opt.f, opt.old_f, opt._cache = fun_and_grad, None, None, {}
+        self._bfgs_state = opt
+        t_start, busy, done, e0 = time.perf_counter(), 0.0, 0, opt.evaluations
+        with self._bar() as bar:
+            task = bar.add_task("bfgs", total=iterations)
+            while done < iterations:
+                step = min(chunk, iterations - done)
+                self._freeze_causal()
+                it0, t0 = opt.iterations, time.perf_counter()
+                opt.f = None  # causal weights may have changed: re-evaluate at the current point
+                why = opt.step(step)
+                busy += time.perf_counter() - t0
+                self._unfreeze_causal()
+                n_done = opt.iterations - it0
+                done += n_done
+                self.iterations["bfgs"] = self.iterations.get("bfgs", 0) + n_done
+                with torch.no_grad():
+                    torch.nn.utils.vector_to_parameters(opt.x.clone(), params)
+                total, parts = self.losses()
+                row = self._record("bfgs", self.iterations["bfgs"], total, parts, t_start)
+                bar.update(task, completed=done, description=self._describe("bfgs", row))
+                if not math.isfinite(row["loss"]):
+                    self.result.stopped = "non-finite loss in BFGS"
+                    break
+                if why:
+                    self.result.stopped = f"BFGS stopped after {self.iterations['bfgs']} iterations: {why}"
+                    break
+                if self.callback is not None and self.callback(self, "bfgs", done):
+                    self.result.stopped = f"callback stop at BFGS iteration {done}"
+                    break
+                if self.checkpoint and (done // self.checkpoint_every) != ((done - n_done) // self.checkpoint_every):
+                    self.save(self.checkpoint)
+        self._timing("bfgs", busy, done, opt.evaluations - e0)
         if self.checkpoint:
             self.save(self.checkpoint)
         return self.result

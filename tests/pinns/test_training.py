@@ -192,3 +192,30 @@ def test_lbfgs_loss_scale_restores_curvature_updates_on_tiny_losses():
         PINNTrainer(*_poisson_1d(), progress=False).lbfgs(5, loss_scale="big")
     with pytest.raises(ValueError, match="loss_scale"):
         PINNTrainer(*_poisson_1d(), progress=False).lbfgs(5, loss_scale=-1.0)
+
+
+def test_bfgs_phase_beats_lbfgs_on_same_budget_and_continues():
+    """Dense BFGS after the same Adam warm-up reaches a lower loss than L-BFGS in the same number of
+    iterations; a second call continues the run (same matrix)."""
+    losses = {}
+    for method in ("lbfgs", "bfgs"):
+        model, terms = _poisson_1d(hard=False, seed=5, n=48)
+        tr = PINNTrainer(model, terms, progress=False, log_every=20)
+        tr.adam(50, lr=1e-2)
+        getattr(tr, method)(60)
+        losses[method] = tr.evaluate()["loss"]
+        if method == "bfgs":
+            H = tr._bfgs_state.H
+            tr.bfgs(40)
+            assert tr._bfgs_state.H is H and tr.iterations["bfgs"] == 100, tr.result.stopped
+            assert tr.evaluate()["loss"] < losses["bfgs"]
+            assert tr.result.timings["bfgs"]["iterations"] == 100
+            assert _error(model) < 1e-3
+    assert losses["bfgs"] < losses["lbfgs"], losses
+
+
+def test_bfgs_needs_float64():
+    net = MLP(1, 1, 8, 1, dtype=torch.float32, seed=0)
+    terms = [dirichlet(np.array([[0.0]]), 0.0)]
+    with pytest.raises(TypeError, match="float64"):
+        PINNTrainer(net, terms, progress=False).bfgs(5)
