@@ -112,7 +112,8 @@ def ensure_deepxde_venv() -> str:
 def run_burgers(args, rows):
     pb = problems.burgers(dtype=args.burgers_dtype, seed=args.seed)
     opts = dict(pb.train_defaults)  # the ready-made problem's defaults, unless overridden below
-    for key, val in (("adam_iterations", args.burgers_adam), ("lbfgs_iterations", args.burgers_lbfgs)):
+    for key, val in (("adam_iterations", args.burgers_adam), ("lbfgs_iterations", args.burgers_lbfgs),
+                     ("bfgs_iterations", args.burgers_bfgs)):
         if val is not None:
             opts[key] = val
     t0 = time.perf_counter()
@@ -120,9 +121,9 @@ def run_burgers(args, rows):
     trace = []
 
     def cb(trainer, phase, it):
-        if phase == "lbfgs" and trainer.iterations["lbfgs"] % args.burgers_report < trainer.log_every:
+        if phase in ("lbfgs", "bfgs") and trainer.iterations[phase] % args.burgers_report < trainer.log_every:
             err = pb.relative_l2()
-            trace.append((trainer.iterations["lbfgs"], err))
+            trace.append((phase, trainer.iterations[phase], err))
             print(f"  burgers {phase} {trainer.iterations[phase]:6d}  loss {trainer.result.history[-1]['loss']:.3e}"
                   f"  rel L2 {err:.3e}  {time.perf_counter() - t0:.0f}s", flush=True)
         return time.perf_counter() > deadline
@@ -135,7 +136,9 @@ def run_burgers(args, rows):
     wall = time.perf_counter() - t0
     n_adam = res.timings.get("adam", {}).get("iterations", 0)
     n_lbfgs = res.timings.get("lbfgs", {}).get("iterations", 0)
-    rows.append((f"Burgers (Raissi) rel. L2, Adam {n_adam} + L-BFGS {n_lbfgs} it, {args.burgers_dtype}",
+    n_bfgs = res.timings.get("bfgs", {}).get("iterations", 0)
+    phases = f"Adam {n_adam}" + (f" + L-BFGS {n_lbfgs}" if n_lbfgs else "") + (f" + SS-BFGS {n_bfgs}" if n_bfgs else "")
+    rows.append((f"Burgers (Raissi) rel. L2, {phases} it, {args.burgers_dtype}",
                  f"{err:.2e}", "<= 6.7e-4 (Raissi)", f"{wall:.0f} s; {res.stopped or 'iteration budget used'}"))
     if args.plot_dir:
         pb.plot(os.path.join(args.plot_dir, "burgers.png"))
@@ -234,8 +237,9 @@ def main(argv=None):
                     help="dtype of the Burgers accuracy run (the problem's default, float64)")
     ap.add_argument("--burgers-adam", type=int, default=None, help="default: the problem's (problems.burgers)")
     ap.add_argument("--burgers-lbfgs", type=int, default=None, help="default: the problem's (problems.burgers)")
+    ap.add_argument("--burgers-bfgs", type=int, default=None, help="default: the problem's (problems.burgers)")
     ap.add_argument("--burgers-minutes", type=float, default=180.0, help="wall-clock budget of the Burgers run")
-    ap.add_argument("--burgers-report", type=int, default=1000, help="L-BFGS iterations between error reports")
+    ap.add_argument("--burgers-report", type=int, default=1000, help="(L-)BFGS iterations between error reports")
     ap.add_argument("--conv-adam", type=int, default=3000)
     ap.add_argument("--conv-lbfgs", type=int, default=500)
     ap.add_argument("--lpinn-adam", type=int, default=1000)

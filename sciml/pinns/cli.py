@@ -43,7 +43,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``pinn`` on an argparse sub-parser collection (called by :mod:`sciml.cli`)."""
     p = subparsers.add_parser("pinn", help="train a ready-made PINN problem (burgers, convection, allen-cahn, "
                                            "poisson-lshape)",
-                              description="Train a PINN problem with Adam then L-BFGS (strong Wolfe) and print the "
+                              description="Train a PINN problem with Adam, L-BFGS and/or dense BFGS (strong Wolfe) and print the "
                                           "relative L2 error against its exact / reference solution.")
     p.add_argument("problem", choices=_PROBLEMS)
     p.add_argument("--beta", type=float, default=50.0, help="convection speed (convection only)")
@@ -51,6 +51,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--iterations", "--adam-iterations", dest="adam_iterations", type=_nonneg_int, default=None,
                    help="Adam iterations (default: the problem's)")
     p.add_argument("--lbfgs-iterations", type=_nonneg_int, default=None, help="L-BFGS iterations (default: the problem's)")
+    p.add_argument("--bfgs-iterations", type=_nonneg_int, default=None,
+                   help="dense self-scaled BFGS iterations after L-BFGS (float64; default: the problem's)")
     p.add_argument("--lr", type=_positive_float, default=None, help="Adam learning rate")
     p.add_argument("--history-size", type=_nonneg_int, default=None, help="L-BFGS history size")
     p.add_argument("--adaptive-weights", choices=("none", "lr_annealing"), default=None)
@@ -83,7 +85,7 @@ def run(args) -> int:
         kw.update(beta=args.beta, lagrangian=args.lagrangian)
     problem = PROBLEMS[args.problem](**kw)
     overrides = {k: v for k, v in dict(adam_iterations=args.adam_iterations, lbfgs_iterations=args.lbfgs_iterations,
-                                       lr=args.lr, history_size=args.history_size,
+                                       bfgs_iterations=args.bfgs_iterations, lr=args.lr, history_size=args.history_size,
                                        adaptive_weights=args.adaptive_weights).items() if v is not None}
     if args.checkpoint:
         overrides.update(checkpoint=args.checkpoint, resume=True)

@@ -107,8 +107,9 @@ class PINNProblem:
         return PINNTrainer(self.model, self.terms, **opts)
 
     def train(self, **overrides) -> TrainResult:
-        """Adam then L-BFGS; keywords: ``adam_iterations, lr, decay_rate, decay_steps, lbfgs_iterations,
-        history_size, tolerance_grad, tolerance_change, loss_scale`` and the :class:`PINNTrainer` options."""
+        """Adam, then L-BFGS, then dense BFGS; keywords: ``adam_iterations, lr, decay_rate, decay_steps,
+        lbfgs_iterations, history_size, tolerance_grad, tolerance_change, loss_scale, bfgs_iterations,
+        self_scaling`` and the :class:`PINNTrainer` options."""
         opts = {**self.train_defaults, **overrides}
         tr = self.trainer(**opts)
         tr.adam(opts.get("adam_iterations", 1000), lr=opts.get("lr", 1e-3), decay_rate=opts.get("decay_rate", 1.0),
@@ -118,6 +119,9 @@ class PINNProblem:
                      tolerance_grad=opts.get("tolerance_grad", 1e-9),
                      tolerance_change=opts.get("tolerance_change", 1e-12),
                      loss_scale=opts.get("loss_scale", 1.0))
+        if not tr.result.stopped.startswith(("non-finite", "callback")):
+            tr.bfgs(opts.get("bfgs_iterations", 0), self_scaling=opts.get("self_scaling", True),
+                    loss_scale=opts.get("loss_scale", "auto"))
         self.result = tr.result
         return tr.result
 
@@ -198,16 +202,13 @@ def burgers(*, n_boundary: int = 100, n_collocation: int = 10_000, width: int = 
     as in Raissi's script; ``n_collocation`` Latin-hypercube points in ``[-1, 1] x [0, 1]``.
     ``taylor``: residual derivatives by forward Taylor propagation (:meth:`MLP.jet`) instead of nested autograd.
 
-    Training defaults (``problem.train()``): Adam 1000 steps (lr 1e-3), then up to 50 000 L-BFGS iterations
-    (Raissi's ``maxiter``; history 50, strong Wolfe) with zero tolerances, so the iteration budget ends the
-    run unless a line search makes no progress at all, and ``loss_scale="auto"`` (see
-    :meth:`PINNTrainer.lbfgs`). ``dtype`` defaults to float64 because the late L-BFGS phase works on losses
-    of 1e-6 and below: in float32 the strong-Wolfe search stopped making progress after 5 266 iterations
-    (relative L2 2.1e-2), while float64 kept descending (1.2e-2 at 7 000 iterations). Measured cost on one
-    CPU core: ~0.18 s per loss evaluation in float64 (10 100 points), so the full budget takes hours; with
-    unscaled losses float64 L-BFGS stalled at loss 1.55e-6 (relative L2 1.2e-2) from ~7 500 iterations on,
-    which is what ``loss_scale`` addresses (torch drops curvature pairs with ``y.s <= 1e-10``).
-    Raissi et al.'s 6.7e-4 has not been reproduced with these settings (see ``benchmarks/pinns.py``).
+    Training defaults (``problem.train()``): Adam 1000 steps (lr 1e-3), then 5 000 iterations of dense
+    self-scaled BFGS (:meth:`PINNTrainer.bfgs`, strong-Wolfe line search) in float64. Measured on one CPU
+    core (``benchmarks/pinns.py``, seed 0): relative L2 3.1e-4 after 2 500 BFGS iterations (~8 min), below
+    Raissi et al.'s 6.7e-4, where L-BFGS (history 50, strong Wolfe, the same points) was still at 9.9e-3 after
+    9 900 iterations (38 min): its limited memory loses the curvature the late, ill-conditioned phase needs.
+    ``lbfgs_iterations`` runs L-BFGS between the two. BFGS needs float64: with ``dtype="float32"`` the
+    defaults are Adam then up to 50 000 L-BFGS iterations (2.1e-2 measured: the line search stops progressing).
     """
     n_boundary = _positive_int(n_boundary, "n_boundary")
     n_collocation = _positive_int(n_collocation, "n_collocation")
@@ -236,8 +237,9 @@ def burgers(*, n_boundary: int = 100, n_collocation: int = 10_000, width: int = 
     X, T = np.meshgrid(x, t)
     return PINNProblem("burgers", model, terms, (x, t), burgers_reference(X, T, viscosity),
                        lambda m, p: _batched_predict(m, p), ("x", "t"),
-                       dict(adam_iterations=1000, lr=1e-3, lbfgs_iterations=50_000, history_size=50,
+                       dict(adam_iterations=1000, lr=1e-3, lbfgs_iterations=0 if dt == torch.float64 else 50_000, history_size=50,
                             tolerance_grad=0.0, tolerance_change=0.0, loss_scale="auto",
+                            bfgs_iterations=5000 if dt == torch.float64 else 0,
                             adaptive_weights=adaptive_weights))
 
 

@@ -8,6 +8,8 @@ particular PDE, so the same trainer serves PINNs, Lagrangian PINNs and particle 
 :class:`PINNTrainer` (and the one-call :func:`train_pinn`) runs
 
 * Adam (optionally with learning-rate decay), then
+* dense (self-scaled) BFGS for small float64 networks (:mod:`sciml.pinns.bfgs`), the late-phase
+  optimiser that reaches the accuracies L-BFGS stalls short of;
 * L-BFGS with strong-Wolfe line search (``torch.optim.LBFGS(line_search_fn="strong_wolfe")``),
   with ``history_size``, ``tolerance_grad``, ``tolerance_change`` passed to torch and the
   iteration budget counted over true L-BFGS iterations (it stops early when torch's
@@ -614,8 +616,10 @@ def resampling_callback(term: LossTerm, sampler: Callable, *, every: int = 1000,
 def train_pinn(model: nn.Module, terms: Sequence[LossTerm], *, adam_iterations: int = 1000, lr: float = 1e-3,
                decay_rate: float = 1.0, decay_steps: int = 1000, lbfgs_iterations: int = 0,
                history_size: int = 50, tolerance_grad: float = 1e-9, tolerance_change: float = 1e-12,
-               loss_scale: float | str = 1.0, **trainer_kwargs) -> TrainResult:
-    """Adam (``adam_iterations``) then L-BFGS (``lbfgs_iterations``); see :class:`PINNTrainer`.
+               loss_scale: float | str = 1.0, bfgs_iterations: int = 0, self_scaling: bool = True,
+               **trainer_kwargs) -> TrainResult:
+    """Adam (``adam_iterations``), then L-BFGS (``lbfgs_iterations``), then dense BFGS (``bfgs_iterations``,
+    float64 models of up to 20 000 parameters); see :class:`PINNTrainer`.
 
     Returns the :class:`TrainResult` (history, per-phase timings, why it stopped).
     """
@@ -624,4 +628,6 @@ def train_pinn(model: nn.Module, terms: Sequence[LossTerm], *, adam_iterations: 
     if not trainer.result.stopped.startswith(("non-finite", "callback")):
         trainer.lbfgs(lbfgs_iterations, history_size=history_size, tolerance_grad=tolerance_grad,
                       tolerance_change=tolerance_change, loss_scale=loss_scale)
+    if not trainer.result.stopped.startswith(("non-finite", "callback")):
+        trainer.bfgs(bfgs_iterations, self_scaling=self_scaling)
     return trainer.result

@@ -129,10 +129,9 @@ def test_burgers_reference_matches_independent_quadrature_at_the_front():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="goal not reached yet: float64 Adam 1000 + L-BFGS measured 1.2e-2 "
-                                       "(stalled at loss 1.55e-6); see benchmarks/pinns.py")
 def test_burgers_raissi_goal_accuracy():
-    """Raissi et al.'s figure with the ready-made problem's default settings (hours on one CPU core)."""
+    """Raissi et al.'s figure with the ready-made problem's default settings (Adam 1000 + dense BFGS 5000,
+    ~15 min on one CPU core)."""
     pb = P.burgers()
     pb.train(progress=False)
     assert pb.relative_l2() <= 6.7e-4
