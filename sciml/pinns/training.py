@@ -197,6 +197,13 @@ class TrainResult:
         return t["seconds"] / t["iterations"] if t and t["iterations"] else float("nan")
 
 
+def _check_loss_scale(v):
+    if v == "auto" and isinstance(v, str):
+        return
+    if isinstance(v, (bool, str)) or not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
+        raise ValueError(f"loss_scale must be a positive number or 'auto', got {v!r}")
+
+
 def _check_int(v, name, minimum=0):
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {v!r}")
@@ -383,20 +390,10 @@ class PINNTrainer:
             if not (v >= 0 and math.isfinite(v)):
                 raise ValueError(f"{name} must be finite and >= 0, got {v!r}")
         chunk = self.log_every if chunk is None else _check_int(chunk, "chunk", 1)
-        if isinstance(loss_scale, str):
-            if loss_scale != "auto":
-                raise ValueError(f"loss_scale must be a positive number or 'auto', got {loss_scale!r}")
-        elif isinstance(loss_scale, bool) or not (isinstance(loss_scale, (int, float)) and loss_scale > 0
-                                                  and math.isfinite(loss_scale)):
-            raise ValueError(f"loss_scale must be a positive number or 'auto', got {loss_scale!r}")
+        _check_loss_scale(loss_scale)
         if iterations == 0:
             return self.result
-        if loss_scale == "auto":
-            self._freeze_causal()
-            loss0 = float(self.losses()[0].detach())
-            self._unfreeze_causal()
-            loss_scale = 1.0 / loss0 if loss0 > 0 and math.isfinite(loss0) else 1.0
-        scale = float(loss_scale)
+        scale = self._loss_scale(loss_scale)
         params = self._params()
         opt = torch.optim.LBFGS(params, lr=lr, max_iter=1, history_size=history_size,
                                 tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
@@ -442,11 +439,8 @@ class PINNTrainer:
                     # of the chunk is not convergence, so that case goes on with the next chunk
                     self.result.stopped = f"L-BFGS converged (torch tolerances) after {self.iterations['lbfgs']} iterations"
                     break
-                if self.callback is not None and self.callback(self, "lbfgs", done):
-                    self.result.stopped = f"callback stop at L-BFGS iteration {done}"
+                if self._after_chunk("lbfgs", "L-BFGS", done, n_done):
                     break
-                if self.checkpoint and (done // self.checkpoint_every) != ((done - n_done) // self.checkpoint_every):
-                    self.save(self.checkpoint)
         evals = state.get("func_evals", 0) - evals0
         self._timing("lbfgs", busy, done, evals)
         if self.checkpoint:
@@ -467,9 +461,7 @@ class PINNTrainer:
 
         iterations = _check_int(iterations, "iterations")
         chunk = self.log_every if chunk is None else _check_int(chunk, "chunk", 1)
-        if loss_scale != "auto" and (isinstance(loss_scale, (bool, str)) or not (
-                isinstance(loss_scale, (int, float)) and loss_scale > 0 and math.isfinite(loss_scale))):
-            raise ValueError(f"loss_scale must be a positive number or 'auto', got {loss_scale!r}")
+        _check_loss_scale(loss_scale)
         if iterations == 0:
             return self.result
         params = self._params()
@@ -479,12 +471,7 @@ class PINNTrainer:
         n = sum(p.numel() for p in params)
         if n > 20_000:
             raise ValueError(f"bfgs keeps an n x n matrix; the model has {n} parameters (use lbfgs)")
-        if loss_scale == "auto":
-            self._freeze_causal()
-            loss0 = float(self.losses()[0].detach())
-            self._unfreeze_causal()
-            loss_scale = 1.0 / loss0 if loss0 > 0 and math.isfinite(loss0) else 1.0
-        scale = float(loss_scale)
+        scale = self._loss_scale(loss_scale)
 
         def fun_and_grad(x):
             torch.nn.utils.vector_to_parameters(x, params)
@@ -527,15 +514,30 @@ class PINNTrainer:
                 if why:
                     self.result.stopped = f"BFGS stopped after {self.iterations['bfgs']} iterations: {why}"
                     break
-                if self.callback is not None and self.callback(self, "bfgs", done):
-                    self.result.stopped = f"callback stop at BFGS iteration {done}"
+                if self._after_chunk("bfgs", "BFGS", done, n_done):
                     break
-                if self.checkpoint and (done // self.checkpoint_every) != ((done - n_done) // self.checkpoint_every):
-                    self.save(self.checkpoint)
         self._timing("bfgs", busy, done, opt.evaluations - e0)
         if self.checkpoint:
             self.save(self.checkpoint)
         return self.result
+
+    def _loss_scale(self, loss_scale) -> float:
+        """``loss_scale`` as a number; ``"auto"``: 1 / the current loss (causal weights frozen)."""
+        if loss_scale != "auto":
+            return float(loss_scale)
+        self._freeze_causal()
+        loss0 = float(self.losses()[0].detach())
+        self._unfreeze_causal()
+        return 1.0 / loss0 if loss0 > 0 and math.isfinite(loss0) else 1.0
+
+    def _after_chunk(self, phase, label, done, n_done) -> bool:
+        """Callback and periodic checkpoint after a chunk of a quasi-Newton phase; True to stop."""
+        if self.callback is not None and self.callback(self, phase, done):
+            self.result.stopped = f"callback stop at {label} iteration {done}"
+            return True
+        if self.checkpoint and (done // self.checkpoint_every) != ((done - n_done) // self.checkpoint_every):
+            self.save(self.checkpoint)
+        return False
 
     def _freeze_causal(self):
         for t in self.terms:  # residuals may need input derivatives: evaluate with autograd on
