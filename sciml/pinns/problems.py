@@ -204,8 +204,8 @@ def burgers(*, n_boundary: int = 100, n_collocation: int = 10_000, width: int = 
 
     Training defaults (``problem.train()``): Adam 1000 steps (lr 1e-3), then 5 000 iterations of dense
     self-scaled BFGS (:meth:`PINNTrainer.bfgs`, strong-Wolfe line search) in float64. Measured on one CPU
-    core (``benchmarks/pinns.py``, seed 0): relative L2 3.1e-4 after 2 500 BFGS iterations (~8 min), below
-    Raissi et al.'s 6.7e-4, where L-BFGS (history 50, strong Wolfe, the same points) was still at 9.9e-3 after
+    core (``benchmarks/pinns.py``, seed 0): relative L2 3.1e-4 after 2 500 BFGS iterations (~8 min), 1.6e-4
+    at 5 000 (~13 min) and 2.2e-5 at 8 000 (20 min), against Raissi et al.'s 6.7e-4, where L-BFGS (history 50, strong Wolfe, the same points) was still at 9.9e-3 after
     9 900 iterations (38 min): its limited memory loses the curvature the late, ill-conditioned phase needs.
     ``lbfgs_iterations`` runs L-BFGS between the two. BFGS needs float64: with ``dtype="float32"`` the
     defaults are Adam then up to 50 000 L-BFGS iterations (2.1e-2 measured: the line search stops progressing).
