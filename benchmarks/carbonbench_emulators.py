@@ -13,16 +13,17 @@ floor every model must beat. The table is printed beside the published LowRes fi
         [--grid latlon11.25 --levels 5 --train-years 2000-2001 --test-years 2002] \\
         [--models unet sfno swin] [--minutes 8] [--flux]
 
-The reported table (2 shared CPU cores, OMP_NUM_THREADS=1): ``--root cb_data --train-years 2000-2004
---test-years 2005-2005 --models sfno --minutes 35 --horizons 1 2 4 8 16 --iters 6000 1200 500 250 120``,
-then ``--models swin --minutes 9 --horizons 1 2 4 8 --iters 6000 1200 500 250`` in the same ``--out``.
-The best UNet (90-day R^2 0.9915, RMSE 0.380 ppm; ``docs/carbonbench_unet_result.json``) is two runs,
-1291 s + 724 s on one core::
+The reported table (2 shared CPU cores, OMP_NUM_THREADS=1, ``docs/carbonbench_*_result.json``): each
+backbone is two runs, single-step then rollouts up to 16 steps, then a warm-started fine-tuning on 16 / 32 / 64
+steps (4 / 8 / 16 days)::
 
-    ... --out r1 --models unet --minutes 50 --horizons 1 2 4 8 16 --iters 10000 2000 800 400 200
+    ... --root cb_data --train-years 2000-2004 --test-years 2005-2005 --out r1 --models unet \
+        --minutes 50 --horizons 1 2 4 8 16 --iters 10000 2000 800 400 200
     ... --out r3 --models unet --minutes 40 --init r1/unet --lr 3e-4 --horizons 16 32 64 --iters 300 150 80
 
-(the first alone gives 0.9881; continuing with horizons 8 16 32 instead, 0.9905).
+(SFNO: first run ``--iters 6000 1200 500 250 120 --minutes 35``; Swin: as UNet with ``--minutes 30``).
+90-day R^2 after the first / the second run: UNet 0.9881 / 0.9915 (1291 + 724 s), SFNO 0.9803 / 0.9883
+(1022 + 1100 s), Swin 0.9824 / 0.9882 (914 + 592 s); continuing UNet on 8 / 16 / 32 steps instead: 0.9905.
 ``--bound-radius`` (default 1 cell) must cover the largest Courant number of the grid
 (~1 at 11.25 deg; use 2 at 5.625 deg).
 
