@@ -129,6 +129,7 @@ def test_burgers_reference_matches_independent_quadrature_at_the_front():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_burgers_raissi_goal_accuracy():
     """Raissi et al.'s figure with the ready-made problem's default settings (Adam 1000 + dense BFGS 5000,
     ~15 min on one CPU core)."""
