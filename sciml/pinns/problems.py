@@ -205,8 +205,9 @@ def burgers(*, n_boundary: int = 100, n_collocation: int = 10_000, width: int = 
     Training defaults (``problem.train()``): Adam 1000 steps (lr 1e-3), then 5 000 iterations of dense
     self-scaled BFGS (:meth:`PINNTrainer.bfgs`, strong-Wolfe line search) in float64. Measured on one CPU
     core (``benchmarks/pinns.py``, seed 0): relative L2 3.1e-4 after 2 500 BFGS iterations (~8 min), 1.6e-4
-    at 5 000 (~13 min) and 2.2e-5 at 8 000 (20 min), against Raissi et al.'s 6.7e-4, where L-BFGS (history 50, strong Wolfe, the same points) was still at 9.9e-3 after
-    9 900 iterations (38 min): its limited memory loses the curvature the late, ill-conditioned phase needs.
+    at 5 000 (~13 min) and 2.2e-5 at 8 000 (20 min), against Raissi et al.'s 6.7e-4, where L-BFGS (history
+    50, strong Wolfe, the same points) was still at 9.9e-3 after 9 900 iterations (38 min): its limited
+    memory loses the curvature the late, ill-conditioned phase needs.
     ``lbfgs_iterations`` runs L-BFGS between the two. BFGS needs float64: with ``dtype="float32"`` the
     defaults are Adam then up to 50 000 L-BFGS iterations (2.1e-2 measured: the line search stops progressing).
     """
@@ -237,8 +238,9 @@ def burgers(*, n_boundary: int = 100, n_collocation: int = 10_000, width: int = 
     X, T = np.meshgrid(x, t)
     return PINNProblem("burgers", model, terms, (x, t), burgers_reference(X, T, viscosity),
                        lambda m, p: _batched_predict(m, p), ("x", "t"),
-                       dict(adam_iterations=1000, lr=1e-3, lbfgs_iterations=0 if dt == torch.float64 else 50_000, history_size=50,
+                       dict(adam_iterations=1000, lr=1e-3, history_size=50,
                             tolerance_grad=0.0, tolerance_change=0.0, loss_scale="auto",
+                            lbfgs_iterations=0 if dt == torch.float64 else 50_000,
                             bfgs_iterations=5000 if dt == torch.float64 else 0,
                             adaptive_weights=adaptive_weights))
 

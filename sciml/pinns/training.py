@@ -8,12 +8,12 @@ particular PDE, so the same trainer serves PINNs, Lagrangian PINNs and particle 
 :class:`PINNTrainer` (and the one-call :func:`train_pinn`) runs
 
 * Adam (optionally with learning-rate decay), then
-* dense (self-scaled) BFGS for small float64 networks (:mod:`sciml.pinns.bfgs`), the late-phase
-  optimiser that reaches the accuracies L-BFGS stalls short of;
 * L-BFGS with strong-Wolfe line search (``torch.optim.LBFGS(line_search_fn="strong_wolfe")``),
   with ``history_size``, ``tolerance_grad``, ``tolerance_change`` passed to torch and the
   iteration budget counted over true L-BFGS iterations (it stops early when torch's
-  tolerances are met);
+  tolerances are met), then
+* dense (self-scaled) BFGS for small float64 networks (:mod:`sciml.pinns.bfgs`), the late-phase
+  optimiser that reaches the accuracies L-BFGS stalls short of;
 * adaptive loss weights by learning-rate annealing (Wang, Teng & Perdikaris 2021,
   "Understanding and mitigating gradient flow pathologies in PINNs"):
   ``lambda_hat_i = max|grad L_pde| / mean|grad L_i|``, ``lambda_i <- (1 - alpha) lambda_i + alpha lambda_hat_i``;
@@ -488,7 +488,10 @@ class PINNTrainer:
             opt = DenseBFGS(fun_and_grad, x0, self_scaling=self_scaling, c1=c1, c2=c2)
         else:  # same run continued: keep the matrix, refresh the (possibly rescaled) objective
             opt.fun_and_grad, opt.f, opt.old_f, opt._cache = fun_and_grad, None, None, {}
-        self._bfgs_state = opt
+            if opt.H is not None and scale != self._bfgs_scale:
+                opt.H.mul_(self._bfgs_scale / scale)  # inverse Hessian of scale * loss is H_loss / scale
+        self._bfgs_state, self._bfgs_scale = opt, scale
+        causal = any(t.causal is not None for t in self.terms)
         t_start, busy, done, e0 = time.perf_counter(), 0.0, 0, opt.evaluations
         with self._bar() as bar:
             task = bar.add_task("bfgs", total=iterations)
@@ -496,13 +499,14 @@ class PINNTrainer:
                 step = min(chunk, iterations - done)
                 self._freeze_causal()
                 it0, t0 = opt.iterations, time.perf_counter()
-                opt.f = None  # causal weights may have changed: re-evaluate at the current point
+                if causal:
+                    opt.f = None  # the frozen causal weights changed the objective: re-evaluate here
                 why = opt.step(step)
                 busy += time.perf_counter() - t0
                 self._unfreeze_causal()
                 n_done = opt.iterations - it0
                 done += n_done
-                self.iterations["bfgs"] = self.iterations.get("bfgs", 0) + n_done
+                self.iterations["bfgs"] += n_done
                 with torch.no_grad():
                     torch.nn.utils.vector_to_parameters(opt.x.clone(), params)
                 total, parts = self.losses()

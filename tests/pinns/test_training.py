@@ -219,3 +219,20 @@ def test_bfgs_needs_float64():
     terms = [dirichlet(np.array([[0.0]]), 0.0)]
     with pytest.raises(TypeError, match="float64"):
         PINNTrainer(net, terms, progress=False).bfgs(5)
+
+
+def test_bfgs_continuation_is_invariant_to_a_new_loss_scale():
+    """BFGS is scale-covariant: continuing a run with a different loss_scale rescales the kept matrix, so the
+    iterates are those of continuing with the old scale."""
+    import copy
+
+    model, terms = _poisson_1d(hard=False, seed=6, n=32)
+    tr = PINNTrainer(model, terms, progress=False, log_every=10)
+    tr.adam(30, lr=1e-2)
+    tr.bfgs(20, loss_scale=1.0)
+    twin = copy.deepcopy(tr)
+    tr.bfgs(10, loss_scale=1.0)
+    twin.bfgs(10, loss_scale=16.0)
+    a = torch.nn.utils.parameters_to_vector(tr.model.parameters()).detach()
+    b = torch.nn.utils.parameters_to_vector(twin.model.parameters()).detach()
+    assert float((a - b).norm() / a.norm()) < 1e-8
