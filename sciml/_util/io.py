@@ -356,14 +356,23 @@ def check_output(path, *, name: str = "--out", inputs=(), overwrite: bool = Fals
 
 @contextmanager
 def lock_outputs(*paths):
-    """Hold an :class:`OutputLock` on every path (``None`` skipped) for the block."""
+    """Hold an :class:`OutputLock` on every path (``None`` skipped) for the block.
+
+    An ``OSError`` that leaves the block without a file name (a write that found the disk
+    full) gets the outputs as its ``filename``, so the one-line message names them.
+    """
     from contextlib import ExitStack
 
-    with ExitStack() as stack:
-        for p in paths:
-            if p is not None:
+    paths = [p for p in paths if p is not None]
+    try:
+        with ExitStack() as stack:
+            for p in paths:
                 stack.enter_context(OutputLock(p))
-        yield
+            yield
+    except OSError as exc:
+        if exc.filename is None and paths:
+            exc.filename = ", ".join(map(str, paths))
+        raise
 
 
 def remove_empty_tree(path) -> bool:

@@ -26,8 +26,8 @@ def add_parser(subparsers, argv=()):
 
 
 def run(args) -> int:
-    from .._util.io import check_output
     from .. import demo
+    from .._util.io import check_output, lock_outputs
 
     out = check_output(args.out, name="--out", directory=True, exist_ok=True)
     argv = ["--out", str(out)]
@@ -35,4 +35,5 @@ def run(args) -> int:
         value = getattr(args, opt)
         if value is not None:
             argv += ["--" + opt.replace("_", "-"), str(value)]
-    return int(demo.main(argv) or 0)
+    with lock_outputs(out):
+        return int(demo.main(argv) or 0)

@@ -78,7 +78,8 @@ def recipe_options(parser, recipe) -> None:
 
 
 def run(args) -> int:
-    from ..datasets import generate
+    from .._util.io import check_output, lock_outputs
+    from ..datasets import generate, get_recipe
 
     if args.n is None:
         raise UserError("--n is required (a positive number of samples)")
@@ -87,8 +88,14 @@ def run(args) -> int:
     params = {k[2:]: v for k, v in vars(args).items() if k.startswith("p_") and v is not None}
     if args.chunk is not None:
         params["chunk"] = args.chunk
-    path = generate(args.recipe, args.n, seed=args.seed, out=args.out, workers=args.workers,
-                    scheduler=args.scheduler, progress=not args.no_progress, **params)
+    recipe = get_recipe(args.recipe)
+    resolved = recipe.resolve(**params)
+    # an existing store is the generator's to resume or refuse; anything else is never replaced
+    out = check_output(args.out, name="--out", exist_ok=True, kinds=("hdf5",))
+    recipe.check_resources(resolved, args.n, out.parent)
+    with lock_outputs(out):
+        path = generate(args.recipe, args.n, seed=args.seed, out=args.out, workers=args.workers,
+                        scheduler=args.scheduler, progress=not args.no_progress, **params)
     print(f"wrote {path}")
     return 0
 
@@ -138,13 +145,16 @@ def _carbonbench_parser(p):
 
 
 def run_carbonbench(args) -> int:
+    from .._util.io import check_output, lock_outputs
     from ..datasets import carbonbench as cb
 
     if args.out is None:
         raise UserError("--out is required (the directory that will hold Carbontracker/)")
-    res = cb.generate_carbonbench(args.out, grid=args.grid, levels=args.levels, years=args.years,
-                                  splits=args.splits, seed=args.seed, progress=not args.no_progress,
-                                  days_per_year=args.days_per_year, limiter=args.limiter)
+    out = check_output(args.out, name="--out", directory=True, exist_ok=True)  # resumable: finished years kept
+    with lock_outputs(out):
+        res = cb.generate_carbonbench(out, grid=args.grid, levels=args.levels, years=args.years,
+                                      splits=args.splits, seed=args.seed, progress=not args.no_progress,
+                                      days_per_year=args.days_per_year, limiter=args.limiter)
     for k, v in res.items():
         if k != "seconds":
             print(f"wrote {v}")

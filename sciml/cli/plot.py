@@ -19,8 +19,16 @@ def add_parser(subparsers, argv=()):
 
 
 def run(args) -> int:
+    import os
+
+    from .._util.io import check_output, lock_outputs
+
+    if os.path.splitext(args.out)[1].lower() not in IMAGE_SUFFIXES:
+        raise ValueError(f"--out must end in {', '.join(IMAGE_SUFFIXES)}, got {args.out!r}")
+    out = check_output(args.out, name="--out", inputs=[args.file], overwrite=args.overwrite)
     from ..viz.fields import plot_sample
 
-    path = plot_sample(args.file, sample=args.sample, out=args.out, time_index=args.time)
+    with lock_outputs(out):
+        path = plot_sample(args.file, sample=args.sample, out=out, time_index=args.time)
     print(f"wrote {path}")
     return 0

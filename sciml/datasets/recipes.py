@@ -146,6 +146,9 @@ class Recipe:
     solve_chunk: ``(params, seed, indices) -> {field: array (len(indices), *FieldSpec.shape)}``.
     chunk: default number of samples solved together (a parameter ``chunk`` overrides it).
     description: one line for ``sciml info`` / ``--help``.
+    params: ``name -> Param`` declarations (the one source of defaults, types, bounds, help).
+    work_bytes: ``params -> bytes`` of working memory the solver needs per sample of a chunk
+        (a rough upper estimate; :meth:`check_resources` refuses requests far beyond the machine).
     """
 
     name: str
@@ -156,6 +159,7 @@ class Recipe:
     chunk: int = 1
     description: str = ""
     params: Mapping[str, Param] | None = None
+    work_bytes: Callable[[dict], float] | None = None
 
     def __post_init__(self):
         if self.params is not None:
@@ -186,9 +190,36 @@ class Recipe:
             raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
         if self.params is not None:
             merged = {k: self.params[k].check(v, k) for k, v in merged.items()}
+        if self.work_bytes is not None:  # before validate: it may build the solver
+            from .._util.resources import check_memory
+
+            sizes = ", ".join(f"{k}={v}" for k, v in merged.items() if isinstance(v, int) and not isinstance(v, bool))
+            check_memory(int(chunk) * float(self.work_bytes(dict(merged))),
+                         f"recipe {self.name!r} with {sizes} (a chunk of {int(chunk)} samples)")
         out = self.validate(dict(merged))
         out["chunk"] = int(chunk)
         return canonical_params(out)
+
+    def sample_bytes(self, params: Mapping[str, Any]) -> int:
+        """Bytes one stored sample takes (every field, uncompressed)."""
+        total = 0
+        for spec in self.layout(dict(params)).fields.values():
+            total += int(np.prod(spec.shape, dtype=np.float64)) * np.dtype(spec.dtype).itemsize
+        return total
+
+    def check_resources(self, params: Mapping[str, Any], n: int, out=None) -> None:
+        """Refuse, before any work, ``n`` samples that cannot fit in memory (one chunk being
+        solved) or on the disk holding ``out``; ``ValueError`` naming the sizes."""
+        from .._util.resources import check_disk, check_memory
+
+        per = float(self.sample_bytes(params))
+        chunk = min(self.chunk_size(params), int(n))
+        work = float(self.work_bytes(dict(params))) if self.work_bytes is not None else 0.0
+        what = f"recipe {self.name!r} with n={n:,}"
+        check_memory(chunk * (3 * per + work), f"{what} (a chunk of {chunk} samples being solved)")
+        check_memory(n * 8.0 + 4 * per, what)  # per-sample bookkeeping and the assembly buffers
+        if out is not None:
+            check_disk(n * per, out, what)
 
     def chunk_size(self, params: Mapping[str, Any]) -> int:
         return int(params.get("chunk", self.chunk))

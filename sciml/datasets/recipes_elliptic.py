@@ -35,6 +35,11 @@ def _grf_params(**overrides) -> dict:
     return out
 
 
+def _grid_work(p) -> float:
+    # sparse matrix (5 entries per row), AMG hierarchy or factorisation fill, Krylov vectors
+    return 600.0 * p["resolution"] ** 2
+
+
 def _check_rtol(p):
     if p["rtol"] >= 1:
         raise ValueError(f"rtol must be < 1, got {p['rtol']!r}")
@@ -110,6 +115,7 @@ DARCY = register_recipe(Recipe(
         solver=Param("auto", str, "linear solver (auto: the chunk through solve_sequence)", choices=DARCY_SOLVERS),
     ),
     validate=_validate_darcy,
+    work_bytes=_grid_work,
     layout=_darcy_layout,
     solve_chunk=_darcy_chunk,
     chunk=16,
@@ -170,6 +176,7 @@ POISSON = register_recipe(Recipe(
     name="poisson",
     params=_grf_params(boundary_scale=Param(0.1, float, "amplitude of the GRF boundary data")),
     validate=_validate_poisson,
+    work_bytes=_grid_work,
     layout=lambda p: _node_layout(p, {"f": ("1", "source of -Laplace u = f"),
                                       "g": ("1", "Dirichlet boundary data (zero in the interior)"),
                                       "u": ("1", "solution of -Laplace u = f, u = g on the boundary")}),
@@ -213,6 +220,7 @@ HEAT = register_recipe(Recipe(
                        dt=Param(1e-3, float, "backward-Euler step length", min=0, min_open=True),
                        steps=Param(10, int, "number of backward-Euler steps", min=1)),
     validate=_validate_heat,
+    work_bytes=_grid_work,
     layout=lambda p: _node_layout(p, {"kappa": ("1", "thermal conductivity"),
                                       "u0": ("1", "initial temperature"),
                                       "u": ("1", "temperature after `steps` backward-Euler steps of length dt")}),
@@ -263,6 +271,7 @@ HELMHOLTZ = register_recipe(Recipe(
                        source_width=Param(0.03, float, "standard deviation of the Gaussian source", min=0,
                                           min_open=True)),
     validate=_validate_helmholtz,
+    work_bytes=_grid_work,
     layout=lambda p: _node_layout(p, {"k": ("1", "wavenumber"), "f": ("1", "source"),
                                       "u": ("1", "solution of -Laplace u - k^2 u = f, u = 0 on the boundary")}),
     solve_chunk=_helmholtz_chunk,

@@ -131,6 +131,7 @@ LANDAU = register_recipe(Recipe(
         "C": Param(1.0 / 16, float, "collision constant", min=0, min_open=True),
     },
     validate=_validate,
+    work_bytes=lambda p: 8.0 * p["dim"] * 48 * p["particles"] ** p["dim"] + 8.0 * 4 * p["grid"] ** p["dim"],
     layout=_layout,
     solve_chunk=_chunk,
     chunk=4,

@@ -131,6 +131,7 @@ NS2D = register_recipe(Recipe(
         **_solver_params(0.05),
     },
     validate=_validate_ns,
+    work_bytes=lambda p: 16.0 * 48 * p["resolution"] ** 2,  # complex spectra: ETDRK4 stages, coefficients
     layout=_ns_layout,
     solve_chunk=_ns_chunk,
     chunk=8,
@@ -209,6 +210,7 @@ BURGERS = register_recipe(Recipe(
         **_solver_params(0.01),
     },
     validate=_validate_burgers,
+    work_bytes=lambda p: 16.0 * 48 * p["resolution"] * (1 + (p["n_times"] or 1)),
     layout=_burgers_layout,
     solve_chunk=_burgers_chunk,
     chunk=16,
@@ -252,6 +254,7 @@ BURGERS_RAISSI = register_recipe(Recipe(
         "T": Param(1.0, float, "final time", min=0, min_open=True),
     },
     validate=_validate_raissi,
+    work_bytes=lambda p: 8.0 * 8 * p["n_x"] * p["n_t"],
     layout=_raissi_layout,
     solve_chunk=_raissi_chunk,
     chunk=1,
