@@ -23,7 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "dumps_json", "OutputLock",
-           "OutputLockedError", "umask_mode", "file_kind", "check_output", "lock_outputs", "remove_empty_tree"]
+           "OutputLockedError", "umask_mode", "atomic_dir", "file_kind", "check_output", "lock_outputs",
+           "remove_empty_tree"]
 
 
 def umask_mode(base: int = 0o666) -> int:
@@ -220,6 +221,31 @@ class OutputLock:
         return False
 
 
+# -- directories (zarr stores) -------------------------------------------------------------
+@contextmanager
+def atomic_dir(path, replace: bool = False):
+    """Yield a temporary directory beside ``path``; rename it to ``path`` if the block succeeds.
+
+    For directory outputs such as zarr stores. An existing ``path`` is refused
+    (``FileExistsError``) unless ``replace=True``, which removes it just before the rename.
+    On any exception the temporary directory is removed and ``path`` is untouched.
+    """
+    import shutil
+
+    path = Path(path)
+    if path.exists() and not replace:
+        raise FileExistsError(f"{path} exists")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    os.chmod(tmp, umask_mode(0o777))
+    try:
+        yield tmp
+        if replace and path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 # ----------------------------------------------------------------------------- output checks
 _MAGIC = ((b"\x89HDF\r\n\x1a\n", "hdf5"), (b"\x89PNG\r\n\x1a\n", "png"), (b"%PDF", "pdf"),
           (b"\xff\xd8\xff", "jpeg"), (b"PK\x03\x04", "zip"), (b"\x93NUMPY", "npy"), (b"CDF\x01", "netcdf3"),
@@ -370,7 +396,7 @@ def lock_outputs(*paths):
                 stack.enter_context(OutputLock(p))
             yield
     except OSError as exc:
-        if exc.filename is None and paths:
+        if exc.filename is None and exc.errno is not None and exc.strerror and paths:
             exc.filename = ", ".join(map(str, paths))
         raise
 

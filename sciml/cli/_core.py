@@ -71,6 +71,28 @@ def build_parser(argv=()) -> argparse.ArgumentParser:
     return parser
 
 
+class options_named:
+    """Context manager: a library ``ValueError``/``TypeError`` whose message starts with one of
+    ``names`` (a keyword argument, e.g. ``resolution must be ...``) is re-raised naming the
+    option (``--resolution must be ...``), so every message names what the user typed."""
+
+    def __init__(self, names):
+        self.names = sorted(names, key=len, reverse=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, typ, exc, tb):
+        if exc is None or type(exc) not in (ValueError, TypeError) or not exc.args or not isinstance(exc.args[0], str):
+            return False
+        msg = exc.args[0]
+        for name in self.names:
+            if msg.startswith(name) and msg[len(name):len(name) + 1] in (" ", "[", "=", ":"):
+                exc.args = ("--" + name.replace("_", "-") + msg[len(name):], *exc.args[1:])
+                break
+        return False
+
+
 def _first_command(argv) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 

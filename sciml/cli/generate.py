@@ -7,14 +7,14 @@ the library applies, so ``sciml generate RECIPE --help`` and ``generate()`` agre
 from __future__ import annotations
 
 import argparse
-import re
 
 from .._util.validation import check_int, converter, nonnegative_int, positive_int
-from ._core import UserError
+from ._core import UserError, options_named
 
 __all__ = ["add_parser", "recipe_options"]
 
 CARBONBENCH = "carbonbench"
+CARBONBENCH_OPTIONS = ("grid", "levels", "years", "splits", "seed", "days_per_year", "limiter")
 
 
 def add_parser(subparsers, argv=()):
@@ -89,11 +89,12 @@ def run(args) -> int:
     if args.chunk is not None:
         params["chunk"] = args.chunk
     recipe = get_recipe(args.recipe)
-    resolved = recipe.resolve(**params)
+    with options_named(list(recipe.defaults) + ["chunk"]):
+        resolved = recipe.resolve(**params)
     # an existing store is the generator's to resume or refuse; anything else is never replaced
     out = check_output(args.out, name="--out", exist_ok=True, kinds=("hdf5",))
     recipe.check_resources(resolved, args.n, out.parent)
-    with lock_outputs(out):
+    with lock_outputs(out), options_named(list(recipe.defaults) + ["n", "seed", "workers", "chunk"]):
         path = generate(args.recipe, args.n, seed=args.seed, out=args.out, workers=args.workers,
                         scheduler=args.scheduler, progress=not args.no_progress, **params)
     print(f"wrote {path}")
@@ -101,25 +102,16 @@ def run(args) -> int:
 
 
 # --------------------------------------------------------------------------- carbonbench
-def _years(text: str):
-    m = re.fullmatch(r"\s*(\d{4})\s*(?:-\s*(\d{4}))?\s*", str(text))
-    if not m:
-        raise argparse.ArgumentTypeError(f"expected YEAR or FIRST-LAST (e.g. 2000-2003), got {text!r}")
-    a, b = int(m.group(1)), int(m.group(2) or m.group(1))
-    if b < a:
-        raise argparse.ArgumentTypeError(f"years must be increasing, got {text!r}")
-    return a, b
+def _text_type(parse, option):
+    """argparse ``type=`` from a library parser of text (its ValueError names the option)."""
+    def convert(text):
+        try:
+            return parse(text)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
-
-def _splits(text: str):
-    out = {}
-    for part in str(text).split(","):
-        if "=" not in part:
-            raise argparse.ArgumentTypeError(f"expected NAME=YEARS[,NAME=YEARS...] "
-                                             f"(e.g. train=2000-2001,val=2002,test=2003), got {text!r}")
-        k, v = part.split("=", 1)
-        out[k.strip()] = _years(v)
-    return out
+    convert.__name__ = option
+    return convert
 
 
 class _NoN(argparse.Action):
@@ -129,10 +121,12 @@ class _NoN(argparse.Action):
 
 
 def _carbonbench_parser(p):
+    from ..datasets.carbonbench import parse_splits, parse_years
+
     p.add_argument("--grid", default="latlon5.625", help="latlon<degrees> (default latlon5.625 = 32 x 64)")
     p.add_argument("--levels", type=positive_int, default=10, help="vertical layers (default 10)")
-    p.add_argument("--years", type=_years, default=(2000, 2003), help="FIRST-LAST, inclusive (default 2000-2003)")
-    p.add_argument("--splits", type=_splits, default=None,
+    p.add_argument("--years", type=_text_type(parse_years, "years"), default=(2000, 2003), help="FIRST-LAST, inclusive (default 2000-2003)")
+    p.add_argument("--splits", type=_text_type(parse_splits, "splits"), default=None,
                    help="NAME=YEARS,... (default: train = all but the last two years, val, test)")
     p.add_argument("--days-per-year", type=converter(int, lambda v, n: check_int(v, n, min=1, max=366)),
                    default=None, help="simulate only the first N days of each year (small stores)")
@@ -140,6 +134,9 @@ def _carbonbench_parser(p):
     p.add_argument("--out", default=None, help="root directory that will hold Carbontracker/ (required)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="meteorology / flux perturbation seed")
     p.add_argument("--n", nargs="?", action=_NoN, help=argparse.SUPPRESS)
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a synthetic CarbonBench made with other parameters (an interrupted run with the "
+                        "same parameters is resumed without it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_carbonbench)
 
@@ -151,10 +148,11 @@ def run_carbonbench(args) -> int:
     if args.out is None:
         raise UserError("--out is required (the directory that will hold Carbontracker/)")
     out = check_output(args.out, name="--out", directory=True, exist_ok=True)  # resumable: finished years kept
-    with lock_outputs(out):
+    with lock_outputs(out), options_named(CARBONBENCH_OPTIONS):
         res = cb.generate_carbonbench(out, grid=args.grid, levels=args.levels, years=args.years,
                                       splits=args.splits, seed=args.seed, progress=not args.no_progress,
-                                      days_per_year=args.days_per_year, limiter=args.limiter)
+                                      days_per_year=args.days_per_year, limiter=args.limiter,
+                                      overwrite=args.overwrite)
     for k, v in res.items():
         if k != "seconds":
             print(f"wrote {v}")
