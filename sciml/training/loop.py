@@ -44,10 +44,7 @@ def clock() -> float:
 
 
 def _now() -> float:
-    # looked up at call time so a patched ``clock`` is seen by every loop
-    import sys
-
-    return sys.modules[__name__].clock()
+    return clock()  # a global looked up at call time: a patched ``clock`` is seen everywhere
 
 
 class Loop:
@@ -141,16 +138,17 @@ class Loop:
         """Count ``n`` finished steps (and show ``fields``); ``True`` once the budget is spent."""
         self.steps += n
         self._bar.advance(n, **fields)
-        return self._budget_stop()
+        return self.should_stop()
 
     def update(self, completed: int | None = None, description: str | None = None, **fields) -> bool:
         """Set the step count (quasi-Newton chunks); ``True`` once the budget is spent."""
         if completed is not None:
             self.steps = int(completed)
         self._bar.update(completed, **fields)
-        return self._budget_stop()
+        return self.should_stop()
 
-    def _budget_stop(self) -> bool:
+    def should_stop(self) -> bool:
+        """``True`` (and :attr:`stopped` set) once the budget is spent, read from the clock now."""
         if self.out_of_time:
             self.stopped = self.stopped or f"time budget of {self.seconds:g} s reached after {self.steps} steps"
             return True

@@ -23,7 +23,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .loop import Loop, NonFiniteLossError, NonFiniteMetricError, clock
+from .._util.progress import default_enabled
+from . import loop as _loop
+from .loop import Loop, NonFiniteLossError, NonFiniteMetricError
 from .losses import LpLoss
 from .metrics import relative_l2
 
@@ -64,7 +66,7 @@ class Trainer:
     grad_clip: clip the global gradient norm to this value (``None``: no clipping).
     amp: ``None`` | ``"bf16"`` | ``"fp16"`` mixed precision (CUDA only; fp16 uses a GradScaler).
     device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; default CUDA when available.
-    progress: show a rich progress bar (rank 0 only).
+    progress: show the progress bar (rank 0 only); ``None``: when standard error is a terminal.
     checkpoint_dir: where ``last/`` (every ``checkpoint_every`` epochs) and, with
         ``keep_best``, ``best/`` (lowest validation error) go.
     seed: seeds the RNG and the data-order generator at the start of ``fit``.
@@ -148,7 +150,7 @@ class Trainer:
         self.epochs, self.batch_size = epochs, batch_size
         self.loss = loss if loss is not None else LpLoss(d=1)
         self.grad_clip = grad_clip
-        self.progress = bool(progress) and self.rank == 0
+        self.progress = (default_enabled() if progress is None else bool(progress)) and self.rank == 0
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.checkpoint_every = checkpoint_every
         self.seed, self.num_workers, self.max_seconds = seed, num_workers, max_seconds
@@ -298,12 +300,13 @@ class Trainer:
             torch.cuda.set_rng_state(state["cuda_rng"].cpu(), self.device)
 
     # -- the loop -------------------------------------------------------------------------
-    def fit(self, train: Dataset, val: Dataset | None = None, *, resume=None) -> list[dict]:
+    def fit(self, train: Dataset, val: Dataset | None = None, *, resume=None, val_name: str = "validation") -> list[dict]:
         """Train for the configured epochs; return the per-epoch history.
 
         resume: ``True`` (``checkpoint_dir/last``) or a checkpoint directory to continue from.
         Each history entry has ``epoch``, ``train_loss``, ``lr``, ``seconds`` and, with
-        ``val``, ``val_rel_l2``. A non-finite loss raises :class:`NonFiniteLossError`;
+        ``val``, ``val_rel_l2`` (``val_name`` names that set in errors). A non-finite loss raises
+        :class:`NonFiniteLossError` and a non-finite validation error :class:`NonFiniteMetricError`;
         the last good checkpoint (``checkpoint_dir/last``) is left as it was.
         """
         self._check_dataset(train, "train")
@@ -328,15 +331,15 @@ class Trainer:
             loop = Loop(total, "train", seconds=self.max_seconds, spent=self.train_seconds,
                         done=self.epoch * steps, progress=self.progress, fields=fields, unit="steps")
             with loop:
-                self._epochs(loop, train, val, dtype, budget_only)
+                self._epochs(loop, train, val, dtype, budget_only, val_name)
             self.stopped = loop.stopped
         return self.history
 
-    def _epochs(self, loop: Loop, train, val, dtype, budget_only: bool):
+    def _epochs(self, loop: Loop, train, val, dtype, budget_only: bool, val_name: str):
         while budget_only or self.epoch < self.epochs:
             if budget_only:
                 self._budget_lr(loop.fraction)
-            t0 = clock()
+            t0 = _loop.clock()
             self.model.train()
             total, count = 0.0, 0
             for b, (x, y) in enumerate(self._batches(train, self.epoch)):
@@ -370,16 +373,17 @@ class Trainer:
             if self.scheduler is not None and self.scheduler_name != "onecycle":
                 self.scheduler.step()
             total, count = self._all_reduce([total, float(count)])
-            seconds = clock() - t0
-            self.train_seconds += seconds
             self.epoch += 1
-            entry = {"epoch": self.epoch, "train_loss": total / count, "lr": lr, "seconds": seconds}
+            entry = {"epoch": self.epoch, "train_loss": total / count, "lr": lr}
             if val is not None:
-                entry["val_rel_l2"] = self.evaluate(val, what="validation")["rel_l2"]
+                entry["val_rel_l2"] = self.evaluate(val, what=val_name)["rel_l2"]
+            # wall clock of the epoch, validation included: what the budget counts
+            entry["seconds"] = _loop.clock() - t0
+            self.train_seconds = loop.elapsed
             self.history.append(entry)
             loop.update(epoch=f"{self.epoch}/{self.epochs or '-'}",
                         val=f"{entry['val_rel_l2']:.4g}" if val is not None else "-")
-            stop = loop.out_of_time
+            stop = loop.should_stop()
             self._checkpoint(entry, final=stop)
             if stop:
                 break
