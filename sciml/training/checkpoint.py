@@ -181,7 +181,7 @@ def _files(model: nn.Module | None, state_dict: dict, config: dict, state: dict 
 
 def save_checkpoint(path, model: nn.Module, *, name: str | None = None, trainer: dict | None = None,
                     state: dict | None = None, extra: dict | None = None, spec: dict | None = None,
-                    in_place: bool = False) -> Path:
+                    in_place: bool = False, kind: str | None = None) -> Path:
     """Write a checkpoint directory ``path``; return its path.
 
     Parameters
@@ -214,7 +214,7 @@ def save_checkpoint(path, model: nn.Module, *, name: str | None = None, trainer:
     if isinstance(model, nn.parallel.DistributedDataParallel):
         model = model.module
     spec = model_spec(model, name) if spec is None else spec
-    config = {"format": FORMAT, "sciml_version": __version__, "kind": _kind_of(spec), "model": spec,
+    config = {"format": FORMAT, "sciml_version": __version__, "kind": kind or _kind_of(spec), "model": spec,
               "trainer": trainer or {}, "extra": extra or {}}
     files = _files(model, model.state_dict(), config, state)
     if in_place:
@@ -349,15 +349,31 @@ def _prepare(model: nn.Module, weights: dict):
         hook(weights)
 
 
+def _differences(a, b, where="") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            out += _differences(a.get(k), b.get(k), f"{where}.{k}" if where else str(k))
+        return out
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _differences(x, y, f"{where}[{i}]")]
+    return [] if a == b else [f"{where}: {a!r} here, {b!r} in the checkpoint"]
+
+
+_UNSET = object()
+
+
 def load_checkpoint(path, map_location="cpu", *, model: nn.Module | None = None,
-                    builder: Callable[..., nn.Module] | None = None) -> dict:
+                    builder: Callable[..., nn.Module] | None = None, same_as=_UNSET, need_model: bool = False) -> dict:
     """Read and check a checkpoint of any kind (and the layouts before :data:`FORMAT`).
 
     Returns ``{"config", "kind", "weights", "state", "model", "legacy"}``: ``weights`` is the
     state_dict, checked key by key and shape by shape against ``model`` (default: the model
     rebuilt from the config; give ``model=`` for a kind its config cannot rebuild, e.g. a PINN
     of a custom class or a pre-format PINN-PM file); ``model`` has the weights loaded.
-    ``legacy`` names the old layout read, or is None.
+    ``legacy`` names the old layout read, or is None. ``same_as``: with ``model``, also require
+    that ``model`` is the one the config describes (its spec, with ``same_as`` as its registry
+    name; e.g. a resumed run with another width or model is refused).
 
     Raises
     ------
@@ -371,15 +387,32 @@ def load_checkpoint(path, map_location="cpu", *, model: nn.Module | None = None,
     r = _read(path, map_location)
     if model is None:
         if r["spec"] is None or r["spec"].get("kind") == "custom":
-            raise CheckpointError(f"{path}: its config cannot rebuild the model ({r['legacy'] or 'custom model'}); "
-                                  "pass model= (an instance to load the weights into)")
+            if need_model:
+                raise CheckpointError(f"{path}: its config cannot rebuild the model ({r['legacy'] or 'custom model'}); "
+                                      "pass model= (an instance to load the weights into)")
+            return _result(r, None)
         try:
             model = model_from_spec(r["spec"], builder)
         except (TypeError, ValueError, KeyError) as exc:
-            raise CheckpointError(f"{path / 'config.json'}: the model spec does not build a model: {exc}") from None
+            if need_model or builder is not None:
+                raise CheckpointError(f"{path / 'config.json'}: the model spec does not build a model: {exc}") from None
+            # a model of a registry this process does not know (its builder was not given): the
+            # digest has tied config and weights together; keys and shapes are checked on loading
+            return _result(r, None)
+    if same_as is not _UNSET and r["spec"] is not None:
+        stored = r["spec"]
+        mine = json.loads(json.dumps(model_spec(model, same_as)))
+        diff = _differences(mine, stored)
+        if diff:
+            raise CheckpointError(f"{path}: written for another model: " + "; ".join(diff[:3])
+                                  + (" ..." if len(diff) > 3 else ""))
     _prepare(model, r["weights"])
     _check_state_dict(r["weights"], model, r["where"])
     model.load_state_dict(r["weights"])
+    return _result(r, model)
+
+
+def _result(r: dict, model) -> dict:
     config = r["config"]
     return {"config": config, "kind": config.get("kind", "custom"), "weights": r["weights"], "state": r["state"],
             "model": model, "legacy": r["legacy"]}
@@ -388,4 +421,5 @@ def load_checkpoint(path, map_location="cpu", *, model: nn.Module | None = None,
 def load_model(path, map_location="cpu", builder: Callable[..., nn.Module] | None = None, *,
                model: nn.Module | None = None) -> nn.Module:
     """The model of a checkpoint with its weights loaded, in eval mode (see :func:`load_checkpoint`)."""
-    return load_checkpoint(path, map_location, model=model, builder=builder)["model"].to(map_location).eval()
+    ck = load_checkpoint(path, map_location, model=model, builder=builder, need_model=True)
+    return ck["model"].to(map_location).eval()

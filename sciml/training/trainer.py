@@ -278,8 +278,7 @@ class Trainer:
         return save_checkpoint(path, self.module, name=self.model_name, trainer=trainer, state=self._state())
 
     def _restore(self, path):
-        ck = load_checkpoint(path, map_location=self.device)
-        self.module.load_state_dict(ck["weights"])
+        ck = load_checkpoint(path, map_location=self.device, model=self.module, same_as=self.model_name)
         t = ck["config"]["trainer"]
         self.epoch = int(t["epoch"])
         self.history = list(t.get("history", []))
