@@ -94,11 +94,27 @@ def run(args) -> int:
     # an existing store is the generator's to resume or refuse; anything else is never replaced
     out = check_output(args.out, name="--out", exist_ok=True, kinds=("hdf5",))
     recipe.check_resources(resolved, args.n, out.parent)
-    with lock_outputs(out), options_named(list(recipe.defaults) + ["n", "seed", "workers", "chunk"]):
-        path = generate(args.recipe, args.n, seed=args.seed, out=args.out, workers=args.workers,
-                        scheduler=args.scheduler, progress=not args.no_progress, **params)
+    partial = out.with_name(out.name + ".partial")
+    had_partial = partial.exists()
+    try:
+        with lock_outputs(out), options_named(list(recipe.defaults) + ["n", "seed", "workers", "chunk"]):
+            path = generate(args.recipe, args.n, seed=args.seed, out=args.out, workers=args.workers,
+                            scheduler=args.scheduler, progress=not args.no_progress, **params)
+    except BaseException:
+        if not had_partial:
+            _drop_empty_partial(partial)
+        raise
     print(f"wrote {path}")
     return 0
+
+
+def _drop_empty_partial(partial) -> None:
+    """A run that failed before finishing any chunk leaves nothing to resume: remove its
+    ``<out>.partial/`` (only a manifest) so the user is left with what they had."""
+    import shutil
+
+    if partial.is_dir() and all(p.name == "manifest.json" for p in partial.rglob("*")):
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- carbonbench

@@ -28,6 +28,9 @@ INITS = ("bkw", "bimaxwellian", "two_bump", "mixed")
 
 
 def _validate(p: dict) -> dict:
+    from .._util.resources import check_steps
+
+    check_steps(p["t_end"], p["dt"], f"dt {p['dt']:g} (with t_end {p['t_end']:g})")
     steps = p["t_end"] / p["dt"]
     if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
         raise ValueError(f"t_end={p['t_end']} must be an integer multiple of dt={p['dt']}")

@@ -60,6 +60,11 @@ def _common_solver_params(p):
     if p["cfl"] is not None and p["cfl"] > CFL_LIMITS[p["scheme"]]:
         raise ValueError(f"cfl must be <= {CFL_LIMITS[p['scheme']]} for scheme {p['scheme']!r}, got {p['cfl']!r}")
     p["device"] = _device(p)
+    from .._util.resources import check_steps
+
+    # a fixed dt, or the adaptive step's ceiling max_dt, bounds the step count from below
+    step, name = (p["dt"], "dt") if p["dt"] is not None else (p["max_dt"], "max_dt")
+    check_steps(p["T"], step, f"{name} {step:g} (with T {p['T']:g})")
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -104,6 +104,10 @@ def test_nan_training_data_is_one_line_nonzero_and_leaves_no_run_dir(tmp_path, c
     (["generate", "darcy", "--n", "2", "--seed", "-1", "--out", "x.h5"], "--seed"),
     (["generate", "darcy", "--n", "2", "--solver", "magic", "--out", "x.h5"], "--solver"),
     (["demo", "--n", "0"], "--n"),
+    (["generate", "ns2d", "--n", "1", "--dt", "1e-300", "--out", "x.h5"], "--dt 1e-300"),
+    (["generate", "ns2d", "--n", "1", "--max-dt", "1e-300", "--out", "x.h5"], "--max-dt 1e-300"),
+    (["generate", "burgers", "--n", "1", "--dt", "1e-300", "--out", "x.h5"], "--dt 1e-300"),
+    (["generate", "landau", "--n", "1", "--dt", "1e-300", "--out", "x.h5"], "--dt 1e-300"),
 ])
 def test_refused_before_any_work_naming_the_option(tmp_path, monkeypatch, capsys, argv, words):
     monkeypatch.chdir(tmp_path)
@@ -121,3 +125,21 @@ def test_error_line_names_the_file():
     assert core.error_line(e) == "No space left on device: /d/x.h5"
     assert core.exit_status(e) == 1
     assert core.exit_status(FileNotFoundError(errno.ENOENT, "No such file", "x")) == 2
+
+
+def test_unreachable_scheduler_is_one_line_and_leaves_no_partial(tmp_path, capsys, monkeypatch):
+    """A Dask scheduler that cannot be reached: exit 1, one line naming it, no ``.partial`` left behind."""
+    import sciml.datasets as ds
+
+    def unreachable(*a, **k):
+        out = k["out"]
+        (tmp_path / (out.name + ".partial")).mkdir()
+        (tmp_path / (out.name + ".partial") / "manifest.json").write_text("{}")
+        raise OSError("Timed out trying to connect to tcp://10.0.0.1:8786 after 30 s")
+
+    monkeypatch.setattr(ds, "generate", lambda *a, **k: unreachable(*a, out=__import__("pathlib").Path(k["out"])))
+    rc = main(["generate", "darcy", "--n", "2", "--resolution", "17", "--scheduler", "tcp://10.0.0.1:8786",
+               "--out", str(tmp_path / "d.h5"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and err == "sciml: error: Timed out trying to connect to tcp://10.0.0.1:8786 after 30 s"
+    assert list(tmp_path.iterdir()) == []
