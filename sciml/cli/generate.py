@@ -73,8 +73,20 @@ def recipe_options(parser, recipe) -> None:
             continue
         kw = {"metavar": "{" + ",".join(map(str, decl.choices)) + "}" if decl.choices is not None
               else decl.type.__name__.upper()}
-        grp.add_argument(flag, dest=dest, default=None, help=help_,
-                         type=converter(decl.type, lambda v, n, d=decl: d.check(v, n)), **kw)
+        conv = converter(decl.type, lambda v, n, d=decl: d.check(v, n))
+        if recipe.params is None and decl.default is None:  # undeclared, no default to infer a type from
+            conv, kw = _literal, {"metavar": "VALUE"}
+        grp.add_argument(flag, dest=dest, default=None, help=help_, type=conv, **kw)
+
+
+def _literal(text: str):
+    """A Python literal when the text is one (``3``, ``0.5``, ``[1, 2]``), else the text."""
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
 
 
 def run(args) -> int:

@@ -143,3 +143,31 @@ def test_unreachable_scheduler_is_one_line_and_leaves_no_partial(tmp_path, capsy
     err = capsys.readouterr().err.strip()
     assert rc == 1 and err == "sciml: error: Timed out trying to connect to tcp://10.0.0.1:8786 after 30 s"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_corrupt_checkpoints_are_one_line(tmp_path, tiny_darcy, capsys):
+    ck = tmp_path / "ck.pt"
+    ck.write_text("not a checkpoint")
+    assert main(["pinn", "poisson-lshape", "--iterations", "1", "--lbfgs-iterations", "0", "--bfgs-iterations", "0",
+                 "--checkpoint", str(ck), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sciml: error: --checkpoint") and "\n" not in err, err
+    d = tmp_path / "ckdir"
+    d.mkdir()
+    (d / "config.json").write_text("{broken")
+    (d / "model.pt").write_bytes(b"PK\x03\x04garbage")
+    assert main(["pinn", "poisson-lshape", "--iterations", "1", "--lbfgs-iterations", "0", "--bfgs-iterations", "0",
+                 "--checkpoint", str(d), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sciml: error:") and "\n" not in err and "ckdir" in err, err
+    # an operator run whose last checkpoint was damaged: --resume refuses it with one line
+    run = tmp_path / "run"
+    base = ["train", "--data", str(tiny_darcy), "--out", str(run), "--epochs", "1", "--modes", "2", "--width", "4",
+            "--layers", "1", "--no-progress", "--device", "cpu"]
+    assert main(base) == 0
+    capsys.readouterr()
+    weights = next(p for p in (run / "checkpoints" / "last").iterdir() if p.name != "config.json")
+    weights.write_bytes(b"garbage")
+    assert main(base[:7] + ["2"] + base[8:] + ["--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sciml: error:") and "\n" not in err, err
