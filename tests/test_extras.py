@@ -100,3 +100,14 @@ def test_3d_render_without_pyvista(monkeypatch, tmp_path):
     with pytest.raises(ImportError, match=r"render_co2_column_3d needs 'pyvista'.* pip install 'sciml\[viz3d\]'"):
         render_co2_column_3d(q, lat, lon, tmp_path / "c.png")
     assert not (tmp_path / "c.png").exists()
+
+
+def test_carbonbench_netcdf_export_without_netcdf4(monkeypatch, tmp_path):
+    from sciml.datasets.carbonbench import generate_tiny_carbonbench, open_carbonbench
+
+    generate_tiny_carbonbench(tmp_path / "cb", days=1)
+    store = open_carbonbench(tmp_path / "cb", "test")
+    _hide(monkeypatch, "netCDF4")
+    with pytest.raises(ImportError, match=r"netCDF export .* pip install 'sciml\[netcdf\]'"):
+        store.to_netcdf(tmp_path / "cb.nc")
+    assert not (tmp_path / "cb.nc").exists()
