@@ -10,8 +10,8 @@ from .gcrodr import gcrodr
 from .ordering import path_length, pca_embed, sort_systems
 from .recycle_space import RecycleSpace
 from .recycled_cg import recycled_cg
-from .amg_reuse import AMGReference, VCycle
+from .amg_reuse import AMGReference, AMGVCycle
 from .sequence import classify_systems, solve_sequence
 
 __all__ = ["recycled_cg", "gcrodr", "RecycleSpace", "sort_systems", "solve_sequence", "pca_embed", "path_length",
-           "classify_systems", "AMGReference", "VCycle"]
+           "classify_systems", "AMGReference", "AMGVCycle"]

@@ -551,7 +551,7 @@ def solve_sequence(systems, *, method="auto", rtol=1e-8, sort=True, sort_method=
     direct_max_n : "auto" factors nonsymmetric/indefinite systems up to this size (default 250 000).
     amg : ``"sa"`` (smoothed aggregation, default) or ``"rs"`` (Ruge-Stuben): the re-used
         hierarchy of the SPD route; amg_sweeps : Gauss-Seidel sweeps before and after each
-        coarse correction (default 1, see :class:`~sciml.solvers.krylov.VCycle`).
+        coarse correction (default 1, see :class:`~sciml.solvers.krylov.AMGVCycle`).
     resetup : bool -- rebuild the hierarchy when the iteration growth of a system costs more
         than a full set-up (default True); False keeps the first hierarchy for the whole chain.
 
