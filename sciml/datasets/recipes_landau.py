@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..solvers.landau import bkw_density, bkw_min_time, blob_density, blob_eps, blob_method, velocity_grid
+from ..solvers.landau import check_time
 from .recipes import FieldSpec, Layout, Recipe, register_recipe, sample_rng
 
 INITS = ("bkw", "bimaxwellian", "two_bump", "mixed")
@@ -49,6 +50,7 @@ def _validate(p: dict) -> dict:
     p["n_times"] = _int(p, "n_times", 1)
     for name in ("L", "t_end", "dt", "C"):
         p[name] = _pos(p, name)
+    check_time(p["t_end"], p["dt"])  # step budget (MAX_STEPS) before any work
     steps = p["t_end"] / p["dt"]
     if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
         raise ValueError(f"t_end={p['t_end']} must be an integer multiple of dt={p['dt']}")

@@ -99,7 +99,7 @@ def _validate_ns(p: dict) -> dict:
     _common_solver_params(p)
     # build the solver once: catches bad combinations before any sample is drawn
     NavierStokes2D(p["resolution"], p["viscosity"], None, scheme=p["scheme"], dt=p["dt"], cfl=p["cfl"],
-                   max_dt=p["max_dt"])
+                   max_dt=p["max_dt"]).check_steps(p["T"])
     return p
 
 
@@ -168,7 +168,8 @@ def _validate_burgers(p: dict) -> dict:
     for name in ("alpha", "tau", "sigma"):
         p[name] = _number(p, name)
     _common_solver_params(p)
-    Burgers1D(p["resolution"], p["viscosity"], scheme=p["scheme"], dt=p["dt"], cfl=p["cfl"], max_dt=p["max_dt"])
+    Burgers1D(p["resolution"], p["viscosity"], scheme=p["scheme"], dt=p["dt"], cfl=p["cfl"],
+              max_dt=p["max_dt"]).check_steps(p["T"])
     return p
 
 
