@@ -60,11 +60,6 @@ def _common_solver_params(p):
     if p["cfl"] is not None and p["cfl"] > CFL_LIMITS[p["scheme"]]:
         raise ValueError(f"cfl must be <= {CFL_LIMITS[p['scheme']]} for scheme {p['scheme']!r}, got {p['cfl']!r}")
     p["device"] = _device(p)
-    from .._util.resources import check_steps
-
-    # a fixed dt, or the adaptive step's ceiling max_dt, bounds the step count from below
-    step, name = (p["dt"], "dt") if p["dt"] is not None else (p["max_dt"], "max_dt")
-    check_steps(p["T"], step, f"{name} {step:g} (with T {p['T']:g})")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -83,7 +78,7 @@ def _validate_ns(p: dict) -> dict:
     _common_solver_params(p)
     # build the solver once: catches bad combinations before any sample is drawn
     NavierStokes2D(p["resolution"], p["viscosity"], None, scheme=p["scheme"], dt=p["dt"], cfl=p["cfl"],
-                   max_dt=p["max_dt"])
+                   max_dt=p["max_dt"]).check_steps(p["T"])
     return p
 
 
@@ -154,7 +149,8 @@ def _validate_burgers(p: dict) -> dict:
     if p["resolution"] % p["subsample"] or p["resolution"] // p["subsample"] < 4:
         raise ValueError(f"subsample must divide resolution {p['resolution']} leaving >= 4 points, got {p['subsample']}")
     _common_solver_params(p)
-    Burgers1D(p["resolution"], p["viscosity"], scheme=p["scheme"], dt=p["dt"], cfl=p["cfl"], max_dt=p["max_dt"])
+    Burgers1D(p["resolution"], p["viscosity"], scheme=p["scheme"], dt=p["dt"], cfl=p["cfl"],
+              max_dt=p["max_dt"]).check_steps(p["T"])
     return p
 
 

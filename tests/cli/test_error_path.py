@@ -104,10 +104,10 @@ def test_nan_training_data_is_one_line_nonzero_and_leaves_no_run_dir(tmp_path, c
     (["generate", "darcy", "--n", "2", "--seed", "-1", "--out", "x.h5"], "--seed"),
     (["generate", "darcy", "--n", "2", "--solver", "magic", "--out", "x.h5"], "--solver"),
     (["demo", "--n", "0"], "--n"),
-    (["generate", "ns2d", "--n", "1", "--dt", "1e-300", "--out", "x.h5"], "--dt 1e-300"),
-    (["generate", "ns2d", "--n", "1", "--max-dt", "1e-300", "--out", "x.h5"], "--max-dt 1e-300"),
-    (["generate", "burgers", "--n", "1", "--dt", "1e-300", "--out", "x.h5"], "--dt 1e-300"),
-    (["generate", "landau", "--n", "1", "--dt", "1e-300", "--out", "x.h5"], "--dt 1e-300"),
+    (["generate", "ns2d", "--n", "1", "--dt", "1e-300", "--out", "x.h5"], "--dt=1e-300"),
+    (["generate", "ns2d", "--n", "1", "--max-dt", "1e-300", "--out", "x.h5"], "--max-dt=1e-300"),
+    (["generate", "burgers", "--n", "1", "--dt", "1e-300", "--out", "x.h5"], "--dt=1e-300"),
+    (["generate", "landau", "--n", "1", "--dt", "1e-300", "--out", "x.h5"], "--dt=1e-300"),
 ])
 def test_refused_before_any_work_naming_the_option(tmp_path, monkeypatch, capsys, argv, words):
     monkeypatch.chdir(tmp_path)
