@@ -153,7 +153,8 @@ def _carbonbench_parser(p):
 
     p.add_argument("--grid", default="latlon5.625", help="latlon<degrees> (default latlon5.625 = 32 x 64)")
     p.add_argument("--levels", type=positive_int, default=10, help="vertical layers (default 10)")
-    p.add_argument("--years", type=_text_type(parse_years, "years"), default=(2000, 2003), help="FIRST-LAST, inclusive (default 2000-2003)")
+    p.add_argument("--years", type=_text_type(parse_years, "years"), default=(2000, 2003),
+                   help="FIRST-LAST, inclusive (default 2000-2003)")
     p.add_argument("--splits", type=_text_type(parse_splits, "splits"), default=None,
                    help="NAME=YEARS,... (default: train = all but the last two years, val, test)")
     p.add_argument("--days-per-year", type=converter(int, lambda v, n: check_int(v, n, min=1, max=366)),
