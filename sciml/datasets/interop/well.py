@@ -133,6 +133,7 @@ def _plan(ds, dataset_name, outputs, boundary) -> dict:
     params = a["params"]
     prov = {"format": _PROV_FORMAT, "recipe": a.get("recipe"), "params": params, "seed": a.get("seed"),
             "sciml_version": a.get("sciml_version"), "created": a.get("created"), "source_n": ds.n,
+            "field_order": list(fields),
             "fields": {n: {"dims": list(f["axes"].dims), "well_names": f["channels"],
                            "static_output": f["static_output"], "dtype": str(ds[n].dtype),
                            **{k: str(v) for k, v in ds.field_info(n).items() if k != "dims"}}
@@ -518,7 +519,8 @@ def read_well(path, *, split: str | None = None) -> dict:
 def _restore(cat, first, prov, ranges, parts) -> dict:
     spatial = tuple(first["spatial"])
     fields, dims, units = {}, {}, {}
-    for name, info in prov["fields"].items():
+    for name in prov.get("field_order", list(prov["fields"])):
+        info = prov["fields"][name]
         a = field_axes(name, info["dims"])
         arr = np.concatenate([cat[w] for w in info["well_names"]], axis=1 + (a.time is not None or info["static_output"]))
         if info["static_output"]:
