@@ -170,7 +170,7 @@ def test_sciml_reads_a_file_written_by_the_well_and_trains_on_it(tmp_path):
         loss = torch.mean((model(xs) - ys) ** 2)
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
 
 
