@@ -75,7 +75,7 @@ def _only(args, fmt, names):
     given = [n for n in names if getattr(args, n) not in (None, False, (0.8, 0.1, 0.1))]
     if given:
         flags = ", ".join("--" + n.replace("_", "-") for n in given)
-        raise ValueError(f"{flags} do(es) not apply to --format {fmt}")
+        raise ValueError(f"{flags} {'does' if len(given) == 1 else 'do'} not apply to --format {fmt}")
 
 
 def export_command(args) -> int:
