@@ -20,11 +20,11 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check "$(TORCH_SPEC)"
-	$(PY) -m pip install -q --disable-pip-version-check -e ".[test]"
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[test,all]"
 	touch $(STAMP)
 
 demo: setup
-	$(PY) -m sciml.demo --out demo_out
+	$(PY) -m sciml demo --out demo_out
 
 test-deps: $(PEER_STAMP)
 
@@ -35,6 +35,7 @@ $(PEER_STAMP): Makefile $(STAMP)
 	touch $(PEER_STAMP)
 
 test: setup test-deps
+	OMP_NUM_THREADS=2 $(PY) -m pytest -q --doctest-modules sciml
 	SCIML_REQUIRE_PEERS=1 OMP_NUM_THREADS=2 $(PY) -m pytest -q -m "not slow" tests
 
 bench-tests: setup
