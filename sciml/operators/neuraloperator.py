@@ -473,12 +473,10 @@ def save_neuraloperator(model: FNO, path, *, overwrite: bool = False) -> Path:
 
     An existing ``path`` is refused unless ``overwrite=True``. Returns ``path``.
     """
-    from .._util.io import OutputLock, atomic_path
+    from .._util.io import OutputLock, atomic_path, check_output
 
-    path = Path(path)
     sd = to_neuraloperator_state_dict(model)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    path = check_output(path, name="path", overwrite=overwrite, kinds=("zip",))
     with OutputLock(path), atomic_path(path, ".pt") as tmp:
         torch.save(sd, tmp)
     return path

@@ -130,6 +130,6 @@ def test_bad_input_names_the_file_and_writes_nothing(tmp_path):
     path = export_pdebench(STORES / "darcy.h5", tmp_path / "d.hdf5")
     with pytest.raises(FileExistsError, match="overwrite"):
         export_pdebench(STORES / "darcy.h5", path)
-    with pytest.raises(ValueError, match="would replace the input"):
+    with pytest.raises(ValueError, match="is also an input"):
         import_pdebench(path, path, overwrite=True)
     assert not (tmp_path / "b.hdf5").exists()

@@ -198,8 +198,15 @@ def test_outputs_are_checked_before_writing(tmp_path):
         export_well(STORES / "ns2d.h5", tmp_path / "w")
     export_well(STORES / "ns2d.h5", tmp_path / "w", overwrite=True, splits="valid")
     assert sorted(p.name for p in (tmp_path / "w" / "data").iterdir()) == ["valid"]  # replaced as a whole
-    with pytest.raises(ValueError, match="would replace the input"):
+    with pytest.raises(ValueError, match="is also an input"):
         import_well(tmp_path / "w", tmp_path / "w", overwrite=True)
+    inner = tmp_path / "w" / "inside.h5"
+    import shutil
+
+    shutil.copy(STORES / "ns2d.h5", inner)
+    with pytest.raises(ValueError, match="holds the input"):
+        export_well(inner, tmp_path / "w", overwrite=True)
+    assert inner.exists()
     store = save_dataset(tmp_path / "s.h5", {"q": np.zeros((2, 1, 4, 4))}, recipe="mystery")
     with pytest.raises(ValueError, match="boundary"):
         export_well(store, tmp_path / "m")

@@ -7,10 +7,11 @@
 
 neuraloperator model checkpoints are in :mod:`sciml.operators.neuraloperator`.
 """
+from .formats import detect_format
 from .fno import read_fno_darcy, read_fno_navier_stokes, read_mat, read_neuraloperator_pt
 from .pdebench import export_pdebench, import_pdebench, read_pdebench
 from .well import export_well, import_well, read_well, write_well_file
 
 __all__ = ["export_well", "write_well_file", "read_well", "import_well", "export_pdebench", "read_pdebench",
-           "import_pdebench",
+           "import_pdebench", "detect_format",
            "read_mat", "read_fno_darcy", "read_fno_navier_stokes", "read_neuraloperator_pt"]

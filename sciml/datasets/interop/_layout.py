@@ -108,18 +108,16 @@ def coords_meta(ds: StoredDataset) -> dict:
     return out
 
 
-def check_output(out: Path, inputs, overwrite: bool, what: str = "out"):
-    """Refuse an output that is an input (or holds one) always, and an existing one without overwrite."""
-    out = Path(out)
-    res = out.resolve()
+def check_output(out: Path, inputs, overwrite: bool, what: str = "out", directory: bool = False):
+    """The shared output check (:func:`sciml._util.io.check_output`), and never an output folder that holds an input."""
+    from ..._util.io import check_output as _check
+
+    res = Path(out).resolve()
     for inp in inputs:
-        ip = Path(inp).resolve()
-        if ip == res or res in ip.parents:
-            raise ValueError(f"{what} {out} would replace the input {inp}; choose another output path")
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass overwrite=True (--overwrite) to replace it")
-    if not out.parent.exists():
-        raise FileNotFoundError(f"{what}: the folder {out.parent} does not exist")
+        if res in Path(inp).resolve().parents:
+            raise ValueError(f"{what} {out} holds the input {inp}: refusing to replace it")
+    return _check(out, name=what, inputs=inputs, overwrite=overwrite, directory=directory,
+                  kinds=None if directory else ("hdf5",))
 
 
 def numeric_params(params: dict) -> dict:

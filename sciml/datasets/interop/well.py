@@ -315,10 +315,11 @@ def export_well(store, out, *, dataset_name=None, splits=(0.8, 0.1, 0.1), output
         plan = _plan(ds, dataset_name, outputs, boundary)
         ranges = {s: r for s, r in _split_ranges(ds.n, splits).items() if r[1] > r[0]}
         out = Path(out)
-        check_output(out, [ds.path], overwrite)
+        check_output(out, [ds.path], overwrite, directory=True)
         fname = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in plan["name"]) + ".hdf5"
         written = {}
-        with OutputLock(out), atomic_dir(out, replace=overwrite) as tmp:
+        empty = out.is_dir() and not any(out.iterdir())  # an empty folder holds nothing to lose
+        with OutputLock(out), atomic_dir(out, replace=overwrite or empty) as tmp:
             for split, (lo, hi) in ranges.items():
                 (tmp / "data" / split).mkdir(parents=True)
                 _write_file(tmp / "data" / split / fname, ds, plan, lo, hi)

@@ -1,4 +1,4 @@
-"""``sciml export`` and ``sciml import``: the converters on the command line.
+"""``sciml export`` / ``sciml import``: sciml stores and checkpoints to and from other projects' formats.
 
 ::
 
@@ -8,16 +8,39 @@
     sciml import PATH [--format well|pdebench|neuralop] --out OUT [--split train]
 
 ``import`` detects the format from the content when ``--format`` is not given. Every output is
-checked before any work (never an input; an existing one needs ``--overwrite``) and written
-atomically. Library functions: :mod:`sciml.datasets.interop`, :mod:`sciml.operators.neuraloperator`.
+checked before any work (never an input; an existing one needs ``--overwrite``), locked while
+written and written atomically. The library functions: :mod:`sciml.datasets.interop`,
+:mod:`sciml.operators.neuraloperator`.
 """
 from __future__ import annotations
 
 import argparse
-import zipfile
 from pathlib import Path
 
+__all__ = ["add_parser", "FORMATS"]
+
 FORMATS = ("well", "pdebench", "neuralop")
+SUMMARIES = {"export": "write a store (or an FNO checkpoint) for The Well, PDEBench or neuraloperator",
+             "import": "read a Well / PDEBench file or a neuraloperator checkpoint into sciml"}
+
+
+def add_parser(subparsers, argv=()):
+    """The parser of ``export`` or ``import`` (whichever ``argv`` names)."""
+    command = next((a for a in argv if not a.startswith("-")), "export")
+    if command == "import":
+        p = subparsers.add_parser("import", help=SUMMARIES["import"],
+                                  description="Convert a Well file or dataset folder or a PDEBench file into a sciml "
+                                              "store, or a neuraloperator 2.0 FNO/TFNO state_dict into a sciml "
+                                              "checkpoint folder. The format is detected when --format is not given.")
+        configure_import(p)
+        p.set_defaults(func=import_command)
+    else:
+        p = subparsers.add_parser("export", help=SUMMARIES["export"],
+                                  description="Write a sciml store as a Well dataset folder or a PDEBench file, or "
+                                              "a sciml FNO/TFNO checkpoint folder as a neuraloperator 2.0 state_dict.")
+        configure_export(p)
+        p.set_defaults(func=export_command)
+    return p
 
 
 def _fractions(text: str):
@@ -80,10 +103,16 @@ def _only(args, fmt, names):
 
 def export_command(args) -> int:
     """Run ``sciml export`` (``args`` from :func:`configure_export`)."""
+    from .._util.io import check_output
+
     fmt, src, out = args.format, Path(args.source), Path(args.out)
+    if not src.exists():
+        raise FileNotFoundError(f"no {'checkpoint folder' if fmt == 'neuralop' else 'store'} at {src}")
+    check_output(out, name="--out", inputs=[src], overwrite=args.overwrite, directory=fmt == "well",
+                 kinds=("hdf5",) if fmt == "pdebench" else ("zip",) if fmt == "neuralop" else None)
     if fmt == "well":
         _only(args, fmt, ["layout", "input", "output"])
-        from .well import export_well
+        from ..datasets.interop import export_well
 
         outputs = args.outputs.split(",") if args.outputs else None
         files = export_well(src, out, dataset_name=args.dataset_name, splits=args.splits, outputs=outputs,
@@ -91,16 +120,16 @@ def export_command(args) -> int:
         print(f"wrote {out} ({', '.join(f'{s}: {p.name}' for s, p in files.items())})")
     elif fmt == "pdebench":
         _only(args, fmt, ["dataset_name", "splits", "outputs", "boundary"])
-        from .pdebench import export_pdebench
+        from ..datasets.interop import export_pdebench
 
         path = export_pdebench(src, out, layout=args.layout, input=args.input, output=args.output,
                                overwrite=args.overwrite)
         print(f"wrote {path}")
     else:
         _only(args, fmt, ["dataset_name", "splits", "outputs", "boundary", "layout", "input", "output"])
-        from ...operators import FNO
-        from ...operators.neuraloperator import save_neuraloperator
-        from ...training.checkpoint import load_model
+        from ..operators import FNO
+        from ..operators.neuraloperator import save_neuraloperator
+        from ..training.checkpoint import load_model
 
         if not src.is_dir():
             raise FileNotFoundError(f"no sciml checkpoint folder at {src}")
@@ -113,54 +142,31 @@ def export_command(args) -> int:
     return 0
 
 
-def detect_format(path: Path) -> str:
-    """``well``, ``pdebench`` or ``neuralop`` from the content of ``path``."""
-    if path.is_dir():
-        return "well"
-    if not path.exists():
-        raise FileNotFoundError(f"no file or folder at {path}")
-    if zipfile.is_zipfile(path):
-        return "neuralop"
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as f:
-            if "dimensions" in f and "n_trajectories" in f.attrs:
-                return "well"
-            if "tensor" in f or "density" in f or (len(f) and all(isinstance(g, h5py.Group) and "data" in g
-                                                                  for g in f.values())):
-                return "pdebench"
-            if f.attrs.get("format") is not None:
-                raise ValueError(f"{path} is a {f.attrs['format']!r} file, not a Well, PDEBench or neuraloperator file")
-    except OSError:
-        pass
-    raise ValueError(f"{path}: not a Well, PDEBench or neuraloperator file (pass --format to see what is missing)")
-
-
 def import_command(args) -> int:
     """Run ``sciml import`` (``args`` from :func:`configure_import`)."""
+    from .._util.io import check_output, lock_outputs
+    from ..datasets.interop import detect_format
+
     src, out = Path(args.source), Path(args.out)
     fmt = args.format or detect_format(src)
     if args.split is not None and fmt != "well":
         raise ValueError(f"--split applies only to --format well (this is {fmt})")
+    check_output(out, name="--out", inputs=[src], overwrite=args.overwrite, directory=fmt == "neuralop",
+                 kinds=None if fmt == "neuralop" else ("hdf5",))
     if fmt == "well":
-        from .well import import_well
+        from ..datasets.interop import import_well
 
         import_well(src, out, split=args.split, overwrite=args.overwrite)
     elif fmt == "pdebench":
-        from .pdebench import import_pdebench
+        from ..datasets.interop import import_pdebench
 
         import_pdebench(src, out, overwrite=args.overwrite)
     else:
-        from ...operators.neuraloperator import load_neuraloperator
-        from ...training.checkpoint import save_checkpoint
-        from ._layout import check_output
+        from ..operators.neuraloperator import load_neuraloperator
+        from ..training.checkpoint import save_checkpoint
 
-        check_output(out, [src], args.overwrite)
         model = load_neuraloperator(src)
-        from ..._util.io import OutputLock
-
-        with OutputLock(out):  # save_checkpoint writes a temporary folder and renames it over out
+        with lock_outputs(out):  # save_checkpoint writes a temporary folder and renames it over out
             save_checkpoint(out, model, extra={"imported_from": f"neuraloperator state_dict {src.name}"})
     print(f"wrote {out} (from {fmt})")
     return 0
