@@ -71,7 +71,7 @@ def _normalise(systems):
 
 def _features(systems):
     feats = []
-    for A, b, f in systems:
+    for _A, b, f in systems:
         v = np.asarray(b if f is None else f).ravel()
         if np.iscomplexobj(v):  # distances between complex features: real and imaginary parts
             v = np.concatenate([v.real, v.imag])

@@ -38,8 +38,16 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ._common import check_tol
-from ._systems import (_features, _is_spd_candidate, _normalise, _reference_matrix,  # noqa: F401 (re-exported)
-                       _same_pattern, _shared_matrix, _spd_candidates_same_pattern, classify_systems)
+from ._systems import (  # noqa: F401 (re-exported)
+    _features,
+    _is_spd_candidate,
+    _normalise,
+    _reference_matrix,
+    _same_pattern,
+    _shared_matrix,
+    _spd_candidates_same_pattern,
+    classify_systems,
+)
 from .amg_reuse import AMG_KINDS, AMGReference
 from .gcrodr import gcrodr
 from .ordering import SORT_METHODS, sort_systems
