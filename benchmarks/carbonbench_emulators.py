@@ -50,7 +50,7 @@ from sciml.conservation import ConservativeEmulator  # noqa: E402
 from sciml.conservation.train import (carbon_arrays_from_store, emulator_stats, make_rollout_fn,  # noqa: E402
                                       save_emulator, stability_run, train_emulator)
 
-PAPER_NAME = {"unet": "UNet", "sfno": "SFNO", "swin": "SwinTransformer"}
+PAPER_NAME = {"unet": "UNet", "graphcast": "GraphCast", "sfno": "SFNO", "swin": "SwinTransformer"}
 
 
 def backbone(name, cin, cout, nlat, nlon):
@@ -67,6 +67,10 @@ def backbone(name, cin, cout, nlat, nlon):
         # periodic padding in longitude only: the pole-to-pole wrap is not physical
         return build_model("unet", in_channels=cin, out_channels=cout, base_channels=32, depth=3,
                            periodic_dims=(-1,))
+    if name == "graphcast":
+        # multi-mesh level 2 at 11.25 deg (every mesh vertex hears the grid), 4 processor layers
+        return build_model("graphcast", in_channels=cin, out_channels=cout, nlat=nlat, nlon=nlon, latent=64,
+                           n_layers=4)
     raise ValueError(f"unknown model {name!r}")
 
 
