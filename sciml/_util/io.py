@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "dumps_json", "OutputLock",
-           "OutputLockedError", "umask_mode"]
+           "OutputLockedError", "umask_mode", "atomic_dir"]
 
 
 def umask_mode(base: int = 0o666) -> int:
@@ -218,3 +218,28 @@ class OutputLock:
     def __exit__(self, *exc):
         self.release()
         return False
+
+
+# -- directories (zarr stores) -------------------------------------------------------------
+@contextmanager
+def atomic_dir(path, replace: bool = False):
+    """Yield a temporary directory beside ``path``; rename it to ``path`` if the block succeeds.
+
+    For directory outputs such as zarr stores. An existing ``path`` is refused
+    (``FileExistsError``) unless ``replace=True``, which removes it just before the rename.
+    On any exception the temporary directory is removed and ``path`` is untouched.
+    """
+    import shutil
+
+    path = Path(path)
+    if path.exists() and not replace:
+        raise FileExistsError(f"{path} exists")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    os.chmod(tmp, umask_mode(0o777))
+    try:
+        yield tmp
+        if replace and path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
