@@ -1,4 +1,4 @@
-"""CarbonBench emulators on the synthetic benchmark: UNet, SFNO, Swin (+ persistence), same run.
+"""CarbonBench emulators on the synthetic benchmark: UNet, GraphCast, SFNO, Swin (+ persistence), same run.
 
 Each backbone is wrapped in a ``ConservativeEmulator`` (centred normalised input, increment
 prediction, scale mass fixer, surface fluxes injected; or the flux-form head with ``--flux``),
@@ -11,7 +11,7 @@ floor every model must beat. The table is printed beside the published LowRes fi
 
     python benchmarks/carbonbench_emulators.py --root cb_data --out cb_results \\
         [--grid latlon11.25 --levels 5 --train-years 2000-2001 --test-years 2002] \\
-        [--models unet sfno swin] [--minutes 8] [--flux]
+        [--models unet graphcast sfno swin] [--minutes 8] [--flux]
 
 The reported table (2 shared CPU cores, OMP_NUM_THREADS=1, ``docs/carbonbench_*_result.json``): each
 backbone is two runs, single-step then rollouts up to 16 steps, then a warm-started fine-tuning on 16 / 32 / 64
@@ -143,7 +143,7 @@ def run_model(name, args, train, test, starts, n_steps, out):
                                else args.bound_radius)
     if args.init:
         init = Path(args.init)
-        emu.load_state_dict(torch.load(init / "weights.pt", map_location="cpu"))
+        emu.load_state_dict(torch.load(init / "weights.pt", map_location="cpu", weights_only=True))
         prev = json.loads((init / "result.json").read_text()) if (init / "result.json").exists() else {}
         print(f"[{name}] warm start from {init} ({prev.get('train_seconds', 0):.0f} s of training before)", flush=True)
     n_params = sum(p.numel() for p in emu.backbone.parameters())
@@ -268,7 +268,7 @@ def main(argv=None):
     ap.add_argument("--levels", type=int, default=5)
     ap.add_argument("--train-years", default="2000-2001")
     ap.add_argument("--test-years", default="2002-2002")
-    ap.add_argument("--models", nargs="+", default=["unet", "sfno", "swin"])
+    ap.add_argument("--models", nargs="+", default=["unet", "graphcast", "sfno", "swin"])
     ap.add_argument("--minutes", type=float, default=8.0, help="training budget per model")
     ap.add_argument("--horizons", type=int, nargs="+", default=[1, 2, 4, 8], help="rollout horizons of the stages")
     ap.add_argument("--iters", type=int, nargs="+", default=[1500, 300, 120, 60],

@@ -2,7 +2,7 @@
 torch_geometric's scatter, on the CarbonBench grid, same run.
 
 Times one training step (forward + backward) of the CarbonBench GraphCast backbone
-(``benchmarks/carbonbench_emulators.py``: 23 input channels, 5 outputs, latent 64, 8 processor
+(``benchmarks/carbonbench_emulators.py``: 23 input channels, 5 outputs, latent 64, 4 processor
 layers, the multi-mesh at level 2 on the 11.25 deg grid) for each ``aggregation``, and the bare
 sum over the multi-mesh edges, median of ``--repeats``; ratios are against ``index_add`` in
 the same run. torch_geometric is optional (``pip install torch_geometric``, pure Python; it
@@ -45,7 +45,7 @@ def main(argv=None):
     ap.add_argument("--grid", default="latlon11.25")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--latent", type=int, default=64)
-    ap.add_argument("--n-layers", type=int, default=8)
+    ap.add_argument("--n-layers", type=int, default=4)
     ap.add_argument("--mesh-level", type=int, default=None)
     ap.add_argument("--repeats", type=int, default=20)
     args = ap.parse_args(argv)
