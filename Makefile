@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(PY) -m sciml.demo --out demo_out
+	$(PY) -m sciml demo --out demo_out
 
 test: setup
 	OMP_NUM_THREADS=2 $(PY) -m pytest -q -m "not slow" tests

@@ -81,6 +81,7 @@ class ConservativeEmulator(nn.Module):
                 raise ValueError(f"bound_radius must be None or >= 0, got {bound_radius}")
             bound_radius = int(bound_radius)
         self.bound_radius = bound_radius
+        self.positive = bool(positive)
         self.backbone = backbone
         self.mode, self.fixer, self.center = mode, fixer, bool(center)
         self.predict_increment = bool(predict_increment)
@@ -97,6 +98,13 @@ class ConservativeEmulator(nn.Module):
             self.head = FluxFormHead(L, flux_scale=torch.as_tensor(stats.diff_std * am), positive=positive)
         else:
             self.head = None
+
+    @property
+    def config(self) -> dict:
+        """Constructor options other than ``backbone`` and ``stats`` (JSON data, for checkpoints)."""
+        return {"mode": self.mode, "fixer": self.fixer, "center": self.center,
+                "predict_increment": self.predict_increment, "positive": self.positive,
+                "mass_unit": self.mass_unit, "surface_level": self.surface_level, "bound_radius": self.bound_radius}
 
     @staticmethod
     def backbone_channels(n_levels: int, n_forcing: int = 0, mode: str = "fixer"):
