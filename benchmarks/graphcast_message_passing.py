@@ -29,15 +29,19 @@ from sciml.operators import GraphCast  # noqa: E402
 from sciml.operators.graphcast import _aggregate  # noqa: E402
 
 
-def _time(fn, repeats, warmup=2):
-    for _ in range(warmup):
-        fn()
-    ts = []
+def _interleaved(fns, repeats, warmup=2):
+    """Median seconds of each callable, timed round-robin so that a change of machine load
+    affects every entry alike."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    ts = [[] for _ in fns]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+        for t, fn in zip(ts, fns):
+            t0 = time.perf_counter()
+            fn()
+            t.append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in ts]
 
 
 def main(argv=None):
@@ -61,31 +65,32 @@ def main(argv=None):
         pyg = None
     torch.manual_seed(0)
     x = torch.randn(args.batch, 23, g.nlat, g.nlon)
-    rows, ref_out = [], None
     base = GraphCast(23, 5, g.nlat, g.nlon, latent=args.latent, n_layers=args.n_layers, mesh_level=args.mesh_level)
     state = base.state_dict()
     mm = base.mesh_edges
     msg = torch.randn(args.batch, mm.shape[1], args.latent, requires_grad=True)
+    steps, bares, diffs = [], [], []
+    with torch.no_grad():
+        ref_out = base(x)
     for agg in aggs:
         model = GraphCast(**{**base.config, "aggregation": agg})
         model.load_state_dict(state)
+        with torch.no_grad():
+            diffs.append(float((model(x) - ref_out).abs().max()))
+        csr = model._csr(mm, model.n_mesh, mm.shape[1])
 
-        def step():
+        def step(model=model):
             model.zero_grad(set_to_none=True)
             model(x).square().mean().backward()
 
-        with torch.no_grad():
-            out = model(x)
-        ref_out = out if ref_out is None else ref_out
-        diff = float((out - ref_out).abs().max())
-        t_step = _time(step, args.repeats)
-        csr = model._csr(mm, model.n_mesh, mm.shape[1])
+        def bare(agg=agg, csr=csr, n=model.n_mesh):
+            _aggregate(msg, mm[1], n, agg, csr).sum().backward()
 
-        def bare():
-            _aggregate(msg, mm[1], model.n_mesh, agg, csr).sum().backward()
-
-        t_bare = _time(bare, args.repeats * 5)
-        rows.append((agg, t_step, t_bare, diff))
+        steps.append(step)
+        bares.append(bare)
+    t_step = _interleaved(steps, args.repeats)
+    t_bare = _interleaved(bares, args.repeats * 5)
+    rows = list(zip(aggs, t_step, t_bare, diffs))
     print(f"grid {args.grid} ({g.nlat} x {g.nlon}), mesh level {base.config['mesh_level']} ({base.n_mesh} vertices, "
           f"{mm.shape[1]} multi-mesh edges, {base.g2m_edges.shape[1]} grid->mesh, {base.m2g_edges.shape[1]} mesh->grid), "
           f"batch {args.batch}, latent {args.latent}, {args.n_layers} layers, torch {torch.__version__}, "

@@ -208,6 +208,24 @@ def test_checkpoint_round_trip(tmp_path):
     torch.testing.assert_close(back(x), m.eval()(x), rtol=0, atol=0)
 
 
+def test_emulator_checkpoint_round_trip(tmp_path):
+    from sciml.conservation import ConservativeEmulator
+    from sciml.conservation.increments import compute_stats
+    from sciml.training.emulator import load_emulator, save_emulator
+
+    rng = np.random.default_rng(1)
+    q, m = 400 + rng.standard_normal((4, 2, 8, 16)), 1 + 0.1 * rng.random((4, 2, 8, 16))
+    torch.manual_seed(0)
+    emu = ConservativeEmulator(GraphCast(2, 2, 8, 16, latent=8, n_layers=1), stats=compute_stats(q, None, m),
+                               bound_radius=1).double()
+    save_emulator(emu, tmp_path / "emu")
+    back = load_emulator(tmp_path / "emu").double()
+    assert isinstance(back.backbone, GraphCast) and back.backbone.config == emu.backbone.config
+    qt, mt = torch.as_tensor(q[:1]), torch.as_tensor(m)
+    with torch.no_grad():
+        torch.testing.assert_close(back(qt, mt[:1], mt[1:2]), emu.eval()(qt, mt[:1], mt[1:2]), rtol=0, atol=0)
+
+
 def test_conserves_mass_inside_emulator():
     from sciml.conservation import ConservativeEmulator
     from sciml.conservation.fixers import global_mass
