@@ -19,7 +19,7 @@ grid and an icosahedral multi-mesh.
 Message passing is a gather (``index_select``) and a sum over incoming edges; ``aggregation``
 picks how the sum is done (``"index_add"``, the default and the fastest here, see
 ``benchmarks/graphcast_message_passing.py``; ``"scatter_reduce"``; ``"csr"``, a sparse matrix
-product; ``"pyg"``, ``torch_geometric.utils.scatter``, if installed). No Python loops over nodes
+product; ``"pyg"``, ``torch_geometric.utils.scatter``, extra ``sciml[pyg]``). No Python loops over nodes
 or edges. The first layer of each edge MLP is applied to the nodes before the gather (a linear
 map of a concatenation is a sum of linear maps), which is exact and cheaper when there are
 fewer nodes than edges.
@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._util.extras import require
 from ..grids import LatLonGrid
 from . import _mesh
 from .layers import check_choice, check_float, check_input, check_int
@@ -192,10 +193,7 @@ class GraphCast(nn.Module):
         if mesh_level > 7:
             raise ValueError(f"mesh_level must be <= 7 (655,362 vertices), got {mesh_level}")
         if aggregation == "pyg":
-            try:
-                import torch_geometric  # noqa: F401
-            except ImportError:
-                raise ValueError("aggregation='pyg' needs torch_geometric installed") from None
+            require("torch_geometric", "pyg", "GraphCast(aggregation='pyg')")
         self.config = dict(in_channels=in_channels, out_channels=out_channels, nlat=nlat, nlon=nlon,
                            mesh_level=mesh_level, latent=latent, n_layers=n_layers, radius_factor=radius_factor,
                            lat_order=lat_order, lon_features=lon_features, residual=residual,

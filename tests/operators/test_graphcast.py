@@ -126,6 +126,14 @@ def test_other_resolution_and_errors():
         GraphCast(3, 2, 16, 32, lat_order="up")
 
 
+def test_pyg_aggregation_names_its_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch_geometric", None)  # as if not installed
+    with pytest.raises(ModuleNotFoundError, match=r"sciml\[pyg\]"):
+        GraphCast(3, 2, 8, 16, aggregation="pyg")
+
+
 def test_residual_adds_input():
     torch.manual_seed(0)
     m = GraphCast(3, 2, 8, 16, latent=8, n_layers=1, residual=True)
