@@ -167,7 +167,7 @@ def _sciml_config(meta: dict, source: str) -> tuple[type, dict]:
         ("resolution_scaling_factor", cfg["resolution_scaling_factor"] is None, "resampling blocks"),
         ("fno_block_precision", cfg["fno_block_precision"] == "full", "half-precision spectral blocks"),
         ("domain_padding", not cfg["domain_padding"] or not any(
-            (cfg["domain_padding"] if isinstance(cfg["domain_padding"], (list, tuple)) else [cfg["domain_padding"]])),
+            cfg["domain_padding"] if isinstance(cfg["domain_padding"], (list, tuple)) else [cfg["domain_padding"]]),
          "neuraloperator pads round(p*n) points at both ends; sciml's modes differ"),
         ("max_n_modes", cfg["max_n_modes"] is None or [int(m) for m in cfg["max_n_modes"]] == n_modes,
          "weights larger than the kept modes"),
@@ -200,7 +200,8 @@ def _sciml_config(meta: dict, source: str) -> tuple[type, dict]:
         positional_embedding="neuralop-grid" if cfg["positional_embedding"] == "grid" else None,
         non_linearity=_ACTIVATIONS[cfg["non_linearity"]],
         norm={None: None, "group_norm": "group", "instance_norm": "instance"}[cfg["norm"]],
-        skip=cfg["fno_skip"], channel_mlp_expansion=float(cfg["channel_mlp_expansion"]) if cfg["use_channel_mlp"] else None,
+        skip=cfg["fno_skip"],
+        channel_mlp_expansion=float(cfg["channel_mlp_expansion"]) if cfg["use_channel_mlp"] else None,
         channel_mlp_skip=cfg["channel_mlp_skip"] if cfg["use_channel_mlp"] else "soft-gating",
         factorization=fact,
     )
@@ -395,7 +396,7 @@ def load_neuraloperator(path) -> FNO:
 
 
 # ------------------------------------------------------------------------------------ export
-def to_neuraloperator_state_dict(model: FNO) -> "OrderedDict[str, object]":
+def to_neuraloperator_state_dict(model: FNO) -> OrderedDict[str, object]:
     """neuraloperator 2.0 ``FNO``/``TFNO`` state_dict (float32, with ``_metadata``) of a sciml FNO.
 
     ``neuralop.models.FNO(**kwargs).load_state_dict(sd)`` accepts it, with ``kwargs`` the
