@@ -99,6 +99,16 @@ class FNO(nn.Module):
     Shapes: ``(B, in_channels, *spatial) -> (B, out_channels, *spatial)`` at any resolution.
     ``model.config`` holds the constructor arguments (JSON-serialisable); ``FNO(**model.config)``
     rebuilds the same architecture.
+
+    Examples
+    --------
+    >>> model = FNO(in_channels=1, out_channels=1, n_modes=(12, 12), hidden_channels=16, n_layers=2)
+    >>> model(torch.randn(2, 1, 32, 32)).shape
+    torch.Size([2, 1, 32, 32])
+    >>> model(torch.randn(1, 1, 64, 64)).shape   # the same weights at another resolution
+    torch.Size([1, 1, 64, 64])
+    >>> FNO(**model.config).config == model.config
+    True
     """
 
     model_name = "fno"
