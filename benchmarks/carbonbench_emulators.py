@@ -44,11 +44,17 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from sciml.bench.carbonbench import (PAPER_FIGURES, evaluate_rollouts, quarter_restarts,  # noqa: E402
-                                     relative_mass_drift)
+from sciml.bench.carbonbench import PAPER_FIGURES, evaluate_rollouts, quarter_restarts, relative_mass_drift  # noqa: E402
 from sciml.conservation import ConservativeEmulator  # noqa: E402
-from sciml.training.emulator import (carbon_arrays_from_store, emulator_stats, load_emulator, make_rollout_fn,  # noqa: E402
-                                      save_emulator, stability_run, train_emulator)
+from sciml.training.emulator import (  # noqa: E402
+    carbon_arrays_from_store,
+    emulator_stats,
+    load_emulator,
+    make_rollout_fn,
+    save_emulator,
+    stability_run,
+    train_emulator,
+)
 
 PAPER_NAME = {"unet": "UNet", "graphcast": "GraphCast", "sfno": "SFNO", "swin": "SwinTransformer"}
 
@@ -182,13 +188,29 @@ def run_model(name, args, train, test, starts, n_steps, out):
     run = stability_run(emu, test, start=0, n_steps=len(test) - 1)
     drift, per_step = relative_mass_drift(run["mass"], run["expected"])
     qmin, qmax = float(run["q_min"].min()), float(run["q_max"].max())
-    log(f"free run {len(test) - 1} steps: mass drift {drift:.2e} (per step {per_step:.2e}), q in [{qmin:.1f}, {qmax:.1f}]")
+    log(
+        f"free run {len(test) - 1} steps: mass drift {drift:.2e} (per step {per_step:.2e}), "
+        f"q in [{qmin:.1f}, {qmax:.1f}]"
+    )
     np.savez(rdir / "curves.npz", days=sc.days, r2=sc.r2, rmse_ppm=sc.rmse_ppm, mass_rmse_pgc=sc.mass_rmse_pgc,
              mass=run["mass"], expected=run["expected"], q_min=run["q_min"], q_max=run["q_max"], final=run["final"])
-    res = {"model": name, "mode": mode, "bound_radius": emu.bound_radius, "params": n_params, "train_seconds": train_s, "iterations": iters,
-           "at": {str(k): v for k, v in sc.at.items()}, "decorrelation_days": sc.decorrelation_days,
-           "mass_drift": drift, "mass_drift_per_step": per_step, "q_min": qmin, "q_max": qmax,
-           "free_run_steps": len(test) - 1, "restarts": len(starts), "config": emu.backbone.config}
+    res = {
+        "model": name,
+        "mode": mode,
+        "bound_radius": emu.bound_radius,
+        "params": n_params,
+        "train_seconds": train_s,
+        "iterations": iters,
+        "at": {str(k): v for k, v in sc.at.items()},
+        "decorrelation_days": sc.decorrelation_days,
+        "mass_drift": drift,
+        "mass_drift_per_step": per_step,
+        "q_min": qmin,
+        "q_max": qmax,
+        "free_run_steps": len(test) - 1,
+        "restarts": len(starts),
+        "config": emu.backbone.config,
+    }
     save_emulator(emu, rdir, extra={"backbone": name, "backbone_config": emu.backbone.config})
     res_file.write_text(json.dumps(res, indent=1))
     log_file.close()
@@ -206,9 +228,14 @@ def print_table(results, persistence, test, lead_days=(7, 30, 60, 90), frozen=No
 
     qlo, qhi = float(test.q.min()), float(test.q.max())
     span = qhi - qlo
-    head = "| model | params | " + " | ".join(f"R2 {d}d" for d in lead_days) + " | " + \
-           " | ".join(f"RMSE {d}d (ppm)" for d in lead_days) + \
-           " | mass RMSE 90d (PgC) | decorr. (days) | mass drift (run, rel.) | drift/step | free-run range (ppm) | bounded |"
+    head = (
+        "| model | params | "
+        + " | ".join(f"R2 {d}d" for d in lead_days)
+        + " | "
+        + " | ".join(f"RMSE {d}d (ppm)" for d in lead_days)
+        + " | mass RMSE 90d (PgC) | decorr. (days) | mass drift (run, rel.) | drift/step"
+        + " | free-run range (ppm) | bounded |"
+    )
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     rows = ([("persistence (q frozen)", 0, frozen, None)] if frozen else []) + \
@@ -314,7 +341,9 @@ def main(argv=None):
     print()
     print_table(results, persistence, test, frozen=frozen)
     figures(args, results, pers, test, out, frozen_scores=fz)
-    (out / "results.json").write_text(json.dumps({"persistence": persistence, "persistence_frozen": frozen, "models": results}, indent=1))
+    (out / "results.json").write_text(
+        json.dumps({"persistence": persistence, "persistence_frozen": frozen, "models": results}, indent=1)
+    )
 
 
 if __name__ == "__main__":

@@ -91,10 +91,12 @@ def main(argv=None):
     t_step = _interleaved(steps, args.repeats)
     t_bare = _interleaved(bares, args.repeats * 5)
     rows = list(zip(aggs, t_step, t_bare, diffs))
-    print(f"grid {args.grid} ({g.nlat} x {g.nlon}), mesh level {base.config['mesh_level']} ({base.n_mesh} vertices, "
-          f"{mm.shape[1]} multi-mesh edges, {base.g2m_edges.shape[1]} grid->mesh, {base.m2g_edges.shape[1]} mesh->grid), "
-          f"batch {args.batch}, latent {args.latent}, {args.n_layers} layers, torch {torch.__version__}, "
-          f"torch_geometric {pyg or 'not installed'}, {torch.get_num_threads()} thread(s)")
+    print(
+        f"grid {args.grid} ({g.nlat} x {g.nlon}), mesh level {base.config['mesh_level']} ({base.n_mesh} vertices, "
+        f"{mm.shape[1]} multi-mesh edges, {base.g2m_edges.shape[1]} grid->mesh, {base.m2g_edges.shape[1]} mesh->grid), "
+        f"batch {args.batch}, latent {args.latent}, {args.n_layers} layers, torch {torch.__version__}, "
+        f"torch_geometric {pyg or 'not installed'}, {torch.get_num_threads()} thread(s)"
+    )
     print("| aggregation | train step (ms) | ratio | bare sum fwd+bwd (ms) | ratio | max |out - index_add| |")
     print("|---|---|---|---|---|---|")
     for agg, ts, tb, d in rows:

@@ -15,13 +15,13 @@ Grid embedding: both sides pass ``positional_embedding="grid"``, which means
 ``linspace(0, 1, n + 1)[:-1]`` per axis in neuraloperator (torus points) and
 ``linspace(0, 1, n)`` in sciml (nodes including both ends of Darcy's closed square); sciml's
 ``"neuralop-grid"`` would reproduce neuraloperator's points exactly. Printed: test relative L2
-of each, real parameter counts (a complex weight counts twice), median seconds per epoch, and the ratios sciml / neuraloperator.
+of each, real parameter counts (a complex weight counts twice), median seconds per epoch, and the
+ratios sciml / neuraloperator.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -79,7 +79,8 @@ def _train(model, data: dict, epochs: int, batch_size: int, seed: int) -> dict:
             model(xte_n[i:i + 50])
         infer = (time.perf_counter() - t0) / len(xte_n)
     return {"test_rel_l2": float(rel_l2(pred, yte).mean()), "train_loss": losses[-1], "epoch_seconds": times,
-            "params": sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters()), "inference_ms": 1e3 * infer}
+            "params": sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters()),
+            "inference_ms": 1e3 * infer}
 
 
 def _worker(args) -> None:

@@ -51,7 +51,8 @@ def check_int(value, name: str, *, min=None, max=None) -> int:
     value = int(value)
     if (min is not None and value < min) or (max is not None and value > max):
         rng = _range_text(min, max)
-        raise ValueError(f"{name} must be {'an integer ' + rng if rng.startswith(('in', '<', '>')) else 'a ' + rng + ' integer'}, got {value}")
+        what = "an integer " + rng if rng.startswith(("in", "<", ">")) else "a " + rng + " integer"
+        raise ValueError(f"{name} must be {what}, got {value}")
     return value
 
 
@@ -75,7 +76,8 @@ def check_float(value, name: str, *, min=None, max=None, min_open: bool = False,
     bad = (min is not None and (value <= min if min_open else value < min)) or (max is not None and value > max)
     if bad:
         rng = _range_text(min, max, min_open)
-        raise ValueError(f"{name} must be {'a number ' + rng if rng.startswith(('in', '<', '>')) else 'a ' + rng + ' number'}, got {value}")
+        what = "a number " + rng if rng.startswith(("in", "<", ">")) else "a " + rng + " number"
+        raise ValueError(f"{name} must be {what}, got {value}")
     return value
 
 
@@ -145,7 +147,9 @@ def argtype(check, **bounds):
         try:
             return check(value, "value", **bounds)
         except (TypeError, ValueError) as exc:
-            raise argparse.ArgumentTypeError(str(exc).replace("value must be", "expected").replace(", got", ", got")) from None
+            raise argparse.ArgumentTypeError(
+                str(exc).replace("value must be", "expected").replace(", got", ", got")
+            ) from None
 
     convert.__name__ = getattr(check, "__name__", "value")
     return convert

@@ -3,6 +3,8 @@
 Recipe definitions live in ``sciml/datasets/recipes_<family>.py`` so that solvers
 never import dataset code (data flows solvers -> datasets, never back).
 """
-from . import recipes_elliptic  # noqa: F401  darcy, poisson, heat, helmholtz
-from . import recipes_spectral  # noqa: F401  ns2d, burgers, burgers-raissi
-from . import recipes_landau  # noqa: F401  landau
+from . import (
+    recipes_elliptic,  # noqa: F401  darcy, poisson, heat, helmholtz
+    recipes_landau,  # noqa: F401  landau
+    recipes_spectral,  # noqa: F401  ns2d, burgers, burgers-raissi
+)

@@ -12,8 +12,8 @@ once into tensors, which is much faster for datasets that fit in memory.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -257,7 +257,7 @@ class UnitGaussianNormalizer(nn.Module):
         self.eps = float(eps)
 
     @classmethod
-    def per_channel(cls, mean, std, spatial_dims: int, eps: float = 0.0) -> "UnitGaussianNormalizer":
+    def per_channel(cls, mean, std, spatial_dims: int, eps: float = 0.0) -> UnitGaussianNormalizer:
         """Per-channel statistics ``(C,)`` (or scalars) for ``(B, C, *spatial)`` inputs with
         ``spatial_dims`` spatial axes; ``eps=0`` gives exactly ``(x - mean) / std``."""
         mean = torch.as_tensor(np.asarray(mean) if not isinstance(mean, torch.Tensor) else mean)
@@ -316,7 +316,7 @@ class UnitGaussianNormalizer(nn.Module):
         return {"shape": list(self.mean.shape), "eps": self.eps}
 
     @classmethod
-    def from_config(cls, config: dict) -> "UnitGaussianNormalizer":
+    def from_config(cls, config: dict) -> UnitGaussianNormalizer:
         """An unfitted normaliser of the right shape, to load a state dict into."""
         shape = tuple(config["shape"])
         return cls(torch.zeros(shape), torch.ones(shape), eps=float(config.get("eps", 1e-5)))

@@ -57,7 +57,9 @@ def _validate_darcy(p: dict) -> dict:
     stored = len(range(0, p["resolution"], p["subsample"]))
     if stored < 4:
         raise ValueError(
-            f"resolution {p['resolution']} with subsample {p['subsample']} stores only {stored} points per side; need >= 4")
+            f"resolution {p['resolution']} with subsample {p['subsample']} stores only {stored} points per side; "
+            "need >= 4"
+        )
     _check_rtol(p)
     return p
 
@@ -111,25 +113,27 @@ def _darcy_chunk(p: dict, seed: int, indices) -> dict:
     return {"a": np.stack(a_out), "u": np.stack(u_out)}
 
 
-DARCY = register_recipe(Recipe(
-    name="darcy",
-    params=_grf_params(
-        resolution=Param(421, int, "solve grid nodes per side of (0,1)^2 (boundary included)", min=8),
-        subsample=Param(5, int, "store every subsample-th node (421 / 5 -> 85 x 85)", min=1),
-        high=Param(12.0, float, "coefficient where the GRF is >= 0", min=0, min_open=True),
-        low=Param(3.0, float, "coefficient where the GRF is < 0", min=0, min_open=True),
-        f=Param(1.0, float, "constant source term", min=0, min_open=True),
-        mean=Param("harmonic", str, "face average of the coefficient",
-                   choices=("harmonic", "arithmetic")),
-        solver=Param("auto", str, "linear solver (auto: the chunk through solve_sequence)", choices=DARCY_SOLVERS),
-    ),
-    validate=_validate_darcy,
-    work_bytes=_grid_work,
-    layout=_darcy_layout,
-    solve_chunk=_darcy_chunk,
-    chunk=16,
-    description="Darcy flow -div(a grad u) = 1 on (0,1)^2, u = 0 on the boundary; a = 12/3 from a Neumann GRF (FNO recipe)",
-))
+DARCY = register_recipe(
+    Recipe(
+        name="darcy",
+        params=_grf_params(
+            resolution=Param(421, int, "solve grid nodes per side of (0,1)^2 (boundary included)", min=8),
+            subsample=Param(5, int, "store every subsample-th node (421 / 5 -> 85 x 85)", min=1),
+            high=Param(12.0, float, "coefficient where the GRF is >= 0", min=0, min_open=True),
+            low=Param(3.0, float, "coefficient where the GRF is < 0", min=0, min_open=True),
+            f=Param(1.0, float, "constant source term", min=0, min_open=True),
+            mean=Param("harmonic", str, "face average of the coefficient", choices=("harmonic", "arithmetic")),
+            solver=Param("auto", str, "linear solver (auto: the chunk through solve_sequence)", choices=DARCY_SOLVERS),
+        ),
+        validate=_validate_darcy,
+        work_bytes=_grid_work,
+        layout=_darcy_layout,
+        solve_chunk=_darcy_chunk,
+        chunk=16,
+        description="Darcy flow -div(a grad u) = 1 on (0,1)^2, u = 0 on the boundary; "
+        "a = 12/3 from a Neumann GRF (FNO recipe)",
+    )
+)
 
 
 # ---------------------------------------------------------------------------

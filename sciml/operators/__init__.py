@@ -12,17 +12,30 @@ constructor arguments, so a checkpoint is weights plus that dict::
 """
 from __future__ import annotations
 
+from .deeponet import DeepONet, PODDeepONet
 from .fno import FNO, TFNO, FNOBlock
 from .graphcast import GraphCast
-from .deeponet import DeepONet, PODDeepONet
 from .mgno import MgNO
 from .patching import MultigridPatching2d
-from .spectral import SpectralConv
 from .sfno import SFNO
+from .spectral import SpectralConv
 from .swin import SwinTransformer2d
 from .unet import UNet
 
-__all__ = ["SpectralConv", "FNOBlock", "FNO", "TFNO", "MgNO", "DeepONet", "PODDeepONet", "UNet", "GraphCast", "MultigridPatching2d", "MODELS", "build_model"]
+__all__ = [
+    "SpectralConv",
+    "FNOBlock",
+    "FNO",
+    "TFNO",
+    "MgNO",
+    "DeepONet",
+    "PODDeepONet",
+    "UNet",
+    "GraphCast",
+    "MultigridPatching2d",
+    "MODELS",
+    "build_model",
+]
 
 MODELS = {
     "fno": FNO,

@@ -23,7 +23,7 @@ import math
 import torch
 from torch import nn
 
-from .layers import check_choice, check_int, check_input, int_tuple
+from .layers import check_choice, check_input, check_int, int_tuple
 from .tensorized import FACTORIZATIONS, make_spectral_weight
 
 __all__ = ["SpectralConv"]

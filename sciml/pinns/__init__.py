@@ -4,13 +4,20 @@ Notebook entry points: :func:`sciml.pinns.problems.burgers` (and ``convection``,
 ``allen_cahn``, ``poisson_lshape``) return a ready :class:`~sciml.pinns.problems.PINNProblem`
 with ``.train()``, ``.relative_l2()`` and ``.plot()``.
 """
-from .conditions import (HardDirichlet, HardInitial, dirichlet, initial_condition, neumann, pde_residual,
-                         periodic)
+from .conditions import HardDirichlet, HardInitial, dirichlet, initial_condition, neumann, pde_residual, periodic
 from .darcy import DarcyResidualLoss, darcy_residual
-from .derivatives import (divergence, func_gradient, func_hessian, func_laplacian, gradient, jet, laplacian,
-                          partial, pointwise)
-from .geometry import (Difference, Disk, Geometry, GeometryXTime, Interval, Polygon, Rectangle, TimeDomain,
-                       Union)
+from .derivatives import (
+                         divergence,
+                         func_gradient,
+                         func_hessian,
+                         func_laplacian,
+                         gradient,
+                         jet,
+                         laplacian,
+                         partial,
+                         pointwise,
+)
+from .geometry import Difference, Disk, Geometry, GeometryXTime, Interval, Polygon, Rectangle, TimeDomain, Union
 from .lagrangian import LagrangianPINN
 from .networks import MLP
 from .sampling import rad_sample, rar_select, sample_box, sample_unit_cube

@@ -15,7 +15,7 @@ boundary (``Geometry.distance``), and :class:`HardInitial` gives
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -104,7 +104,9 @@ def periodic(points_left, points_right, *, derivative_index: int | None = None, 
     left = np.asarray(points_left, dtype=float)
     right = np.asarray(points_right, dtype=float)
     if left.shape != right.shape or left.ndim != 2:
-        raise ValueError(f"points_left and points_right must be equal (n, d) arrays, got {left.shape} and {right.shape}")
+        raise ValueError(
+            f"points_left and points_right must be equal (n, d) arrays, got {left.shape} and {right.shape}"
+        )
     n = left.shape[0]
 
     def fn(model, x):

@@ -13,7 +13,7 @@ Shapes: points ``(n, d)``; scalar field ``(n, 1)`` or ``(n,)``; gradient ``(n, d
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch.func import hessian, jacrev, vmap

@@ -225,7 +225,9 @@ class Polygon(Geometry):
         px, py = x[:, :1], x[:, 1:]
         cond = (v[None, :, 1] > py) != (w[None, :, 1] > py)
         with np.errstate(divide="ignore", invalid="ignore"):
-            xint = v[None, :, 0] + (py - v[None, :, 1]) * (w[None, :, 0] - v[None, :, 0]) / (w[None, :, 1] - v[None, :, 1])
+            xint = v[None, :, 0] + (py - v[None, :, 1]) * (w[None, :, 0] - v[None, :, 0]) / (
+                w[None, :, 1] - v[None, :, 1]
+            )
         crossings = np.sum(cond & (px < xint), axis=1)
         return crossings % 2 == 1
 

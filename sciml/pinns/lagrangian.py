@@ -17,7 +17,7 @@ Eulerian solution.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -192,7 +192,10 @@ class LagrangianPINN(nn.Module):
             bad = self._mismatch(x0, x, t) > 1e3 * tol
             if bool(bad.any()) and search_points > 0:
                 xb, tb = x[bad], t[bad]
-                grid = self.x_min + self.period * torch.arange(search_points, dtype=x.dtype, device=x.device) / search_points
+                grid = (
+                    self.x_min
+                    + self.period * torch.arange(search_points, dtype=x.dtype, device=x.device) / search_points
+                )
                 G = grid[None, :].expand(len(xb), -1).reshape(-1)
                 T = tb[:, None].expand(-1, search_points).reshape(-1)
                 with torch.no_grad():

@@ -32,14 +32,14 @@ from __future__ import annotations
 
 import math
 import time as _time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
-from ..solvers.landau import (_as_tensor, _check_particles, implicit_score_matching_loss, kde_density,
-                              landau_velocity)
-from .networks import MLP, _dtype as _float_dtype
+from ..solvers.landau import _as_tensor, _check_particles, implicit_score_matching_loss, kde_density, landau_velocity
+from .networks import MLP
+from .networks import _dtype as _float_dtype
 
 __all__ = ["LandauPINNPM", "train_pinn_pm"]
 
@@ -220,7 +220,7 @@ class LandauPINNPM(nn.Module):
         for t in times:
             X = self.particles(t)
             with torch.enable_grad():
-                ism = float(implicit_score_matching_loss(lambda v: self.score(t, v), X, w, create_graph=False).detach())
+                ism = float(implicit_score_matching_loss(lambda v: self.score(t, v), X, w, create_graph=False).detach())  # noqa: B023
             sp = self.pushforward_score(t, self.v0)
             with torch.no_grad():
                 s = self.score(t, X)
@@ -238,7 +238,7 @@ def train_pinn_pm(model: LandauPINNPM, v0, w=None, *, iters: int = 2000, lr: flo
                   score_loss: str = "flow",
                   lr_decay: float = 0.1, seed: int = 0, callback: Callable | None = None, progress: bool | None = False,
                   seconds: float | None = None, checkpoint=None, checkpoint_every: int = 500):
-    """Train ``model`` (flow map and score jointly) on the initial particles ``v0`` ``(N, dim)``, weights ``w`` ``(N,)``.
+    """Train ``model`` (flow map and score jointly) on the particles ``v0`` ``(N, dim)``, weights ``w`` ``(N,)``.
 
     iters: Adam iterations; each draws ``n_times`` times in ``[0, T]`` (stratified) and uses all particles.
     score0: exact initial score ``v -> grad log f0(v)`` (fitted at t = 0; else implicit score matching at t = 0);
@@ -320,7 +320,7 @@ def train_pinn_pm(model: LandauPINNPM, v0, w=None, *, iters: int = 2000, lr: flo
                                     C=model.C, delta=model.delta).reshape(n_times * N, -1)
             l_dyn = (w_all * ((V - U) ** 2).sum(-1)).sum()
             if score_loss == "ism":
-                l_sm = implicit_score_matching_loss(lambda v: model.score(t_all, v), Xd, w_all)
+                l_sm = implicit_score_matching_loss(lambda v: model.score(t_all, v), Xd, w_all)  # noqa: B023
             else:
                 target = model.pushforward_score(t_all, y_all).detach()
                 l_sm = (w_all * ((model.score(t_all, Xd) - target) ** 2).sum(-1)).sum()

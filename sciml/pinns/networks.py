@@ -135,7 +135,9 @@ class MLP(nn.Module):
         periodic = dict(periodic or {})
         for k, p in periodic.items():
             if not (0 <= int(k) < in_features) or not p > 0:
-                raise ValueError(f"periodic must map input indices in [0, {in_features}) to positive periods, got {periodic}")
+                raise ValueError(
+                    f"periodic must map input indices in [0, {in_features}) to positive periods, got {periodic}"
+                )
         self.periodic = {int(k): float(p) for k, p in periodic.items()}
         self.periodic_modes = int(periodic_modes)
         n_in = in_features + len(self.periodic) * (2 * periodic_modes - 1)
@@ -226,8 +228,9 @@ class MLP(nn.Module):
         x: ``(n, in_features)``; dims: inputs for first derivatives (default all); second: inputs for
         pure second derivatives (default ``dims``; must be a subset of ``dims``). Returns ``(u, du, d2u)``:
         ``u`` ``(n, out)``, ``du[j] = du/dx_{dims[j]}`` ``(len(dims), n, out)`` and
-        ``d2u[j] = d2u/dx_{second[j]}^2`` ``(len(second), n, out)``. No input graph is needed (one reverse pass for the parameters only),
-        which makes PDE residuals several times cheaper than nested autograd. tanh / sin only.
+        ``d2u[j] = d2u/dx_{second[j]}^2`` ``(len(second), n, out)``. No input graph is needed (one
+        reverse pass for the parameters only), which makes PDE residuals several times cheaper than
+        nested autograd. tanh / sin only.
         """
         if not self.supports_jet or self.last_activation:
             raise ValueError(f"jet needs activation 'tanh' or 'sin' and no last_activation, got {self.activation!r}")

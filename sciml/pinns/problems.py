@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,11 +34,11 @@ from ..solvers.burgers import burgers_exact
 from ..solvers.exponential import MAX_STEPS, etdrk4_coefficients, etdrk4_step
 from .conditions import HardDirichlet, HardInitial, dirichlet, initial_condition, pde_residual, periodic
 from .derivatives import gradient, jet, laplacian
-from .geometry import Interval, Polygon, TimeDomain, GeometryXTime
+from .geometry import Polygon
 from .lagrangian import LagrangianPINN
 from .networks import MLP
 from .sampling import as_rng, sample_box
-from .training import CausalWeighting, LossTerm, PINNTrainer, TrainResult
+from .training import CausalWeighting, PINNTrainer, TrainResult
 
 __all__ = ["PINNProblem", "burgers", "convection", "allen_cahn", "poisson_lshape", "burgers_reference",
            "allen_cahn_reference", "poisson_lshape_reference", "LSHAPE_VERTICES", "PROBLEMS"]

@@ -33,8 +33,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..grids import GRAVITY, LatLonGrid
-from .transport import (add_surface_flux, advect, balance_mass_fluxes, mix_columns, vertical_mass_fluxes,
-                        winds_to_mass_fluxes)
+from .transport import (
+    add_surface_flux,
+    advect,
+    balance_mass_fluxes,
+    mix_columns,
+    vertical_mass_fluxes,
+    winds_to_mass_fluxes,
+)
 
 __all__ = ["SyntheticAtmosphere", "CO2TransportModel", "M_AIR", "M_CO2", "MASSMIX_TO_PPM", "PGC_PER_KG_CO2",
            "SECONDS_PER_DAY", "R_DRY"]
@@ -178,7 +184,9 @@ class SyntheticAtmosphere:
         shift = 6.0 * np.cos(s - 2 * np.pi * 200 / 365.25)
         strength_n = 1.0 + 0.3 * np.cos(s - 2 * np.pi * 15 / 365.25)
         strength_s = 1.0 - 0.2 * np.cos(s - 2 * np.pi * 15 / 365.25)
-        u = jet_prof * (strength_n * _gauss(latd - (40.0 + shift), 13.0) + strength_s * _gauss(latd + (45.0 - shift), 13.0))
+        u = jet_prof * (
+            strength_n * _gauss(latd - (40.0 + shift), 13.0) + strength_s * _gauss(latd + (45.0 - shift), 13.0)
+        )
         u += -7.0 * sigma ** 2 * _gauss(latd, 18.0)  # trades
         u += -3.0 * sigma * _gauss(np.abs(latd) - 75.0, 8.0)  # polar easterlies
         # Rossby-Haurwitz-like planetary / synoptic waves: psi = a^2 K cos^R(phi) sin(phi) cos(R lam - nu t)

@@ -22,8 +22,18 @@ from ..conservation.increments import EmulatorStats, compute_stats
 from . import loop as _loop
 from .loop import Loop
 
-__all__ = ["CarbonArrays", "carbon_arrays_from_store", "emulator_stats", "rollout_loss", "train_emulator", "evaluate_loss",
-           "save_emulator", "load_emulator", "make_rollout_fn", "stability_run"]
+__all__ = [
+    "CarbonArrays",
+    "carbon_arrays_from_store",
+    "emulator_stats",
+    "rollout_loss",
+    "train_emulator",
+    "evaluate_loss",
+    "save_emulator",
+    "load_emulator",
+    "make_rollout_fn",
+    "stability_run",
+]
 
 
 @dataclass
@@ -66,7 +76,9 @@ class CarbonArrays:
     def window(self, starts, horizon, device, dtype):
         """Tensors for windows ``[s, s + horizon]``: q, m (B, h+1, ...), forcing, flux (B, h, ...)."""
         idx = np.asarray(starts)[:, None] + np.arange(horizon + 1)[None]
-        t = lambda a, i: torch.as_tensor(np.ascontiguousarray(a[i]), dtype=dtype, device=device)
+        def t(a, i):
+            return torch.as_tensor(np.ascontiguousarray(a[i]), dtype=dtype, device=device)
+
         q, m = t(self.q, idx), t(self.air_mass, idx)
         f = t(self.forcing, idx[:, :-1]) if self.forcing is not None else None
         sf = t(self.surface_flux, idx[:, :-1]) if self.surface_flux is not None else None
@@ -155,7 +167,9 @@ def train_emulator(emulator: ConservativeEmulator, data: CarbonArrays, *, horizo
     for s, (h, n) in enumerate(zip(horizons, iters)):
         stage_lr = lr if s == 0 else lr * finetune_lr_factor
         opt = torch.optim.AdamW(emulator.parameters(), lr=stage_lr, weight_decay=weight_decay)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k, n=n: 0.5 * (1 + math.cos(math.pi * min(k, n) / max(n, 1))))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda k, n=n: 0.5 * (1 + math.cos(math.pi * min(k, n) / max(n, 1)))
+        )
         running, done = None, 0
         emulator.train()
         seconds = None if budgets is None or not budgets[s] > 0 else float(budgets[s])

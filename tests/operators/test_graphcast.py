@@ -3,8 +3,7 @@ import pytest
 import torch
 
 from sciml.grids import LatLonGrid
-from sciml.operators import GraphCast, build_model
-from sciml.operators import _mesh
+from sciml.operators import GraphCast, _mesh, build_model
 from sciml.operators.graphcast import build_graphs, default_mesh_level
 
 GRIDS = {22.5: 1, 11.25: 2, 5.625: 3}  # grid spacing -> default mesh level

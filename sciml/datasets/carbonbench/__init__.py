@@ -19,8 +19,20 @@ Examples
 from ...solvers.atmosphere import SyntheticAtmosphere
 from .generator import _Simulator, generate_carbonbench, generate_tiny_carbonbench, parse_splits, parse_years
 from .reader import CarbonBenchStore, open_carbonbench, to_cf_dataset
-from .schema import (MASSMIX_TO_PPM, PGC_PER_KG_CO2, PUBLISHED_SPLITS, STANDARD_NAMES, UNITS, VARIABLES_2D,
-                     VARIABLES_3D, _days_in_year, _seconds_since_2000, default_splits, stats_path, store_path)
+from .schema import (
+                     MASSMIX_TO_PPM,
+                     PGC_PER_KG_CO2,
+                     PUBLISHED_SPLITS,
+                     STANDARD_NAMES,
+                     UNITS,
+                     VARIABLES_2D,
+                     VARIABLES_3D,
+                     _days_in_year,
+                     _seconds_since_2000,
+                     default_splits,
+                     stats_path,
+                     store_path,
+)
 from .stats import compute_stats, write_stats
 
 __all__ = [

@@ -30,8 +30,18 @@ from ..._util.validation import check_bool, check_choice, check_int
 from ...grids import LatLonGrid
 from ...solvers.atmosphere import CO2TransportModel
 from ...solvers.transport import LIMITERS
-from .schema import (_HOURS_EPOCH, UNITS, VARIABLES_2D, VARIABLES_3D, _check_split,
-                     _days_in_year, _seconds_since_2000, default_splits, stats_path, store_path)
+from .schema import (
+    _HOURS_EPOCH,
+    UNITS,
+    VARIABLES_2D,
+    VARIABLES_3D,
+    _check_split,
+    _days_in_year,
+    _seconds_since_2000,
+    default_splits,
+    stats_path,
+    store_path,
+)
 from .stats import compute_stats, copy_store, write_stats
 
 __all__ = ["generate_carbonbench", "generate_tiny_carbonbench", "parse_years", "parse_splits"]
@@ -332,16 +342,22 @@ def _run_year(sim, grp, r, year, nsteps, dt, chunk_time, block_days, restart_dir
     at[n0:n0 + nsteps] = np.round((t_year + np.arange(nsteps) * dt) / 3600.0).astype(np.int64)
     _save_npz_atomic(restart_dir / f"{year}.npz", tracer_mass=r)
     done = list(grp.attrs.get("years_done", [])) + [year]
-    grp.attrs.update({
-        "years_done": done, "n_time_done": n0 + nsteps,
-        "max_relative_transport_mass_drift_per_step": float(max(sim.max_transport_drift,
-                                                              grp.attrs.get("max_relative_transport_mass_drift_per_step", 0.0))),
-        "max_relative_mass_budget_error_per_step": float(max(sim.max_budget_error,
-                                                           grp.attrs.get("max_relative_mass_budget_error_per_step", 0.0))),
-        "max_relative_airmass_mismatch": float(max(sim.max_airmass_mismatch,
-                                                   grp.attrs.get("max_relative_airmass_mismatch", 0.0))),
-        "max_substeps": json.dumps(sim.max_substeps),
-    })
+    grp.attrs.update(
+        {
+            "years_done": done,
+            "n_time_done": n0 + nsteps,
+            "max_relative_transport_mass_drift_per_step": float(
+                max(sim.max_transport_drift, grp.attrs.get("max_relative_transport_mass_drift_per_step", 0.0))
+            ),
+            "max_relative_mass_budget_error_per_step": float(
+                max(sim.max_budget_error, grp.attrs.get("max_relative_mass_budget_error_per_step", 0.0))
+            ),
+            "max_relative_airmass_mismatch": float(
+                max(sim.max_airmass_mismatch, grp.attrs.get("max_relative_airmass_mismatch", 0.0))
+            ),
+            "max_substeps": json.dumps(sim.max_substeps),
+        }
+    )
     zarr.consolidate_metadata(grp.store)
 
 

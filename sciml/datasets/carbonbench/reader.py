@@ -52,11 +52,15 @@ class CarbonBenchStore:
         self._zgroup = zarr.open_group(str(self.path), mode="r")
         missing = [n for n in ("variables_3d", "variables_2d") if n not in self.ds]
         if missing:
-            raise ValueError(f"{str(self.path)!r}: missing arrays {missing} (a CarbonBench store has "
-                             "variables_3d (time, vari_3d, level, lat, lon) and variables_2d (time, vari_2d, lat, lon))")
+            raise ValueError(
+                f"{str(self.path)!r}: missing arrays {missing} (a CarbonBench store has "
+                "variables_3d (time, vari_3d, level, lat, lon) and variables_2d (time, vari_2d, lat, lon))"
+            )
         v3, v2 = self.ds["variables_3d"], self.ds["variables_2d"]
         if v3.dims != ("time", "vari_3d", "level", "lat", "lon"):
-            raise ValueError(f"{str(self.path)!r}: variables_3d has dims {v3.dims}, expected (time, vari_3d, level, lat, lon)")
+            raise ValueError(
+                f"{str(self.path)!r}: variables_3d has dims {v3.dims}, expected (time, vari_3d, level, lat, lon)"
+            )
         if v2.dims != ("time", "vari_2d", "lat", "lon"):
             raise ValueError(f"{str(self.path)!r}: variables_2d has dims {v2.dims}, expected (time, vari_2d, lat, lon)")
         self.variables_3d = tuple(str(x) for x in self.ds["vari_3d"].values)
@@ -76,14 +80,18 @@ class CarbonBenchStore:
         if ha is not None and hb is not None and len(ha) == self.level.size + 1:
             levels = (np.asarray(ha, dtype=np.float64), np.asarray(hb, dtype=np.float64))  # the generator's levels
         grid = LatLonGrid(nlat, nlon, levels)
-        if nlon != 2 * nlat or not (np.allclose(self.lat, grid.lat, atol=1e-4) and np.allclose(self.lon % 360, grid.lon, atol=1e-4)):
+        if nlon != 2 * nlat or not (
+            np.allclose(self.lat, grid.lat, atol=1e-4) and np.allclose(self.lon % 360, grid.lon, atol=1e-4)
+        ):
             raise ValueError(f"{str(self.path)!r}: lat/lon ({nlat} x {nlon}, lat {self.lat[0]:g}..{self.lat[-1]:g}, "
                              f"lon {self.lon[0]:g}..{self.lon[-1]:g}) is not a regular CarbonBench lat-lon grid")
         if expected_grid is not None:
             if (expected_grid.nlat, expected_grid.nlon) != (nlat, nlon) or (
                     expected_grid.nlev and expected_grid.nlev != self.level.size):
-                raise ValueError(f"{str(self.path)!r}: grid is {nlat} x {nlon} with {self.level.size} levels, "
-                                 f"expected {expected_grid.nlat} x {expected_grid.nlon} with {expected_grid.nlev} levels")
+                raise ValueError(
+                    f"{str(self.path)!r}: grid is {nlat} x {nlon} with {self.level.size} levels, "
+                    f"expected {expected_grid.nlat} x {expected_grid.nlon} with {expected_grid.nlev} levels"
+                )
         self.grid = grid
         self.attrs = dict(self.ds.attrs)
         self._stats_path = stats
@@ -104,7 +112,9 @@ class CarbonBenchStore:
         elif name in self._i2:
             da = self.ds["variables_2d"].isel(vari_2d=self._i2[name], drop=True)
         else:
-            raise KeyError(f"{name!r} is not a variable of this store (3D: {self.variables_3d}, 2D: {self.variables_2d})")
+            raise KeyError(
+                f"{name!r} is not a variable of this store (3D: {self.variables_3d}, 2D: {self.variables_2d})"
+            )
         return da.rename(name).assign_attrs(units=UNITS.get(name, ""), long_name=name)
 
     def read(self, name: str, time=slice(None)) -> np.ndarray:

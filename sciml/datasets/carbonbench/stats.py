@@ -31,20 +31,24 @@ def compute_stats(store_dir: Path, block: int = 256):
         is3 = arr_name == "variables_3d"
         red = (0, 2, 3, 4) if is3 else (0, 2, 3)
         dred = (0, 3, 4) if is3 else (0, 2, 3)
-        mn = np.full(C, np.inf); mx = np.full(C, -np.inf); s1 = np.zeros(C); s2 = np.zeros(C); cnt = 0
+        mn, mx, s1, s2, cnt = np.full(C, np.inf), np.full(C, -np.inf), np.zeros(C), np.zeros(C), 0
         dshape = (C, a.shape[2]) if is3 else (C,)
-        dmn = np.full(dshape, np.inf); dmx = np.full(dshape, -np.inf); d1 = np.zeros(dshape); d2 = np.zeros(dshape)
+        dmn, dmx = np.full(dshape, np.inf), np.full(dshape, -np.inf)
+        d1, d2 = np.zeros(dshape), np.zeros(dshape)
         dcnt = 0
         prev = None
         for t0 in range(0, T, block):
             x = np.asarray(a[t0:t0 + block], dtype=np.float64)
-            mn = np.minimum(mn, x.min(axis=red)); mx = np.maximum(mx, x.max(axis=red))
-            s1 += x.sum(axis=red); s2 += (x * x).sum(axis=red); cnt += x.size // C
+            mn, mx = np.minimum(mn, x.min(axis=red)), np.maximum(mx, x.max(axis=red))
+            s1 += x.sum(axis=red)
+            s2 += (x * x).sum(axis=red)
+            cnt += x.size // C
             xx = x if prev is None else np.concatenate([prev, x])
             if xx.shape[0] > 1:
                 d = np.diff(xx, axis=0)
-                dmn = np.minimum(dmn, d.min(axis=dred)); dmx = np.maximum(dmx, d.max(axis=dred))
-                d1 += d.sum(axis=dred); d2 += (d * d).sum(axis=dred)
+                dmn, dmx = np.minimum(dmn, d.min(axis=dred)), np.maximum(dmx, d.max(axis=dred))
+                d1 += d.sum(axis=dred)
+                d2 += (d * d).sum(axis=dred)
                 dcnt += d.size // int(np.prod(dshape))
             prev = x[-1:]
         mean = s1 / cnt
