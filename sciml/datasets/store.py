@@ -125,7 +125,7 @@ class StoredDataset:
             self._fields = {k: f[k] for k in names}
             self._coords = {k: f[k] for k in cnames}
             self._dims = {k: axis_names(v) for k, v in self._fields.items()}
-            self._coord_dims = {k: axis_names(v) for k, v in self._coords.items()}
+            self._coord_dims = {k: (k,) if v.is_scale else axis_names(v) for k, v in self._coords.items()}
         if not self._fields:
             raise KeyError("no fields")
         n = int(f.attrs["n"])
