@@ -175,6 +175,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sciml: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # faults (disk, lost workers, a locked output): one line, exit 1
+        from ._util.io import OutputLockedError
+        from .datasets.generate import GenerationError
+
+        if os.environ.get("SCIML_DEBUG") or not isinstance(exc, (OSError, GenerationError, OutputLockedError)):
+            raise
+        print(f"sciml: error: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -216,11 +216,12 @@ class _GuardedFile(io.RawIOBase):
 
 
 @contextmanager
-def h5_create(path, **kwargs):
+def h5_create(path, *, label=None, **kwargs):
     """``h5py.File(path, "w")`` whose disk errors surface as one ``OSError`` after a clean close.
 
     On ENOSPC / EIO while writing, the HDF5 file still closes (no crash), and ``OSError`` with
-    the errno and the file name is raised; the caller removes the file.
+    the errno and the file name (``label``, e.g. the final name of a temporary) is raised;
+    the caller removes the file.
     """
     guard = _GuardedFile(path)
     try:
@@ -230,5 +231,4 @@ def h5_create(path, **kwargs):
         guard.close()
         if guard.error is not None:
             err = guard.error
-            raise OSError(err.errno, f"{os.strerror(err.errno or errno.EIO)} while writing {path}", str(path)) \
-                from None
+            raise OSError(err.errno, f"{os.strerror(err.errno or errno.EIO)} while writing {label or path}") from None

@@ -330,28 +330,34 @@ def _run_dask(rec, p, seed, chunks, todo, workers, scheduler, timeout, shards):
         pending = set(futures)
         idle_since = None
         while pending:
-            done, pending = wait(list(pending), timeout=min(1.0, timeout), return_when="FIRST_COMPLETED")
-            pending = set(pending)
+            try:
+                done = set(wait(list(pending), timeout=min(1.0, timeout), return_when="FIRST_COMPLETED").done)
+            except TimeoutError:
+                done = set()
+            got = False
             for fut in done:
                 try:
-                    result = fut.result()
+                    # a finished chunk whose worker is lost goes back to pending: wait for it again
+                    result = fut.result(timeout=min(1.0, timeout))
+                except TimeoutError:
+                    continue
                 except Exception as exc:  # noqa: BLE001 - a lost worker (KilledWorker) or a failed task
                     if type(exc).__name__ != "KilledWorker":
                         raise
                     raise GenerationError(f"Dask workers died running chunk {futures[fut]} "
                                           f"({len(shards.done())} finished chunks are kept in {shards.dir}; "
                                           f"rerun to resume)") from None
+                pending.discard(fut)
+                got = True
                 yield futures[fut], result
-            if done:
+            if got or client.nthreads():  # asks the scheduler (scheduler_info() is a cached copy)
                 idle_since = None
-            elif not client.scheduler_info().get("workers"):
+            else:
                 idle_since = idle_since or time.monotonic()
                 if time.monotonic() - idle_since > timeout:
                     raise GenerationError(f"no Dask worker left for {timeout:g} s ({len(pending)} chunks not done; "
                                           f"{len(shards.done())} finished chunks are kept in {shards.dir}; "
                                           f"rerun to resume)")
-            else:
-                idle_since = None
     finally:
         if own_client is not None:
             own_client.close()

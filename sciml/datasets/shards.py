@@ -63,7 +63,7 @@ class ShardDirectory:
                 raise ValueError(f"recipe returned field {name!r} with shape {np.shape(arrays[name])}, "
                                  f"expected {want}")
         with atomic_path(self._shard(chunk_id), ".h5") as tmp:
-            with h5_create(tmp) as f:
+            with h5_create(tmp, label=self._shard(chunk_id)) as f:
                 f.create_dataset("indices", data=indices, track_times=False)
                 for name, spec in layout.fields.items():
                     a = np.asarray(arrays[name])

@@ -265,7 +265,7 @@ def write_store(path: Path, layout: Layout, arrays: Mapping, attrs: Mapping, com
     leaves neither the file nor a temporary behind."""
     n = int(attrs["n"])
     with atomic_path(path, ".h5") as tmp:
-        with h5_create(tmp, track_order=True) as f:
+        with h5_create(tmp, label=path, track_order=True) as f:
             f.attrs["format"] = FORMAT
             f.attrs["Conventions"] = "CF-1.8"
             for k, v in attrs.items():
