@@ -107,7 +107,7 @@ def estimate_bytes(recipe, n: int, params: dict | None = None) -> int:
     Examples
     --------
     >>> estimate_bytes("darcy", 100, {"resolution": 65, "subsample": 2})
-    435600
+    1743828
     """
     rec = recipe if isinstance(recipe, Recipe) else get_recipe(recipe)
     n = check_int(n, "n", min=1)

@@ -120,12 +120,12 @@ def test_read_fno_navier_stokes_v5(tmp_path):
     scipy.io.savemat(path, {"a": a.astype(np.float32), "u": u.astype(np.float32), "t": t})
     fields, tt = read_fno_navier_stokes(path, with_times=True)
     assert fields["a"].shape == (3, 1, 8, 8) and fields["u"].shape == (3, 4, 1, 8, 8)
-    assert np.array_equal(fields["u"][1, 2, 0], u[1, :, :, 2].astype(np.float32))
-    assert np.array_equal(fields["a"][2, 0], a[2].astype(np.float32))
+    assert np.array_equal(fields["u"][1, 2, 0], u[1, :, :, 2].T.astype(np.float32))  # stored (y, x)
+    assert np.array_equal(fields["a"][2, 0], a[2].T.astype(np.float32))
     assert np.array_equal(tt, t)
     sub = read_fno_navier_stokes(path, n=2, subsample=2)
     assert sub["u"].shape == (2, 4, 1, 4, 4)
-    assert np.array_equal(sub["u"][1, 3, 0], u[1, ::2, ::2, 3].astype(np.float32))
+    assert np.array_equal(sub["u"][1, 3, 0], u[1, ::2, ::2, 3].T.astype(np.float32))
 
 
 def test_read_fno_navier_stokes_v73_hdf5(tmp_path):
@@ -140,11 +140,11 @@ def test_read_fno_navier_stokes_v73_hdf5(tmp_path):
     with open(path, "r+b") as fh:
         fh.write(b"MATLAB 7.3 MAT-file".ljust(128, b" "))
     fields, tt = read_fno_navier_stokes(path, with_times=True)
-    assert np.array_equal(fields["u"][2, 1, 0], u[2, :, :, 1])
-    assert np.array_equal(fields["a"][0, 0], a[0])
+    assert np.array_equal(fields["u"][2, 1, 0], u[2, :, :, 1].T)
+    assert np.array_equal(fields["a"][0, 0], a[0].T)
     assert np.array_equal(tt, t)
     part = read_fno_navier_stokes(path, n=1, subsample=4)
-    assert part["u"].shape == (1, 4, 1, 2, 2) and np.array_equal(part["u"][0, 3, 0], u[0, ::4, ::4, 3])
+    assert part["u"].shape == (1, 4, 1, 2, 2) and np.array_equal(part["u"][0, 3, 0], u[0, ::4, ::4, 3].T)
 
 
 def test_read_fno_navier_stokes_bad_input(tmp_path):
