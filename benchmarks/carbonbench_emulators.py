@@ -47,7 +47,7 @@ import torch  # noqa: E402
 from sciml.bench.carbonbench import (PAPER_FIGURES, evaluate_rollouts, quarter_restarts,  # noqa: E402
                                      relative_mass_drift)
 from sciml.conservation import ConservativeEmulator  # noqa: E402
-from sciml.conservation.train import (carbon_arrays_from_store, emulator_stats, make_rollout_fn,  # noqa: E402
+from sciml.training.emulator import (carbon_arrays_from_store, emulator_stats, make_rollout_fn,  # noqa: E402
                                       save_emulator, stability_run, train_emulator)
 
 PAPER_NAME = {"unet": "UNet", "sfno": "SFNO", "swin": "SwinTransformer"}

@@ -4,7 +4,7 @@
 VRMSE...), ``Trainer`` (AdamW + schedulers, clipping, AMP on CUDA, NaN guard,
 checkpoints, exact resume, DDP under torchrun), ``RolloutModel``/``rollout_errors`` for
 trajectories, checkpoint I/O (weights + JSON config, no pickled modules) and
-``quick_train`` (the demo's one-minute FNO run).
+``quick_train`` (the demo's one-minute FNO run); CarbonBench emulator training in :mod:`~sciml.training.emulator`.
 """
 from .checkpoint import load_checkpoint, load_model, model_from_spec, model_spec, save_checkpoint
 from .losses import H1Loss, LpLoss

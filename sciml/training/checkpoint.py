@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..datasets.torch import UnitGaussianNormalizer
+from ..datasets.loaders import UnitGaussianNormalizer
 from .wrappers import NormalizedModel
 
 __all__ = ["FORMAT", "model_spec", "model_from_spec", "save_checkpoint", "load_checkpoint", "load_model"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..datasets.torch import FieldDataset, UnitGaussianNormalizer, split_indices
+from ..datasets.loaders import FieldDataset, UnitGaussianNormalizer, split_indices
 from .rollout import RolloutModel, rollout_errors
 from .trainer import Trainer
 from .wrappers import NormalizedModel

@@ -300,7 +300,7 @@ def test_synthetic_co2_variability_is_realistic():
 
 
 def test_emulator_arrays_from_store(tiny):
-    from sciml.conservation.train import carbon_arrays_from_store
+    from sciml.training.emulator import carbon_arrays_from_store
 
     root, _ = tiny
     s = cb.open_carbonbench(root, "train")

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from sciml.datasets import save_dataset
-from sciml.datasets.torch import FieldDataset, UnitGaussianNormalizer
+from sciml.datasets.loaders import FieldDataset, UnitGaussianNormalizer
 from sciml.training import NonFiniteLossError, NormalizedModel, Trainer, load_checkpoint, load_model
 
 sys.path.insert(0, str(Path(__file__).parent))

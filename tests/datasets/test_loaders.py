@@ -4,7 +4,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from sciml.datasets import save_dataset
-from sciml.datasets.torch import FieldDataset, UnitGaussianNormalizer, split_indices
+from sciml.datasets.loaders import FieldDataset, UnitGaussianNormalizer, split_indices
 
 
 @pytest.fixture()
@@ -104,3 +104,15 @@ def test_splits_are_seeded_and_disjoint():
     assert 3 not in np.concatenate(split_indices(10, [5, 4], seed=1, available=mask))
     with pytest.raises(ValueError, match="only 10"):
         split_indices(10, [8, 3])
+
+
+def test_old_module_name_is_a_deprecated_alias():
+    import importlib
+    import sys
+
+    import pytest
+
+    sys.modules.pop("sciml.datasets.torch", None)
+    with pytest.warns(DeprecationWarning, match="sciml.datasets.loaders"):
+        old = importlib.import_module("sciml.datasets.torch")
+    assert old.FieldDataset is FieldDataset and old.UnitGaussianNormalizer is UnitGaussianNormalizer

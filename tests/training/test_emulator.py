@@ -4,7 +4,7 @@ from torch import nn
 
 from sciml.bench.carbonbench import evaluate_rollouts, relative_mass_drift
 from sciml.conservation import ConservativeEmulator
-from sciml.conservation.train import CarbonArrays, emulator_stats, make_rollout_fn, stability_run, train_emulator
+from sciml.training.emulator import CarbonArrays, emulator_stats, make_rollout_fn, stability_run, train_emulator
 
 
 def _advection_data(T=120, L=2, nlat=8, nlon=16, seed=0):
@@ -60,3 +60,15 @@ def test_training_reduces_loss_and_stays_conservative():
     drift, per_step = relative_mass_drift(run["mass"], run["expected"])
     assert drift <= 1e-12 and per_step <= 1e-12
     assert np.isfinite(run["final"]).all()
+
+
+def test_conservation_train_is_a_deprecated_alias():
+    import importlib
+    import sys
+
+    import pytest
+
+    sys.modules.pop("sciml.conservation.train", None)
+    with pytest.warns(DeprecationWarning, match="sciml.training.emulator"):
+        old = importlib.import_module("sciml.conservation.train")
+    assert old.train_emulator is train_emulator
