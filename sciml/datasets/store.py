@@ -289,7 +289,8 @@ def save_dataset(path, fields: Mapping[str, np.ndarray], *, dims: Mapping[str, t
         ``name -> array (N, C, *spatial)`` or ``(N, T, C, *spatial)``.
     dims : mapping, optional
         Per-field axis names after ``sample`` (default by rank: ``channel, x`` /
-        ``channel, y, x`` / ``time, channel, y, x`` / ``time, channel, z, y, x``).
+        ``channel, y, x`` / ``time, channel, y, x`` / ``time, channel, z, y, x``; a default
+        name that another field uses with another size becomes ``<name>_<field>``).
     units : mapping, optional
         Per-field units (default ``"1"``).
     coords : mapping, optional
@@ -302,9 +303,14 @@ def save_dataset(path, fields: Mapping[str, np.ndarray], *, dims: Mapping[str, t
     if len(ns) != 1:
         raise ValueError(f"all fields must have the same number of samples, got {sorted(ns)}")
     n = ns.pop()
-    specs = {}
+    specs, sizes = {}, {}
+    for _dims, values, _units in (coords or {}).values():
+        sizes.update(zip(_dims, np.shape(values)))
     for name, arr in arrays.items():
-        d = tuple((dims or {}).get(name) or _default_dims(arr.ndim - 1))
+        d = tuple((dims or {}).get(name) or ())
+        if not d:  # default names; one that another field uses with another size gets a suffix
+            d = tuple(a if sizes.setdefault(a, s) == s else f"{a}_{name}"
+                      for a, s in zip(_default_dims(arr.ndim - 1), arr.shape[1:]))
         dtype = "float32" if arr.dtype == np.float32 else "float64"
         specs[name] = FieldSpec(shape=arr.shape[1:], dims=d, units=(units or {}).get(name, "1"), long_name=name,
                                 dtype=dtype)
