@@ -6,15 +6,13 @@ bit-identical for serial, process-pool and Dask runs, and a killed run resumes a
 missing chunk (see :mod:`sciml.datasets.store`).
 
 Faults end a run with one exception whose message is one line, keeping every finished
-chunk so that the same call resumes: ``OSError`` for a full or failing disk (checked
-against :func:`estimate_bytes` before work, and surviving ENOSPC during writes),
+chunk so that the same call resumes: ``OSError`` for a full or failing disk (the space is
+checked against :func:`estimate_bytes` before work; ENOSPC during writes is survived),
 :class:`GenerationError` for a lost worker or an unreachable or empty Dask cluster.
 The output is locked (:class:`sciml._util.io.OutputLock`) for the whole run.
 """
 from __future__ import annotations
 
-import errno
-import shutil
 import threading
 import time
 from contextlib import contextmanager
@@ -24,6 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from .. import __version__
+from .._util.extras import require
 from .._util.io import OutputLock
 from .._util.pool import process_pool, single_thread_env
 from .._util.progress import progress as _progress
@@ -111,24 +110,17 @@ def estimate_bytes(recipe, n: int, params: dict | None = None) -> int:
     """
     rec = recipe if isinstance(recipe, Recipe) else get_recipe(recipe)
     n = check_int(n, "n", min=1)
-    layout = rec.layout(rec.resolve(**dict(params or {})))
-    total = 0
-    for spec in layout.fields.values():
-        total += n * int(np.prod(spec.shape, dtype=np.int64)) * np.dtype(spec.dtype).itemsize
-    for _dims, values, _units in layout.coords.values():
+    p = rec.resolve(**dict(params or {}))
+    total = n * rec.sample_bytes(p)
+    for _dims, values, _units in rec.layout(p).coords.values():
         total += np.asarray(values).nbytes
     return int(total + 9 * n)  # + sample index (int64) and completion mask (bool)
 
 
-def _free_bytes(path: Path) -> int:
-    return shutil.disk_usage(path).free
+def _check_disk(out: Path, need: int, what: str):
+    from .._util.resources import check_disk
 
-
-def _check_disk(out: Path, need: int):
-    free = _free_bytes(out.parent)
-    if need > free:
-        raise OSError(errno.ENOSPC, f"not enough disk space for {out}: the run needs about {need / 1e6:.1f} MB "
-                                    f"(shards + final file), {free / 1e6:.1f} MB free", str(out))
+    check_disk(need, out.parent, what)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,9 +192,10 @@ def generate(recipe, n: int, *, seed: int = 0, out, workers: int = 1, scheduler=
         ``out`` exists and was made with other settings (left untouched).
     sciml._util.io.OutputLockedError
         Another process is writing ``out``.
+    ValueError
+        Not enough disk space for the shards and the final file (checked before work).
     OSError
-        Not enough disk space (checked before work), or a disk error while writing; finished
-        chunks are kept.
+        A disk error while writing (ENOSPC, EIO, ...); finished chunks are kept.
     GenerationError
         A worker died, or the Dask cluster is unreachable or has no workers; finished chunks
         are kept.
@@ -257,7 +250,8 @@ def generate(recipe, n: int, *, seed: int = 0, out, workers: int = 1, scheduler=
         shards.remove_stale_temporaries()
         todo = sorted(set(range(len(chunks))) - (shards.done() if created else set()))
         final = estimate_bytes(rec, n, {k: v for k, v in p.items()})
-        _check_disk(out, final + int(final * len(todo) / max(len(chunks), 1)))
+        _check_disk(out, final + int(final * len(todo) / max(len(chunks), 1)),
+                    f"{out} (recipe {rec.name!r}, n={n:,}: shards + final file)")
         if created is None:
             created = _now()
             shards.create({**identity, "n_chunks": len(chunks), "created": created, "sciml_version": __version__})
@@ -304,6 +298,7 @@ def _run(rec, p, seed, chunks, todo, workers, scheduler, timeout, shards):
 
 
 def _run_dask(rec, p, seed, chunks, todo, workers, scheduler, timeout, shards):
+    require("dask.distributed", "dask", "the Dask executor (scheduler=)")
     from dask.distributed import Client, LocalCluster, wait
 
     own_cluster = own_client = None

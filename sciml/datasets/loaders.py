@@ -225,14 +225,24 @@ class FieldDataset(Dataset):
 
 
 class UnitGaussianNormalizer(nn.Module):
-    """``encode(x) = (x - mean) / (std + eps)``, ``decode`` its inverse.
+    """``encode(x) = (x - mean) / (std + eps)``, ``decode`` its inverse: sciml's one normaliser.
 
     Statistics are taken over ``reduce_dims`` of the training data, by default the batch
     axis only (pointwise mean and std, the FNO recipe); ``reduce_dims=(0, 2, 3)`` gives
     per-channel statistics of ``(N, C, H, W)`` data. ``mean``/``std`` are buffers, so they
-    travel with ``.to(device)`` and ``state_dict()``.
+    travel with ``.to(device)`` and ``state_dict()``; they are cast to the input's dtype and
+    device when they differ (float64 statistics serve a float32 model unchanged).
 
-    Build with :meth:`fit` (a tensor or an iterable of batches, streamed in float64).
+    Build with :meth:`fit` (a tensor or an iterable of batches, streamed in float64) or, from
+    known per-channel statistics (the emulators' :class:`~sciml.conservation.EmulatorStats`),
+    with :meth:`per_channel`.
+
+    Examples
+    --------
+    >>> x = torch.randn(100, 3, 8, 8)
+    >>> norm = UnitGaussianNormalizer.fit(x)
+    >>> bool(torch.allclose(norm.decode(norm.encode(x)), x, atol=1e-5))
+    True
     """
 
     def __init__(self, mean: torch.Tensor, std: torch.Tensor, eps: float = 1e-5):
@@ -240,11 +250,24 @@ class UnitGaussianNormalizer(nn.Module):
         mean, std = torch.as_tensor(mean), torch.as_tensor(std)
         if mean.shape != std.shape:
             raise ValueError(f"mean and std must have the same shape, got {tuple(mean.shape)} and {tuple(std.shape)}")
-        if not (isinstance(eps, (int, float)) and eps >= 0):
+        if isinstance(eps, bool) or not (isinstance(eps, (int, float)) and eps >= 0 and np.isfinite(eps)):
             raise ValueError(f"eps must be a non-negative number, got {eps!r}")
         self.register_buffer("mean", mean.clone())
         self.register_buffer("std", std.clone())
         self.eps = float(eps)
+
+    @classmethod
+    def per_channel(cls, mean, std, spatial_dims: int, eps: float = 0.0) -> "UnitGaussianNormalizer":
+        """Per-channel statistics ``(C,)`` (or scalars) for ``(B, C, *spatial)`` inputs with
+        ``spatial_dims`` spatial axes; ``eps=0`` gives exactly ``(x - mean) / std``."""
+        mean = torch.as_tensor(np.asarray(mean) if not isinstance(mean, torch.Tensor) else mean)
+        std = torch.as_tensor(np.asarray(std) if not isinstance(std, torch.Tensor) else std)
+        if mean.dim() == 1:
+            mean = mean.reshape(-1, *([1] * spatial_dims))
+        if std.dim() == 1:
+            std = std.reshape(-1, *([1] * spatial_dims))
+        mean, std = torch.broadcast_tensors(mean, std)
+        return cls(mean, std, eps=eps)
 
     @classmethod
     def fit(cls, data, reduce_dims: Sequence[int] = (0,), eps: float = 1e-5, dtype: torch.dtype = torch.float32):
@@ -269,11 +292,21 @@ class UnitGaussianNormalizer(nn.Module):
         # drop the batch axis: stats broadcast against (B, ...) batches
         return cls(mean[0].to(dtype), var.sqrt()[0].to(dtype), eps=eps)
 
+    def _stats(self, x: torch.Tensor):
+        mean, std = self.mean, self.std
+        if mean.dtype != x.dtype or mean.device != x.device:
+            mean, std = mean.to(device=x.device, dtype=x.dtype), std.to(device=x.device, dtype=x.dtype)
+        return mean, std
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / (self.std + self.eps)
+        """``(x - mean) / (std + eps)``, broadcasting the statistics against ``x``."""
+        mean, std = self._stats(x)
+        return (x - mean) / (std + self.eps)
 
     def decode(self, x: torch.Tensor) -> torch.Tensor:
-        return x * (self.std + self.eps) + self.mean
+        """``x * (std + eps) + mean``: the inverse of :meth:`encode`."""
+        mean, std = self._stats(x)
+        return x * (std + self.eps) + mean
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.encode(x)

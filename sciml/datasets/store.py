@@ -52,6 +52,7 @@ import h5py
 import numpy as np
 
 from .. import __version__
+from .._util.extras import require
 from .._util.io import atomic_path
 from ._h5layout import (FORMAT, FORMAT_V1, READ_FORMATS, axis_names, canonical_dims, h5_create, v1_name,
                         write_layout)
@@ -224,6 +225,7 @@ class StoredDataset:
 
     def to_netcdf(self, path, fields: Iterable[str] | None = None) -> Path:
         """Write a CF netCDF copy (atomically) and return its path."""
+        require("netCDF4", "netcdf", "netCDF export (to_netcdf)")
         path = Path(path)
         ds = self.to_xarray(fields, lazy=False)
         with atomic_path(path, ".nc") as tmp:

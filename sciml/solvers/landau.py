@@ -38,7 +38,7 @@ import torch
 __all__ = [
     "landau_kernel", "landau_velocity", "bkw_K", "bkw_density", "bkw_score", "bkw_dfdt", "bkw_min_time",
     "sample_bkw", "velocity_grid", "landau_operator_grid", "blob_method", "blob_density", "blob_entropy",
-    "blob_eps", "score_method", "ScoreMLP", "implicit_score_matching_loss", "kde_density", "kde_bandwidth",
+    "blob_eps", "score_method", "implicit_score_matching_loss", "kde_density", "kde_bandwidth",
     "moments", "grid_entropy", "relative_l2",
 ]
 
@@ -634,33 +634,6 @@ def _progress(enabled, total, label):
 
 # ----------------------------------------------------------------------------- score method
 
-class ScoreMLP(torch.nn.Module):
-    """Small fully connected network ``R^(in_dim) -> R^(out_dim)`` (score or flow-map correction).
-
-    in_dim: input size (d for ``s(v)``, d + 1 for ``s(t, v)``); out_dim: output size (d);
-    width, depth: hidden layer size and number of hidden layers; activation: 'tanh' | 'softplus' | 'silu'.
-    Input ``(..., in_dim)`` -> output ``(..., out_dim)``.
-    """
-
-    def __init__(self, in_dim: int, out_dim: int, width: int = 32, depth: int = 2, activation: str = "tanh"):
-        super().__init__()
-        acts = {"tanh": torch.nn.Tanh, "softplus": torch.nn.Softplus, "silu": torch.nn.SiLU}
-        if activation not in acts:
-            raise ValueError(f"activation must be one of {sorted(acts)}, got {activation!r}")
-        for name, val in (("in_dim", in_dim), ("out_dim", out_dim), ("width", width), ("depth", depth)):
-            if isinstance(val, bool) or not isinstance(val, int) or val < 1:
-                raise ValueError(f"{name} must be a positive integer, got {val!r}")
-        layers, k = [], in_dim
-        for _ in range(depth):
-            layers += [torch.nn.Linear(k, width), acts[activation]()]
-            k = width
-        layers.append(torch.nn.Linear(k, out_dim))
-        self.net = torch.nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
 def _divergence(s: torch.Tensor, x: torch.Tensor, create_graph: bool = True) -> torch.Tensor:
     """``sum_k d s_k / d x_k`` for ``s = net(x)`` (x: (N, d)), exact by d reverse passes."""
     div = torch.zeros(x.shape[:-1], dtype=x.dtype, device=x.device)
@@ -730,6 +703,8 @@ def score_method(v0, w, t_end: float, dt: float, *, gamma: float = 0.0, C: float
     if net is None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
+            from ..pinns.networks import ScoreMLP  # the one MLP; learned models live outside solvers/
+
             net = ScoreMLP(d, d, width, depth).to(dtype=x.dtype, device=x.device)
     opt = torch.optim.Adam(net.parameters(), lr=init_lr or lr)
     t0 = _time.perf_counter()
@@ -775,3 +750,11 @@ def score_method(v0, w, t_end: float, dt: float, *, gamma: float = 0.0, C: float
     info["score_loss"] = info.pop("entropy")
     info["net"] = net
     return (x[None] if batched else x), info
+
+
+def __getattr__(name):
+    if name == "ScoreMLP":  # moved to sciml.pinns.networks (an MLP); imported lazily: pinns imports this module
+        from ..pinns.networks import ScoreMLP
+
+        return ScoreMLP
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

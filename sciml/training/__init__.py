@@ -10,11 +10,12 @@ from .checkpoint import load_checkpoint, load_model, model_from_spec, model_spec
 from .losses import H1Loss, LpLoss
 from .metrics import max_error, mse, nrmse, relative_l2, rmse, vrmse
 from .rollout import RolloutModel, rollout, rollout_errors
-from .trainer import NonFiniteLossError, Trainer
+from .loop import Loop, NonFiniteLossError, NonFiniteMetricError
+from .trainer import Trainer
 from .wrappers import NormalizedModel
 
 __all__ = ["LpLoss", "H1Loss", "relative_l2", "mse", "rmse", "nrmse", "vrmse", "max_error", "Trainer",
-           "NonFiniteLossError", "RolloutModel", "rollout", "rollout_errors", "NormalizedModel", "save_checkpoint",
+           "NonFiniteLossError", "NonFiniteMetricError", "Loop", "RolloutModel", "rollout", "rollout_errors", "NormalizedModel", "save_checkpoint",
            "load_checkpoint", "load_model", "model_spec", "model_from_spec", "quick_train"]
 
 

@@ -9,9 +9,7 @@ the transport part of the step.
 """
 from __future__ import annotations
 
-import json
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +19,11 @@ import torch
 from ..conservation.emulator import ConservativeEmulator
 from ..conservation.fixers import global_mass
 from ..conservation.increments import EmulatorStats, compute_stats
+from . import loop as _loop
+from .loop import Loop
 
-__all__ = ["CarbonArrays", "carbon_arrays_from_store", "emulator_stats", "rollout_loss", "train_emulator", "make_rollout_fn", "stability_run"]
+__all__ = ["CarbonArrays", "carbon_arrays_from_store", "emulator_stats", "rollout_loss", "train_emulator", "evaluate_loss",
+           "save_emulator", "load_emulator", "make_rollout_fn", "stability_run"]
 
 
 @dataclass
@@ -115,7 +116,7 @@ def train_emulator(emulator: ConservativeEmulator, data: CarbonArrays, *, horizo
                    iters=(600, 200, 100, 60), batch_size: int = 8, lr: float = 1e-3, finetune_lr_factor: float = 0.3,
                    weight_decay: float = 1e-5, grad_clip: float = 1.0, seed: int = 0, device="cpu",
                    log=None, time_budget_s: float | None = None, val: CarbonArrays | None = None,
-                   checkpoint: str | Path | None = None) -> list[dict]:
+                   checkpoint: str | Path | None = None, progress: bool | None = False) -> list[dict]:
     """Single-step training followed by rollout fine-tuning with growing horizons.
 
     Parameters
@@ -124,10 +125,14 @@ def train_emulator(emulator: ConservativeEmulator, data: CarbonArrays, *, horizo
     batch_size : windows per step; lr : AdamW learning rate of the first stage (cosine decay within
         each stage; fine-tuning stages start at ``lr * finetune_lr_factor``).
     time_budget_s : stop early (gracefully, at the end of an iteration) after this many seconds;
-        the budget is split over stages in proportion to ``iters * horizon``.
+        the budget is split over stages in proportion to ``iters * horizon`` and read from the clock
+        after every iteration.
     val : optional validation split: one-step loss reported at the end of each stage.
     log : callable receiving one-line strings (e.g. ``print``).
-    checkpoint : directory for ``weights.pt`` and ``config.json`` after each stage.
+    checkpoint : directory for a checkpoint (:func:`save_emulator`) after each stage.
+    progress : progress bar per stage (``None``: when standard error is a terminal).
+
+    A NaN/inf loss raises :class:`~sciml.training.NonFiniteLossError` naming the stage and iteration.
 
     Returns the history, a list of dicts: (stage, horizon, iter, loss, seconds) every 50 iterations and
     (stage, horizon, iterations, final_loss, seconds) at the end of each stage.
@@ -144,42 +149,43 @@ def train_emulator(emulator: ConservativeEmulator, data: CarbonArrays, *, horizo
     emulator.to(device)
     rng = np.random.default_rng(seed)
     area = torch.as_tensor(data.area, dtype=dtype, device=device)
-    history, t0 = [], time.perf_counter()
+    history, t0 = [], _loop.clock()
     work = np.array(iters, dtype=float) * np.array(horizons)
     budgets = None if time_budget_s is None else time_budget_s * work / max(work.sum(), 1)
     for s, (h, n) in enumerate(zip(horizons, iters)):
         stage_lr = lr if s == 0 else lr * finetune_lr_factor
         opt = torch.optim.AdamW(emulator.parameters(), lr=stage_lr, weight_decay=weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k, n=n: 0.5 * (1 + math.cos(math.pi * min(k, n) / max(n, 1))))
-        ts, running, done = time.perf_counter(), None, 0
+        running, done = None, 0
         emulator.train()
-        for k in range(n):
-            starts = rng.integers(0, len(data) - h, size=batch_size)
-            q, m, f, sf = data.window(starts, h, device, dtype)
-            loss = rollout_loss(emulator, q, m, f, sf, area, data.dt)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"non-finite loss at stage {s} (horizon {h}), iteration {k}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(emulator.parameters(), grad_clip)
-            opt.step()
-            sched.step()
-            running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
-            done = k + 1
-            if k % 50 == 0 or k == n - 1:
-                rec = {"stage": s, "horizon": h, "iter": k, "loss": running, "seconds": time.perf_counter() - t0}
-                history.append(rec)
-                if log:
-                    log(f"stage {s} h={h} it {k}/{n} loss {running:.4g} t={rec['seconds']:.0f}s")
-            if budgets is not None and time.perf_counter() - ts > budgets[s]:
-                if log:
-                    log(f"stage {s}: time budget reached after {k + 1} iterations")
-                break
+        seconds = None if budgets is None or not budgets[s] > 0 else float(budgets[s])
+        with Loop(n, f"stage {s} h={h}", seconds=seconds, progress=progress, fields=("loss",)) as loop:
+            for k in range(n):
+                starts = rng.integers(0, len(data) - h, size=batch_size)
+                q, m, f, sf = data.window(starts, h, device, dtype)
+                loss = rollout_loss(emulator, q, m, f, sf, area, data.dt)
+                loop.check_finite(loss, f"stage {s} (horizon {h}), iteration {k}")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(emulator.parameters(), grad_clip)
+                opt.step()
+                sched.step()
+                running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+                done = k + 1
+                if k % 50 == 0 or k == n - 1:
+                    rec = {"stage": s, "horizon": h, "iter": k, "loss": running, "seconds": _loop.clock() - t0}
+                    history.append(rec)
+                    if log:
+                        log(f"stage {s} h={h} it {k}/{n} loss {running:.4g} t={rec['seconds']:.0f}s")
+                if loop.advance(loss=running) and k < n - 1:
+                    if log:
+                        log(f"stage {s}: time budget reached after {k + 1} iterations")
+                    break
         history.append({"stage": s, "horizon": h, "iterations": done, "final_loss": running,
-                        "seconds": time.perf_counter() - t0})
+                        "seconds": _loop.clock() - t0})
         if val is not None:
             vl = evaluate_loss(emulator, val, horizon=1, device=device)
-            history.append({"stage": s, "horizon": h, "val_loss": vl, "seconds": time.perf_counter() - t0})
+            history.append({"stage": s, "horizon": h, "val_loss": vl, "seconds": _loop.clock() - t0})
             if log:
                 log(f"stage {s} h={h} val one-step loss {vl:.4g}")
         if checkpoint is not None:
@@ -206,17 +212,25 @@ def evaluate_loss(emulator, data: CarbonArrays, horizon: int = 1, n: int = 64, b
     return tot / cnt
 
 
-def save_emulator(emulator: ConservativeEmulator, directory, extra: dict | None = None):
-    """Write ``weights.pt`` (state dict) and ``config.json`` (stats, flags) to ``directory``."""
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    torch.save(emulator.state_dict(), d / "weights.pt.tmp")
-    (d / "weights.pt.tmp").replace(d / "weights.pt")
-    cfg = {"mode": emulator.mode, "fixer": emulator.fixer, "center": emulator.center,
-           "predict_increment": emulator.predict_increment, "mass_unit": emulator.mass_unit,
-           "bound_radius": emulator.bound_radius,
-           "stats": emulator.stats.to_dict(), **(extra or {})}
-    (d / "config.json").write_text(json.dumps(cfg, indent=1))
+def save_emulator(emulator: ConservativeEmulator, directory, extra: dict | None = None) -> Path:
+    """Write the emulator's checkpoint (:func:`sciml.training.save_checkpoint`, kind ``emulator``:
+    backbone spec, options, statistics and weights) into ``directory``, which may hold other files
+    of the experiment; ``extra``: more JSON data stored with it."""
+    from .checkpoint import save_checkpoint
+
+    return save_checkpoint(directory, emulator, extra=extra, in_place=True)
+
+
+def load_emulator(directory, map_location="cpu", *, model: ConservativeEmulator | None = None,
+                  builder=None) -> ConservativeEmulator:
+    """The emulator saved by :func:`save_emulator` (also the layout before the single checkpoint
+    format: ``weights.pt`` + ``config.json``), weights checked against the config, in eval mode."""
+    from .checkpoint import CheckpointError, load_model
+
+    emu = load_model(directory, map_location, builder, model=model)
+    if not isinstance(emu, ConservativeEmulator):
+        raise CheckpointError(f"{directory}: holds a {type(emu).__name__}, not an emulator")
+    return emu
 
 
 def make_rollout_fn(emulator: ConservativeEmulator, data: CarbonArrays, device="cpu", dtype=None):

@@ -83,8 +83,9 @@ def tiny_disk(tmp_path):
 _CLI_WITH_HOOKS = """
 import sys
 import sciml.datasets.generate
+import sciml._util.resources as resources
 gen = sys.modules["sciml.datasets.generate"]  # the package attribute is the function
-gen._free_bytes = lambda path: 1 << 40     # skip the up-front check: fill the disk during the run
+resources.check_disk = lambda *a, **k: None  # skip the up-front checks: fill the disk during the run
 stage = sys.argv[1]
 ballast = sys.argv[2]
 def hook(name, **info):
@@ -117,10 +118,11 @@ def test_disk_full_during_assembly_one_line_and_resumable(tiny_disk, tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1 and "No space left on device" in r.stderr and str(out) in r.stderr
     assert not out.exists() and len(list((tiny_disk / "d.h5.partial").glob("chunk-*.h5"))) == 2
     assert _no_temporaries(tiny_disk) == [] and not (tiny_disk / "d.h5.lock").exists()
-    # up front: today's check refuses before work with one line
+    # up front: today's check (shards + final file against the free space) refuses before work
     r = _run_py("import sys; from sciml.cli import main; sys.exit(main(sys.argv[1:]))", *args[:-3],
                 "--out", str(tiny_disk / "e.h5"), "--no-progress")
-    assert r.returncode == 1 and "not enough disk space" in r.stderr and not (tiny_disk / "e.h5.partial").exists()
+    assert r.returncode == 2 and "of disk" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tiny_disk / "e.h5.partial").exists()
     # more room: the same command resumes from the kept shards and equals a run elsewhere
     subprocess.run(["mount", "-o", "remount,size=16m", str(tiny_disk)], check=True)
     r = _run_py(_CLI_WITH_HOOKS, "none", "-", *args)
@@ -153,8 +155,13 @@ def test_estimate_bytes_and_disk_check(tmp_path, monkeypatch):
     est = estimate_bytes("darcy", 6, SMALL)
     assert est == 2 * 6 * 17 * 17 * 8 + 2 * 17 * 8 + 9 * 6
     assert est < path.stat().st_size < est + 64_000  # plus HDF5 metadata
-    monkeypatch.setattr(gen, "_free_bytes", lambda p: 10_000)
-    with pytest.raises(OSError, match="not enough disk space.*MB free"):
+    import shutil
+
+    import sciml._util.resources as resources
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(resources.shutil, "disk_usage", lambda p: usage._replace(free=10_000))
+    with pytest.raises(ValueError, match="shards \\+ final file.*needs about .* of disk; 10 kB is free"):
         generate("darcy", 6, out=tmp_path / "x.h5", progress=False, **SMALL)
     assert not (tmp_path / "x.h5.partial").exists() and not (tmp_path / "x.h5").exists()
     with pytest.raises(ValueError, match="n must be"):
