@@ -35,6 +35,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .._util.validation import check_step_count
+
 __all__ = [
     "landau_kernel", "landau_velocity", "bkw_K", "bkw_density", "bkw_score", "bkw_dfdt", "bkw_min_time",
     "sample_bkw", "velocity_grid", "landau_operator_grid", "blob_method", "blob_density", "blob_entropy",
@@ -497,9 +499,17 @@ def _energy_projection(v, w, E0):
     return m + lam[:, None, None] * c
 
 
-def _check_time(t_end, dt):
+#: Largest number of time steps of one particle run (a fixed ``dt`` implying more is refused before work).
+MAX_STEPS = 10_000_000
+
+
+def check_time(t_end, dt) -> tuple[float, float, int]:
+    """``(t_end, dt, steps)`` for a particle run; ValueError (naming the argument) before any work when
+    either is not a positive finite number, ``t_end`` is not a multiple of ``dt``, or the run would take
+    more than :data:`MAX_STEPS` steps."""
     t_end = _check_positive("t_end", t_end)
     dt = _check_positive("dt", dt)
+    check_step_count(t_end, dt, max_steps=MAX_STEPS, name="dt")
     nsteps = int(round(t_end / dt))
     if nsteps < 1 or abs(nsteps * dt - t_end) > 1e-9 * max(1.0, t_end):
         raise ValueError(f"t_end={t_end} must be a positive integer multiple of dt={dt}")
@@ -545,7 +555,7 @@ def blob_method(v0, w, t_end: float, dt: float, *, eps: float, quad_axis,
     """
     vb, wb, batched = _check_particles(v0, w)
     eps = _check_positive("eps", eps)
-    t_end, dt, nsteps = _check_time(t_end, dt)
+    t_end, dt, nsteps = check_time(t_end, dt)
     if scheme not in ("rk4", "euler"):
         raise ValueError(f"scheme must be 'rk4' or 'euler', got {scheme!r}")
     u = _check_axis(quad_axis, vb)
@@ -696,7 +706,7 @@ def score_method(v0, w, t_end: float, dt: float, *, gamma: float = 0.0, C: float
     vb, wb, batched = _check_particles(v0, w)
     if batched and vb.shape[0] != 1:
         raise ValueError("score_method takes one particle cloud (N, d); loop over batch members")
-    t_end, dt, nsteps = _check_time(t_end, dt)
+    t_end, dt, nsteps = check_time(t_end, dt)
     saves = _save_indices(save_times, dt, nsteps, t_end)
     x, wv = vb[0].clone(), wb[0]
     d = x.shape[-1]
