@@ -36,11 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-<<<<<<< HEAD
 from ..._util.pool import process_pool
-from ..._util.validation import check_finite
-=======
->>>>>>> main
 from ._common import check_tol
 from ._systems import (  # noqa: F401 (re-exported)
     _features,
