@@ -178,6 +178,14 @@ class StoredDataset:
         info["dims"] = self._dims[name]
         return info
 
+    def coord_info(self, name: str) -> dict:
+        """``dims`` (tuple) and ``units`` (plus ``long_name`` / ``axis`` when stored) of a coordinate."""
+        c = self._coords[name]
+        info = {k: str(c.attrs[k]) for k in ("units", "long_name", "standard_name", "axis") if k in c.attrs}
+        info.setdefault("units", "1")
+        info["dims"] = self._coord_dims[name]
+        return info
+
     def sample(self, index: int) -> dict[str, np.ndarray]:
         """All fields of one sample."""
         if not 0 <= index < self.n:
