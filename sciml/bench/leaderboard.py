@@ -147,6 +147,7 @@ def _markdown(rows, results_dir: Path, out: Path | None) -> str:
              "*protocol* says where a run used less than the task's recipe (epochs, samples, a time budget): "
              "such rows are not comparable with the published figures, which follow the full recipe.", ""]
     if out is not None:
+        lines += [f"Regenerate: `sciml bench table {results_dir.as_posix()} --out {out.as_posix()} --overwrite`", ""]
         figs = figure_paths(out, rows)
         names = ["test error per run", "error vs parameters", "error vs training time", "rollout error per step"]
         lines += [" · ".join(f"[{n}]({p.name})" for n, p in zip(names, figs)), ""]

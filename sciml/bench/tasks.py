@@ -106,6 +106,8 @@ register_task(Task(
             # no "width" key: the runner reads width/modes/layers as FNO knobs (DeepONet width stays 128)
             "deeponet": {"branch_in": 85 * 85, "trunk_in": 2, "sensor_shape": [85, 85],
                          "depth": 3, "n_basis": 64}},
+    # MgNO's (He, Liu, Xu, ICLR 2024) and DeepONet's own Darcy figures are not listed: their results
+    # tables could not be read from a source here, and an unverified number does not go on the board.
     published=(
         Published("fno", 0.0108, "FNO (paper)", _FNO_PAPER, _DARCY85),
         Published("fno", 0.0076, "FNO (public code, GELU + padding)",
