@@ -81,7 +81,7 @@ def run_table(args):
         outputs = [md] + [check_output(p, name=f"--out (its {p.name})", inputs=inputs, overwrite=args.overwrite)
                           for p in figure_paths(md, load_results(results))]
     with lock_outputs(*outputs):
-        text = table(results, out=outputs[0] if outputs else None)
+        text = table(results, out=Path(args.out) if outputs else None)  # as given: the board names it
     if not args.quiet:
         print(text)
     if outputs:
