@@ -54,8 +54,17 @@ def test_overfits_tiny_batch():
     assert loss.item() < first / 10
 
 
-def test_resolution_invariance():
-    """Trained at 32^2 on a smoothing Fourier multiplier, the error at 64^2 stays within 1.5x."""
+@pytest.mark.parametrize("impl", ["fft", "dft"])
+def test_resolution_invariance(impl):
+    """Trained at 32^2 on a smoothing Fourier multiplier, the error at 64^2 stays within 1.5x (both
+    spectral paths)."""
+    from sciml.operators.spectral import spectral_impl
+
+    with spectral_impl(impl):
+        _resolution_invariance()
+
+
+def _resolution_invariance():
     torch.manual_seed(0)
     f32, u32 = smooth_periodic_fields(24, 32, seed=1)
     model = FNO(1, 1, (10, 10), hidden_channels=12, n_layers=2, positional_embedding="periodic-grid",
