@@ -166,9 +166,12 @@ class SpectralConv(nn.Module):
         if x.dtype in (torch.float16, torch.bfloat16):
             x = x.float()
         with torch.autocast(device_type=x.device.type, enabled=False):
-            y = self._dft(x) if self.resolved_impl(x.shape[2:]) == "dft" else self._spectral(x)
-        if self.bias is not None:
-            y = y + self.bias.to(y.dtype)
+            if self.resolved_impl(x.shape[2:]) == "dft":
+                y = self._dft(x)  # adds the bias through the DC coefficient
+            else:
+                y = self._spectral(x)
+                if self.bias is not None:
+                    y = y + self.bias.to(y.dtype)
         return y.to(out_dtype)
 
     def resolved_impl(self, shape) -> str:
@@ -190,20 +193,21 @@ class SpectralConv(nn.Module):
         for j in range(d - 1):  # contract axis 2+j with the (re, im) pair axis
             a = torch.tensordot(a, f_lead[j], dims=([2 + j, a.dim() - 2], [2, 3]))
             a = a.movedim(-2, 2 + j).movedim(-1, -2)
-        # channel mixing per kept mode in real arithmetic: Q = [x_re; x_im] W_re, P = [x_re; x_im] W_im,
-        # y_re = x_re W_re - x_im W_im, y_im = x_re W_im + x_im W_re. The weights enter as strided views
-        # of the parameter (nothing weight-sized is saved for backward). The complex einsum's bmm this
-        # replaces is many times slower on CPU, in its backward above all.
+        # channel mixing per kept mode in real arithmetic (see _ModeMix)
         kept = a.shape[2:d + 1] + (last,)
         n_kept = math.prod(kept)
         xm = a.permute(*range(2, d + 1), d + 2, d + 1, 0, 1).reshape(n_kept, 2 * b, c)
         w = torch.view_as_real(self._weight(split, last))  # (Cin, Cout, *kept, 2)
         if w.dtype != x.dtype:
             w = w.to(x.dtype)
-        w = w.reshape(c, self.out_channels, n_kept, 2).permute(2, 0, 1, 3)  # (M, Cin, Cout, 2), a view
-        q, p = torch.bmm(xm, w[..., 0]), torch.bmm(xm, w[..., 1])
-        y = torch.stack([q[:, :b] - p[:, b:], p[:, :b] + q[:, b:]], dim=2)  # (M, B, 2, Cout)
+        y = _ModeMix.apply(xm, w.reshape(c, self.out_channels, n_kept, 2))  # (M, B, 2, Cout)
         o = self.out_channels
+        if self.bias is not None:
+            # a per-channel constant is the zero-frequency coefficient times the grid size: adding it
+            # here costs nothing on the full grid (the inverse transform spreads it)
+            dc = torch.zeros(n_kept, 1, 2, o, dtype=y.dtype, device=y.device)
+            dc[0, 0, 0] = self.bias.reshape(o).to(y.dtype) * math.prod(shape)
+            y = y + dc
         a = y.view(*kept, b, 2, o).permute(d, d + 2, *range(d - 1), d + 1, d - 1)
         for j in reversed(range(d - 1)):
             a = torch.tensordot(a, g_lead[j], dims=([2 + j, a.dim() - 2], [2, 3]))
@@ -234,6 +238,49 @@ class SpectralConv(nn.Module):
                 yf = torch.cat([yf.narrow(ax, 0, p), yf.new_zeros(zshape), yf.narrow(ax, p, q)], dim=ax)
             yf = torch.fft.ifft(yf, dim=ax)
         return torch.fft.irfft(yf, n=shape[-1], dim=-1)
+
+
+class _ModeMix(torch.autograd.Function):
+    """``y[m] = x[m] @ W[m]`` per kept mode ``m`` in real arithmetic.
+
+    ``x``: ``(M, 2B, Cin)``, real parts of the B samples stacked over imaginary parts; ``w``:
+    ``(Cin, Cout, M, 2)``, the (strided) parameter. Returns ``(M, B, 2, Cout)`` with
+    ``y_re = x_re W_re - x_im W_im``, ``y_im = x_re W_im + x_im W_re``. Batched BLAS needs each
+    mode's ``(Cin, Cout)`` block contiguous, so the weight is copied for the products; a Function
+    (instead of autograd through the copies) keeps those copies out of the tensors saved for
+    backward, which hold only ``x`` and the parameter view. The complex ``einsum`` this replaces runs
+    a per-mode loop of copies in torch's CPU ``bmm`` (its backward above all) and dominated a
+    darcy85 step. The backward is written with differentiable operations (double backward works).
+    """
+
+    @staticmethod
+    def forward(ctx, x, w):
+        ctx.save_for_backward(x, w)
+        return _mode_mix(x, w)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, w = ctx.saved_tensors
+        m, b2, c = x.shape
+        gr, gi = gy[:, :, 0], gy[:, :, 1]  # (M, B, Cout)
+        g1 = torch.cat([gr, gi], dim=1)  # (M, 2B, Cout)
+        g2 = torch.cat([gi, -gr], dim=1)
+        wt = w.permute(2, 3, 1, 0)  # (M, 2, Cout, Cin)
+        gx = gw = None
+        if ctx.needs_input_grad[0]:
+            gx = torch.bmm(g1, wt[:, 0].contiguous()) + torch.bmm(g2, wt[:, 1].contiguous())
+        if ctx.needs_input_grad[1]:
+            xt = x.transpose(1, 2)
+            gw = torch.stack([torch.bmm(xt, g1), torch.bmm(xt, g2)], dim=-1).permute(1, 2, 0, 3)
+        return gx, gw
+
+
+def _mode_mix(x, w):
+    b = x.shape[1] // 2
+    wm = w.permute(2, 3, 0, 1)  # (M, 2, Cin, Cout)
+    q = torch.bmm(x, wm[:, 0].contiguous())
+    p = torch.bmm(x, wm[:, 1].contiguous())
+    return torch.stack([q[:, :b] - p[:, b:], p[:, :b] + q[:, b:]], dim=2)
 
 
 @lru_cache(maxsize=32)
