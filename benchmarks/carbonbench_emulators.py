@@ -47,7 +47,7 @@ import torch  # noqa: E402
 from sciml.bench.carbonbench import (PAPER_FIGURES, evaluate_rollouts, quarter_restarts,  # noqa: E402
                                      relative_mass_drift)
 from sciml.conservation import ConservativeEmulator  # noqa: E402
-from sciml.conservation.train import (carbon_arrays_from_store, emulator_stats, make_rollout_fn,  # noqa: E402
+from sciml.training.emulator import (carbon_arrays_from_store, emulator_stats, load_emulator, make_rollout_fn,  # noqa: E402
                                       save_emulator, stability_run, train_emulator)
 
 PAPER_NAME = {"unet": "UNet", "sfno": "SFNO", "swin": "SwinTransformer"}
@@ -139,7 +139,7 @@ def run_model(name, args, train, test, starts, n_steps, out):
                                else args.bound_radius)
     if args.init:
         init = Path(args.init)
-        emu.load_state_dict(torch.load(init / "weights.pt", map_location="cpu"))
+        load_emulator(init, model=emu)  # this or the earlier layout; weights checked against the config
         prev = json.loads((init / "result.json").read_text()) if (init / "result.json").exists() else {}
         print(f"[{name}] warm start from {init} ({prev.get('train_seconds', 0):.0f} s of training before)", flush=True)
     n_params = sum(p.numel() for p in emu.backbone.parameters())

@@ -217,7 +217,7 @@ def _run_gcrodr(systems, order, prec, maxmv):
         warnings.simplefilter("ignore", RuntimeWarning)
         for i in order:
             A, b, _ = systems[i]
-            x, info, st = gcrodr(A, b, rtol=1e-8, m=40, k=20, M=_prec(prec, A), recycle=R, maxiter=maxmv,
+            x, info, st = gcrodr(A, b, rtol=1e-8, m=40, k=20, M=_prec(prec, A), recycle=R, max_steps=maxmv,
                                  full_output=True)
             mv += st["matvecs"]
             nc += int(info > 0)

@@ -132,7 +132,7 @@ def make_data(n_train: int, n_test: int, seed: int) -> Path:
     import torch
 
     from sciml.datasets import generate
-    from sciml.datasets.torch import FieldDataset, split_indices
+    from sciml.datasets.loaders import FieldDataset, split_indices
 
     WORK.mkdir(exist_ok=True)
     n = n_train + n_test

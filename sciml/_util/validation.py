@@ -155,3 +155,67 @@ positive_int = argtype(check_int, min=1)
 nonnegative_int = argtype(check_int, min=0)
 positive_float = argtype(check_float, min=0, min_open=True)
 nonnegative_float = argtype(check_float, min=0)
+
+
+# -- command-line converters from any check (used by sciml.cli for declared recipe parameters) --
+def parse_text(text, kind):
+    """``text`` parsed as ``kind`` (int accepts integral floats such as ``1e3``; float, str as is)."""
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            value = float(text)
+            if not value.is_integer():
+                raise ValueError(f"expected an integer, got {text!r}") from None
+            return int(value)
+    if kind is float:
+        return float(text)
+    return text
+
+
+def converter(kind, check):
+    """argparse ``type=``: parse the text as ``kind``, then ``check(value, "value")``.
+
+    ``check`` raises ``TypeError``/``ValueError`` with a message naming ``"value"``; the
+    message is reworded to follow argparse's "argument --NAME:" prefix.
+    """
+    def convert(text):
+        try:
+            value = parse_text(text, kind)
+        except (TypeError, ValueError, OverflowError):
+            what = {int: "an integer", float: "a number"}.get(kind, "a value")
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        try:
+            return check(value, "value")
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc).replace("value must be", "expected")) from None
+
+    convert.__name__ = getattr(kind, "__name__", "value")
+    return convert
+
+
+# --------------------------------------------------------------------------- time-step budgets
+def check_step_count(span, dt, *, max_steps: int, name: str = "dt", span_name: str = "t_end") -> int:
+    """Number of steps ``ceil(span / dt)`` a solve will take, refused above ``max_steps``.
+
+    Raises ``ValueError`` naming ``name`` (the step) when the count is not finite or exceeds
+    ``max_steps``, so a mistyped ``dt`` (``1e-300``) or horizon (``1e308``) fails at once instead
+    of running for ever. ``span`` and ``dt`` must be positive finite numbers (checked).
+
+    Examples
+    --------
+    >>> check_step_count(1.0, 0.25, max_steps=10)
+    4
+    >>> check_step_count(1.0, 1e-300, max_steps=10_000_000)
+    Traceback (most recent call last):
+    ...
+    ValueError: dt=1e-300 over t_end=1 needs 1e+300 steps, more than the maximum 10000000; use a larger dt
+    """
+    span = check_float(span, span_name, min=0, min_open=True)
+    dt = check_float(dt, name, min=0, min_open=True)
+    with np.errstate(over="ignore"):
+        steps = span / dt
+    if not math.isfinite(steps) or steps > max_steps * (1 + 1e-12):
+        raise ValueError(f"{name}={dt:g} over {span_name}={span:g} needs {steps:.3g} steps, more than the maximum "
+                         f"{max_steps}; use a larger {name}")
+    return max(1, math.ceil(steps - 1e-9 * max(1.0, steps)))

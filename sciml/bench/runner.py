@@ -7,7 +7,6 @@ and whether the run followed the task's full recipe (all samples, all epochs).
 """
 from __future__ import annotations
 
-import json
 import os
 import platform
 import re
@@ -17,6 +16,7 @@ from pathlib import Path
 import torch
 
 from .. import __version__
+from .._util.io import write_json
 from .tasks import Task, get_task
 
 __all__ = ["SCHEMA", "run", "hardware", "ensure_data", "RESULT_KEYS"]
@@ -174,11 +174,11 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
         "hardware": hardware(res["device"]), "seed": seed, "sciml_version": __version__,
         "torch_version": torch.__version__, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model_config": res["model_config"], "training": res["hyperparameters"], "data": str(path),
-        "run_dir": str(run_dir), "history": res["history"],
+        "run_dir": str(run_dir), "history": res["history"], "stopped": res.get("stopped", ""),
     }
     if "rollout_rel_l2_per_step" in res:
         result["rollout_rel_l2_per_step"] = res["rollout_rel_l2_per_step"]
     file = out / f"{task.name}__{model.lower()}__{label}.json"
-    file.write_text(json.dumps(result, indent=1))
+    write_json(file, result, indent=1)  # strict JSON: a NaN metric never reaches here (train_operator raises)
     result["results_file"] = str(file)
     return result

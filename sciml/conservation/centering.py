@@ -12,11 +12,10 @@ import torch
 __all__ = ["normalize", "denormalize", "center", "uncenter"]
 
 
-def _as(x: torch.Tensor, v, nd: int) -> torch.Tensor:
-    v = torch.as_tensor(v, dtype=x.dtype, device=x.device)
-    if v.dim() == 1:  # per channel
-        return v.view(1, -1, *([1] * (nd - 2)))
-    return v
+def _normalizer(x: torch.Tensor, mean, std):
+    from ..datasets.loaders import UnitGaussianNormalizer  # the one normaliser
+
+    return UnitGaussianNormalizer.per_channel(mean, std, spatial_dims=max(x.dim() - 2, 0), eps=0.0)
 
 
 def normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
@@ -24,12 +23,12 @@ def normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
     std_t = torch.as_tensor(std)
     if bool((std_t <= 0).any()):
         raise ValueError("std must be positive")
-    return (x - _as(x, mean, x.dim())) / _as(x, std, x.dim())
+    return _normalizer(x, mean, std).encode(x)
 
 
 def denormalize(x: torch.Tensor, mean, std) -> torch.Tensor:
     """Inverse of :func:`normalize`."""
-    return x * _as(x, std, x.dim()) + _as(x, mean, x.dim())
+    return _normalizer(x, mean, std).decode(x)
 
 
 def center(x: torch.Tensor, weights: torch.Tensor | None = None):

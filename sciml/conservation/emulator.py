@@ -23,7 +23,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .centering import center as _center, normalize, denormalize, uncenter
+from .centering import center as _center
+from .centering import denormalize, normalize, uncenter
 from .fixers import add_surface_flux, bounded_fixer, local_bounds, scale_fixer, shift_fixer
 from .flux_head import FluxFormHead
 from .increments import EmulatorStats, apply_increment
@@ -54,6 +55,20 @@ class ConservativeEmulator(nn.Module):
         whole columns) and the mass restored by the bounds-preserving
         :func:`~sciml.conservation.fixers.bounded_fixer` (instead of ``fixer``; without a fixer the
         prediction is only clipped): no new extrema, positivity, bounded free runs, exact mass.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sciml.conservation import compute_stats, global_mass
+    >>> q = 400 + np.random.default_rng(0).standard_normal((8, 2, 4, 8))   # (T, L, lat, lon)
+    >>> c_in, c_out = ConservativeEmulator.backbone_channels(2)
+    >>> em = ConservativeEmulator(nn.Conv2d(c_in, c_out, 3, padding=1).double(), stats=compute_stats(q))
+    >>> q0 = torch.as_tensor(q[:1])
+    >>> m = torch.ones_like(q0)                                             # air mass at t and t+1
+    >>> with torch.no_grad():
+    ...     q1 = em(q0, m, m)
+    >>> q1.shape, bool(torch.allclose(global_mass(q1, m), global_mass(q0, m), rtol=1e-14, atol=0))
+    (torch.Size([1, 2, 4, 8]), True)
     """
 
     def __init__(self, backbone: nn.Module, *, mode: str = "fixer", fixer="auto", center: bool = True,
@@ -81,6 +96,7 @@ class ConservativeEmulator(nn.Module):
                 raise ValueError(f"bound_radius must be None or >= 0, got {bound_radius}")
             bound_radius = int(bound_radius)
         self.bound_radius = bound_radius
+        self.positive = bool(positive)
         self.backbone = backbone
         self.mode, self.fixer, self.center = mode, fixer, bool(center)
         self.predict_increment = bool(predict_increment)
@@ -97,6 +113,13 @@ class ConservativeEmulator(nn.Module):
             self.head = FluxFormHead(L, flux_scale=torch.as_tensor(stats.diff_std * am), positive=positive)
         else:
             self.head = None
+
+    @property
+    def config(self) -> dict:
+        """Constructor options other than ``backbone`` and ``stats`` (JSON data, for checkpoints)."""
+        return {"mode": self.mode, "fixer": self.fixer, "center": self.center,
+                "predict_increment": self.predict_increment, "positive": self.positive,
+                "mass_unit": self.mass_unit, "surface_level": self.surface_level, "bound_radius": self.bound_radius}
 
     @staticmethod
     def backbone_channels(n_levels: int, n_forcing: int = 0, mode: str = "fixer"):

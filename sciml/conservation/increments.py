@@ -56,6 +56,16 @@ class EmulatorStats:
     def n_forcing(self) -> int:
         return int(self.forcing_mean.size)
 
+    def normalizer(self, which: str = "q", spatial_dims: int = 2):
+        """The :class:`~sciml.datasets.loaders.UnitGaussianNormalizer` (eps 0, float64 statistics) of
+        ``which`` in ``("q", "diff", "forcing")``: the one normaliser, as the emulator applies it."""
+        from ..datasets.loaders import UnitGaussianNormalizer
+
+        if which not in ("q", "diff", "forcing"):
+            raise ValueError(f"which must be 'q', 'diff' or 'forcing', got {which!r}")
+        return UnitGaussianNormalizer.per_channel(getattr(self, f"{which}_mean"), getattr(self, f"{which}_std"),
+                                                  spatial_dims, eps=0.0)
+
     def to_dict(self) -> dict:
         """JSON-serialisable dict (lists of floats)."""
         d = {k: getattr(self, k) for k in ("q_mean", "q_std", "diff_mean", "diff_std", "forcing_mean", "forcing_std")}
@@ -63,7 +73,7 @@ class EmulatorStats:
         return {k: (None if v is None else [float(x) for x in v]) for k, v in d.items()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "EmulatorStats":
+    def from_dict(cls, d: dict) -> EmulatorStats:
         return cls(**d)
 
 

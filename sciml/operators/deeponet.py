@@ -21,19 +21,13 @@ from .layers import check_input, check_int, get_activation, int_tuple
 __all__ = ["DeepONet", "PODDeepONet"]
 
 
-class _MLP(nn.Module):
-    def __init__(self, sizes, non_linearity: str, last_activation: bool):
-        super().__init__()
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-        self.act = get_activation(non_linearity)
-        self.last_activation = last_activation
+def _MLP(sizes, non_linearity: str, last_activation: bool):
+    """Branch / trunk network: sciml's one :class:`~sciml.pinns.networks.MLP` (torch initialisation)."""
+    from ..pinns.networks import MLP
 
-    def forward(self, x):
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i < len(self.layers) - 1 or self.last_activation:
-                x = self.act(x)
-        return x
+    get_activation(non_linearity)  # the operators' activation names and their error message
+    return MLP(sizes[0], sizes[-1], sizes[1], len(sizes) - 2, activation=non_linearity, init="torch",
+               last_activation=last_activation)
 
 
 def _node_grid(shape, device, dtype) -> torch.Tensor:

@@ -39,7 +39,7 @@ from torch import nn
 
 from ..solvers.landau import (_as_tensor, _check_particles, implicit_score_matching_loss, kde_density,
                               landau_velocity)
-from .networks import MLP
+from .networks import MLP, _dtype as _float_dtype
 
 __all__ = ["LandauPINNPM", "train_pinn_pm"]
 
@@ -59,14 +59,21 @@ class LandauPINNPM(nn.Module):
     """
 
     def __init__(self, dim: int = 2, t_end: float = 1.0, *, v_max: float = 4.0, width: int = 48, depth: int = 3,
-                 gamma: float = 0.0, C: float = 1.0 / 16, delta: float = 0.0, dtype=torch.float64, seed: int = 0):
+                 gamma: float = 0.0, C: float = 1.0 / 16, delta: float = 0.0, dtype=torch.float64, seed: int = 0,
+                 n_particles: int = 0):
         super().__init__()
         if isinstance(dim, bool) or dim not in (2, 3):
             raise ValueError(f"dim must be 2 or 3, got {dim!r}")
         for name, val in (("t_end", t_end), ("v_max", v_max), ("C", C)):
             if not (isinstance(val, (int, float)) and math.isfinite(val) and val > 0):
                 raise ValueError(f"{name} must be a positive number, got {val!r}")
+        if isinstance(n_particles, bool) or not isinstance(n_particles, int) or n_particles < 0:
+            raise ValueError(f"n_particles must be a non-negative integer, got {n_particles!r}")
+        dtype = _float_dtype(dtype)
         self.dim, self.t_end, self.v_max = int(dim), float(t_end), float(v_max)
+        self._init = {"dim": int(dim), "t_end": float(t_end), "v_max": float(v_max), "width": width, "depth": depth,
+                      "gamma": float(gamma), "C": float(C), "delta": float(delta),
+                      "dtype": str(dtype).replace("torch.", ""), "seed": seed}
         self.gamma, self.C, self.delta = float(gamma), float(C), float(delta)
         lo = [0.0] + [-v_max] * dim
         hi = [t_end] + [v_max] * dim
@@ -75,10 +82,24 @@ class LandauPINNPM(nn.Module):
                              seed=seed + 1)
         with torch.no_grad():  # start from the identity flow
             self.flow_net.layers[-1].weight.mul_(0.01)
-        self.register_buffer("v0", torch.zeros(0, dim, dtype=dtype))
-        self.register_buffer("w0", torch.zeros(0, dtype=dtype))
+        self.register_buffer("v0", torch.zeros(n_particles, dim, dtype=dtype))
+        self.register_buffer("w0", torch.zeros(n_particles, dtype=dtype))
         self.f0: Callable | None = None
         self.score0: Callable | None = None
+
+    @property
+    def config(self) -> dict:
+        """Constructor arguments (JSON data; ``n_particles``: the stored training particles), for checkpoints.
+        The callables ``f0``/``score0`` are code, not data: give them again after loading."""
+        return dict(self._init, n_particles=int(self.v0.shape[0]))
+
+    def prepare_state_dict(self, state_dict: dict):
+        """Size the particle buffers ``v0``/``w0`` for ``state_dict`` (before ``load_state_dict``)."""
+        v0, w0 = state_dict.get("v0"), state_dict.get("w0")
+        if isinstance(v0, torch.Tensor) and v0.ndim == 2 and v0.shape[1] == self.dim:
+            self.v0 = torch.zeros_like(self.v0).new_zeros(v0.shape)
+        if isinstance(w0, torch.Tensor) and w0.ndim == 1:
+            self.w0 = self.w0.new_zeros(w0.shape)
 
     # -- basic maps -------------------------------------------------------------------------------
     def _tcol(self, t, n, like):
@@ -215,7 +236,8 @@ class LandauPINNPM(nn.Module):
 def train_pinn_pm(model: LandauPINNPM, v0, w=None, *, iters: int = 2000, lr: float = 2e-3, n_times: int = 4,
                   score0: Callable | None = None, f0: Callable | None = None, init_iters: int = 500,
                   score_loss: str = "flow",
-                  lr_decay: float = 0.1, seed: int = 0, callback: Callable | None = None, progress: bool = False):
+                  lr_decay: float = 0.1, seed: int = 0, callback: Callable | None = None, progress: bool | None = False,
+                  seconds: float | None = None, checkpoint=None, checkpoint_every: int = 500):
     """Train ``model`` (flow map and score jointly) on the initial particles ``v0`` ``(N, dim)``, weights ``w`` ``(N,)``.
 
     iters: Adam iterations; each draws ``n_times`` times in ``[0, T]`` (stratified) and uses all particles.
@@ -225,9 +247,15 @@ def train_pinn_pm(model: LandauPINNPM, v0, w=None, *, iters: int = 2000, lr: flo
     score_loss: 'flow' (match the exact score of the learned pushforward, see the module docstring)
     or 'ism' (implicit score matching on the pushed particles).
     lr_decay: learning rate multiplies by this factor over the run (exponential schedule).
+    callback: ``callback(it, info)`` after every joint iteration; returning ``True`` stops the run.
+    seconds: wall-clock cap of the joint phase, read from the clock after every iteration.
+    checkpoint: directory for a checkpoint (:func:`sciml.training.save_checkpoint`) every
+    ``checkpoint_every`` iterations and at the end. A NaN/inf loss raises
+    :class:`~sciml.training.NonFiniteLossError` (the last checkpoint is kept).
     Returns ``(model, info)``: ``info`` has ``loss_dyn``, ``loss_sm``, ``loss_init`` histories (lists),
-    ``wall_time`` (s).
+    ``wall_time`` (s) and ``stopped`` ("" when all ``iters`` ran).
     """
+    from ..training.loop import Loop
     if not isinstance(model, LandauPINNPM):
         raise TypeError(f"model must be a LandauPINNPM, got {type(model).__name__}")
     for name, val in (("iters", iters), ("n_times", n_times)):
@@ -260,66 +288,64 @@ def train_pinn_pm(model: LandauPINNPM, v0, w=None, *, iters: int = 2000, lr: flo
 
     # phase 1: the initial score
     opt = torch.optim.Adam(model.score_net.parameters(), lr=lr)
-    for _ in range(init_iters):
-        opt.zero_grad(set_to_none=True)
-        loss = init_loss()
-        loss.backward()
-        opt.step()
+    with Loop(init_iters, "pinn-pm s(0)", progress=progress) as loop:
+        for k in range(init_iters):
+            opt.zero_grad(set_to_none=True)
+            loss = init_loss()
+            loop.check_finite(loss, f"initial-score iteration {k + 1}")
+            loss.backward()
+            opt.step()
+            loop.advance()
     # phase 2: joint
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gamma_lr = lr_decay ** (1.0 / max(1, iters))
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma_lr)
-    bar = _bar(progress, iters)
     N = x0.shape[0]
     y_all = x0.repeat(n_times, 1)
     w_all = wv.repeat(n_times) / n_times
     w_b = wv.expand(n_times, N)
-    for it in range(iters):
-        u = (torch.arange(n_times, dtype=torch.float64) + torch.rand(n_times, generator=gen, dtype=torch.float64))
-        times = (u / n_times * T).tolist()
-        opt.zero_grad(set_to_none=True)
-        # all sampled times in one batch: (n_times * N) trajectories points
-        t_all = torch.tensor(times, dtype=dtype, device=device).repeat_interleave(N)
-        X, V = model.flow_and_velocity(t_all, y_all)
-        Xd = X.detach()
-        with torch.no_grad():
-            S = model.score(t_all, Xd)
-            U = landau_velocity(Xd.reshape(n_times, N, -1), S.reshape(n_times, N, -1), w_b, gamma=model.gamma,
-                                C=model.C, delta=model.delta).reshape(n_times * N, -1)
-        l_dyn = (w_all * ((V - U) ** 2).sum(-1)).sum()
-        if score_loss == "ism":
-            l_sm = implicit_score_matching_loss(lambda v: model.score(t_all, v), Xd, w_all)
-        else:
-            target = model.pushforward_score(t_all, y_all).detach()
-            l_sm = (w_all * ((model.score(t_all, Xd) - target) ** 2).sum(-1)).sum()
-        l_init = init_loss()
-        (l_dyn + l_sm + l_init).backward()
-        opt.step()
-        sched.step()
-        info["loss_dyn"].append(float(l_dyn.detach()))
-        info["loss_sm"].append(float(l_sm.detach()))
-        info["loss_init"].append(float(l_init.detach()))
-        if callback is not None:
-            callback(it, info)
-        bar(it + 1)
-    bar(None)
+    loop = Loop(iters, "pinn-pm", seconds=seconds, progress=progress, fields=("loss",), callback=callback)
+    with loop:
+        for it in range(iters):
+            u = (torch.arange(n_times, dtype=torch.float64) + torch.rand(n_times, generator=gen, dtype=torch.float64))
+            times = (u / n_times * T).tolist()
+            opt.zero_grad(set_to_none=True)
+            # all sampled times in one batch: (n_times * N) trajectories points
+            t_all = torch.tensor(times, dtype=dtype, device=device).repeat_interleave(N)
+            X, V = model.flow_and_velocity(t_all, y_all)
+            Xd = X.detach()
+            with torch.no_grad():
+                S = model.score(t_all, Xd)
+                U = landau_velocity(Xd.reshape(n_times, N, -1), S.reshape(n_times, N, -1), w_b, gamma=model.gamma,
+                                    C=model.C, delta=model.delta).reshape(n_times * N, -1)
+            l_dyn = (w_all * ((V - U) ** 2).sum(-1)).sum()
+            if score_loss == "ism":
+                l_sm = implicit_score_matching_loss(lambda v: model.score(t_all, v), Xd, w_all)
+            else:
+                target = model.pushforward_score(t_all, y_all).detach()
+                l_sm = (w_all * ((model.score(t_all, Xd) - target) ** 2).sum(-1)).sum()
+            l_init = init_loss()
+            total = l_dyn + l_sm + l_init
+            loop.check_finite(total, f"iteration {it + 1}", "the last checkpoint is kept" if checkpoint else "")
+            total.backward()
+            opt.step()
+            sched.step()
+            info["loss_dyn"].append(float(l_dyn.detach()))
+            info["loss_sm"].append(float(l_sm.detach()))
+            info["loss_init"].append(float(l_init.detach()))
+            if checkpoint is not None and (it + 1) % checkpoint_every == 0:
+                _save(model, checkpoint, it + 1, info)
+            if loop.notify(it, info) | loop.advance(loss=float(total.detach())):
+                break
+    info["stopped"] = loop.stopped
+    if checkpoint is not None:
+        _save(model, checkpoint, it + 1 if iters else 0, info)
     info["wall_time"] = _time.perf_counter() - start
     return model, info
 
 
-def _bar(enabled, total):
-    if not enabled:
-        return lambda k: None
-    from rich.progress import Progress
+def _save(model, path, iteration, info):
+    from ..training.checkpoint import save_checkpoint
 
-    prog = Progress(transient=True)
-    prog.start()
-    task = prog.add_task("pinn-pm", total=total)
-
-    def update(k):
-        if k is None:
-            prog.stop()
-        else:
-            prog.update(task, completed=k)
-
-    return update
+    save_checkpoint(path, model, trainer={"iteration": iteration, "loss_dyn": info["loss_dyn"][-1:],
+                                          "loss_sm": info["loss_sm"][-1:], "loss_init": info["loss_init"][-1:]})

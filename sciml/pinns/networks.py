@@ -1,9 +1,11 @@
-"""Fully connected networks for PINNs.
+"""The one fully connected network of sciml (PINNs, PINN-PM, score networks, DeepONet branch/trunk).
 
 :class:`MLP` maps points ``(n, in_features)`` to ``(n, out_features)``. Options:
 input normalisation to ``[-1, 1]`` from a box, exact periodicity in chosen inputs
 (``x -> (cos(2 pi k x / L), sin(2 pi k x / L))``, k = 1..m), random Fourier features
-(Tancik et al. 2020), Glorot initialisation, float32 or float64 parameters.
+(Tancik et al. 2020), Glorot or torch's default initialisation, an activation after the last
+layer (a DeepONet trunk), float32 or float64 parameters. :func:`ScoreMLP` is the score network of
+the particle methods (an :class:`MLP` with torch's initialisation).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["MLP", "ACTIVATIONS"]
+__all__ = ["MLP", "ScoreMLP", "ACTIVATIONS"]
 
 ACTIVATIONS = {
     "tanh": nn.Tanh,
@@ -21,7 +23,9 @@ ACTIVATIONS = {
     "silu": nn.SiLU,
     "softplus": nn.Softplus,
     "relu": nn.ReLU,
+    "identity": nn.Identity,
 }
+INITS = ("glorot", "torch")
 
 
 class _Sin(nn.Module):
@@ -40,24 +44,57 @@ def _dtype(dtype):
 class MLP(nn.Module):
     """Multilayer perceptron ``in_features -> [width] * depth -> out_features``.
 
-    Args:
-        in_features, out_features: input / output sizes.
-        width: neurons per hidden layer. depth: number of hidden layers.
-        activation: one of ``tanh, sin, gelu, silu, softplus, relu``.
-        lower, upper: optional box (length ``in_features``); inputs are mapped affinely to ``[-1, 1]``.
-        periodic: optional ``{input_index: period}``; those inputs enter only through
-            ``cos/sin(2 pi k x / period)``, k = 1..``periodic_modes`` (exactly periodic output).
-        fourier_features: number ``m`` of random Fourier features ``[cos(2 pi B x), sin(2 pi B x)]``
-            with ``B ~ N(0, fourier_scale^2)`` of shape ``(m, in)``, fixed (a buffer); 0 = off.
-        dtype: ``torch.float32`` or ``torch.float64`` (parameters and buffers).
-        seed: optional int for a reproducible initialisation.
+    Parameters
+    ----------
+    in_features, out_features : int
+        Input / output sizes.
+    width, depth : int, optional
+        Neurons per hidden layer; number of hidden layers.
+    activation : {"tanh", "sin", "gelu", "silu", "softplus", "relu"}, optional
+        Hidden-layer non-linearity.
+    lower, upper : sequence of float, optional
+        A box (length ``in_features``); inputs are mapped affinely to ``[-1, 1]``.
+    periodic : dict, optional
+        ``{input_index: period}``; those inputs enter only through
+        ``cos/sin(2 pi k x / period)``, k = 1..``periodic_modes`` (exactly periodic output).
+    fourier_features : int, optional
+        Number ``m`` of random Fourier features ``[cos(2 pi B x), sin(2 pi B x)]`` with
+        ``B ~ N(0, fourier_scale^2)`` of shape ``(m, in)``, fixed (a buffer); 0 = off.
+    dtype : torch.dtype, optional
+        ``torch.float32`` or ``torch.float64`` (parameters and buffers).
+    seed : int, optional
+        For a reproducible initialisation.
+    init : {"glorot", "torch"}, optional
+        Glorot-uniform weights and zero biases (from ``seed``), or ``nn.Linear``'s default,
+        drawn from the global RNG.
+    last_activation : bool, optional
+        Apply the activation to the output too.
+
+    Notes
+    -----
+    ``model.config`` holds the constructor arguments (JSON data), so checkpoints rebuild it.
+    Without a box, periodic inputs or Fourier features the input may have leading batch axes
+    ``(..., in_features)``.
+
+    Examples
+    --------
+    >>> net = MLP(2, 1, width=16, depth=3, seed=0)
+    >>> net(torch.rand(5, 2)).shape
+    torch.Size([5, 1])
+    >>> import math
+    >>> wave = MLP(2, 1, width=16, depth=3, periodic={0: 2 * math.pi}, seed=0)   # periodic in x
+    >>> x = torch.rand(4, 2)
+    >>> bool(torch.allclose(wave(x), wave(x + torch.tensor([2 * math.pi, 0.0])), atol=1e-6))
+    True
     """
 
     def __init__(self, in_features: int, out_features: int = 1, width: int = 20, depth: int = 4, *,
                  activation: str = "tanh", lower=None, upper=None, periodic: dict | None = None,
                  periodic_modes: int = 1, fourier_features: int = 0, fourier_scale: float = 1.0,
-                 dtype=torch.float32, seed: int | None = None):
+                 dtype=torch.float32, seed: int | None = None, init: str = "glorot", last_activation: bool = False):
         super().__init__()
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {init!r}")
         for name, v in (("in_features", in_features), ("out_features", out_features), ("width", width)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
@@ -70,6 +107,15 @@ class MLP(nn.Module):
         if periodic_modes < 1:
             raise ValueError(f"periodic_modes must be >= 1, got {periodic_modes}")
         dtype = _dtype(dtype)
+        self.config = {"in_features": in_features, "out_features": out_features, "width": width, "depth": depth,
+                       "activation": activation,
+                       "lower": None if lower is None else [float(v) for v in torch.as_tensor(lower).reshape(-1)],
+                       "upper": None if upper is None else [float(v) for v in torch.as_tensor(upper).reshape(-1)],
+                       "periodic": {str(k): float(v) for k, v in (periodic or {}).items()} or None,
+                       "periodic_modes": int(periodic_modes), "fourier_features": int(fourier_features),
+                       "fourier_scale": float(fourier_scale), "dtype": str(dtype).replace("torch.", ""),
+                       "seed": seed, "init": init, "last_activation": bool(last_activation)}
+        self.last_activation = bool(last_activation)
         self.in_features, self.out_features = in_features, out_features
         self.width, self.depth, self.activation = width, depth, activation
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -103,11 +149,12 @@ class MLP(nn.Module):
 
         sizes = [n_in] + [width] * depth + [out_features]
         self.layers = nn.ModuleList(nn.Linear(a, b, dtype=dtype) for a, b in zip(sizes[:-1], sizes[1:]))
-        for lin in self.layers:
+        for lin in self.layers if init == "glorot" else ():
             bound = math.sqrt(6.0 / (lin.in_features + lin.out_features))  # Glorot uniform
             with torch.no_grad():
                 lin.weight.uniform_(-bound, bound, generator=gen)
                 lin.bias.zero_()
+        self._plain = self.lower is None and not self.periodic and self.fourier_B is None
         act = ACTIVATIONS[activation]
         self.act = _Sin() if act is None else act()
 
@@ -182,8 +229,8 @@ class MLP(nn.Module):
         ``d2u[j] = d2u/dx_{second[j]}^2`` ``(len(second), n, out)``. No input graph is needed (one reverse pass for the parameters only),
         which makes PDE residuals several times cheaper than nested autograd. tanh / sin only.
         """
-        if not self.supports_jet:
-            raise ValueError(f"jet needs activation 'tanh' or 'sin', got {self.activation!r}")
+        if not self.supports_jet or self.last_activation:
+            raise ValueError(f"jet needs activation 'tanh' or 'sin' and no last_activation, got {self.activation!r}")
         if x.ndim != 2 or x.shape[-1] != self.in_features:
             raise ValueError(f"input must have shape (n, {self.in_features}), got {tuple(x.shape)}")
         dims = tuple(range(self.in_features)) if dims is None else tuple(int(d) for d in dims)
@@ -212,7 +259,26 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(n, in_features) -> (n, out_features)``."""
-        h = self.embed(x)
+        if self._plain and x.ndim >= 1 and x.shape[-1] == self.in_features:
+            h = x  # the embedding is the identity
+        else:
+            h = self.embed(x)
         for lin in self.layers[:-1]:
             h = self.act(lin(h))
-        return self.layers[-1](h)
+        h = self.layers[-1](h)
+        return self.act(h) if self.last_activation else h
+
+
+def ScoreMLP(in_dim: int, out_dim: int, width: int = 32, depth: int = 2, activation: str = "tanh") -> MLP:
+    """Score network ``R^(in_dim) -> R^(out_dim)`` of the particle methods: an :class:`MLP` with
+    torch's default initialisation (drawn from the global RNG), float32 (cast it with ``.to``).
+
+    in_dim: d for ``s(v)``, d + 1 for ``s(t, v)``; activation: 'tanh' | 'softplus' | 'silu'.
+    Input ``(..., in_dim)`` -> output ``(..., out_dim)``.
+    """
+    if activation not in ("tanh", "softplus", "silu"):
+        raise ValueError(f"activation must be one of ['silu', 'softplus', 'tanh'], got {activation!r}")
+    for name, val in (("in_dim", in_dim), ("out_dim", out_dim), ("width", width), ("depth", depth)):
+        if isinstance(val, bool) or not isinstance(val, int) or val < 1:
+            raise ValueError(f"{name} must be a positive integer, got {val!r}")
+    return MLP(in_dim, out_dim, width, depth, activation=activation, init="torch")

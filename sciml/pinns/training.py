@@ -20,7 +20,8 @@ particular PDE, so the same trainer serves PINNs, Lagrangian PINNs and particle 
 * causal weighting (Wang, Sankaran & Perdikaris 2022, "Respecting causality is all you need"):
   the residual points of a term are split into ``M`` time chunks with losses ``L_1..L_M`` and
   ``L = (1/M) sum_i w_i L_i``, ``w_i = exp(-eps sum_{k<i} L_k)`` (no gradient through ``w``);
-* checkpoints (atomic ``torch.save``) and a rich progress bar showing every loss term.
+* checkpoints in the one format (:mod:`sciml.training.checkpoint`) and the progress bar, time cap and
+  NaN guard of the one loop core (:mod:`sciml.training.loop`).
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from torch import nn
 __all__ = ["LossTerm", "CausalWeighting", "PINNTrainer", "train_pinn", "TrainResult", "resampling_callback"]
 
 _KINDS = ("pde", "data", "boundary", "initial")
+_LABEL = {"adam": "Adam", "lbfgs": "L-BFGS", "bfgs": "BFGS"}
 
 
 @dataclass
@@ -218,17 +220,22 @@ class PINNTrainer:
         terms: the loss terms (names must be unique).
         adaptive_weights: ``"none"`` or ``"lr_annealing"`` (Wang, Teng & Perdikaris 2021).
         annealing_alpha: moving-average factor (paper: 0.9). annealing_every: Adam steps between updates.
-        checkpoint: optional path; the state is saved atomically every ``checkpoint_every`` iterations
-            and at the end of each phase. ``resume=True`` loads it first if it exists.
-        progress: show a rich progress bar with the loss terms. log_every: history/progress cadence.
+        checkpoint: optional path of a checkpoint directory (:func:`sciml.training.save_checkpoint`,
+            kind ``pinn``), written every ``checkpoint_every`` iterations and at the end of each phase.
+            ``resume=True`` loads it first if it exists (also a ``.pt`` file of the earlier layout,
+            read with ``weights_only=True``: nothing in it can run code).
+        progress: show the progress bar with the loss terms (``None``: when standard error is a terminal).
+            log_every: history/progress cadence.
+        max_seconds: wall-clock cap of each phase call, read from the clock at the log cadence.
+        A NaN/inf loss raises :class:`~sciml.training.NonFiniteLossError` (``result.stopped`` says where).
         callback: ``callback(trainer, phase, iteration)`` called every ``log_every`` iterations
             (e.g. adaptive resampling with :meth:`LossTerm.set_points`); it may return ``True`` to stop.
     """
 
     def __init__(self, model: nn.Module, terms: Sequence[LossTerm], *, adaptive_weights: str = "none",
                  annealing_alpha: float = 0.9, annealing_every: int = 100, checkpoint: str | os.PathLike | None = None,
-                 checkpoint_every: int = 1000, resume: bool = False, progress: bool = True, log_every: int = 50,
-                 callback: Callable | None = None):
+                 checkpoint_every: int = 1000, resume: bool = False, progress: bool | None = True, log_every: int = 50,
+                 callback: Callable | None = None, max_seconds: float | None = None):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         terms = list(terms)
@@ -248,7 +255,12 @@ class PINNTrainer:
         self.annealing_every = _check_int(annealing_every, "annealing_every", 1)
         self.checkpoint = None if checkpoint is None else os.fspath(checkpoint)
         self.checkpoint_every = _check_int(checkpoint_every, "checkpoint_every", 1)
-        self.progress, self.log_every = bool(progress), _check_int(log_every, "log_every", 1)
+        self.progress = None if progress is None else bool(progress)
+        self.log_every = _check_int(log_every, "log_every", 1)
+        if max_seconds is not None and (isinstance(max_seconds, bool) or not isinstance(max_seconds, (int, float))
+                                        or not (max_seconds > 0 and math.isfinite(max_seconds))):
+            raise ValueError(f"max_seconds must be a positive number or None, got {max_seconds!r}")
+        self.max_seconds = max_seconds
         self.callback = callback
         self.result = TrainResult()
         self.iterations = {"adam": 0, "lbfgs": 0, "bfgs": 0}
@@ -302,15 +314,23 @@ class PINNTrainer:
         self.result.history.append(row)
         return row
 
-    def _describe(self, phase, row):
-        terms = " ".join(f"{t.name}={row[t.name]:.2e}" for t in self.terms)
-        return f"{phase} loss={row['loss']:.3e} {terms}"
+    def _bar(self, phase: str, iterations: int):
+        """The phase's :class:`~sciml.training.loop.Loop`: progress (every term's loss), time cap, NaN guard."""
+        from ..training.loop import Loop
 
-    def _bar(self):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        return Loop(iterations, phase, seconds=self.max_seconds, progress=self.progress,
+                    fields=("loss", *(t.name for t in self.terms)))
 
-        return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), disable=not self.progress, transient=False)
+    def _show(self, loop, phase, row, completed=None) -> bool:
+        """Show ``row`` on the bar; raise on a non-finite loss; True once the time cap is reached."""
+        fields = {"loss": row["loss"], **{t.name: row[t.name] for t in self.terms}}
+        try:
+            loop.check_finite(row["loss"], f"{_LABEL[phase]} iteration {self.iterations[phase]}",
+                              f"the last checkpoint ({self.checkpoint}) is kept" if self.checkpoint else "")
+        except FloatingPointError:
+            self.result.stopped = f"non-finite loss in {_LABEL[phase]}"
+            raise
+        return loop.update(completed, **fields)
 
     def _timing(self, phase, seconds, iterations, evaluations):
         t = self.result.timings.setdefault(phase, {"seconds": 0.0, "iterations": 0, "evaluations": 0})
@@ -334,8 +354,7 @@ class PINNTrainer:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: decay_rate ** (k / decay_steps))
         t_start = time.perf_counter()
         busy = 0.0
-        with self._bar() as bar:
-            task = bar.add_task("adam", total=iterations)
+        with self._bar("adam", iterations) as bar:
             for k in range(1, iterations + 1):
                 t0 = time.perf_counter()
                 opt.zero_grad(set_to_none=True)
@@ -350,12 +369,16 @@ class PINNTrainer:
                 self.iterations["adam"] += 1
                 if not math.isfinite(float(total.detach())):
                     self.result.stopped = f"non-finite loss at Adam iteration {k}"
-                    break
+                    bar.check_finite(total, f"Adam iteration {k}",
+                                     f"the last checkpoint ({self.checkpoint}) is kept" if self.checkpoint else "")
                 if k % self.log_every == 0 or k == iterations:
                     row = self._record("adam", self.iterations["adam"], total, parts, t_start)
-                    bar.update(task, completed=k, description=self._describe("adam", row))
+                    out_of_time = self._show(bar, "adam", row, k)
                     if self.callback is not None and self.callback(self, "adam", k):
                         self.result.stopped = f"callback stop at Adam iteration {k}"
+                        break
+                    if out_of_time and k < iterations:
+                        self.result.stopped = f"time cap of {self.max_seconds:g} s at Adam iteration {k}"
                         break
                 if self.checkpoint and k % self.checkpoint_every == 0:
                     self.save(self.checkpoint)
@@ -411,8 +434,7 @@ class PINNTrainer:
             last["total"], last["parts"] = total, parts
             return scaled
 
-        with self._bar() as bar:
-            task = bar.add_task("lbfgs", total=iterations)
+        with self._bar("lbfgs", iterations) as bar:
             while done < iterations:
                 step = min(chunk, iterations - done)
                 opt.param_groups[0]["max_iter"] = step
@@ -429,17 +451,14 @@ class PINNTrainer:
                 self.iterations["lbfgs"] += n_done
                 total, parts = self.losses()  # loss at the new point
                 row = self._record("lbfgs", self.iterations["lbfgs"], total, parts, t_start)
-                bar.update(task, completed=done, description=self._describe("lbfgs", row))
-                if not math.isfinite(row["loss"]):
-                    self.result.stopped = "non-finite loss in L-BFGS"
-                    break
+                out_of_time = self._show(bar, "lbfgs", row, done)
                 if n_done < step and (n_done == 0 or evals_used < step * max_eval_per_iteration):
                     # fewer iterations than asked with evaluations to spare: torch's tolerance tests (or a
                     # line search that made no progress) ended the step; an exhausted evaluation budget
                     # of the chunk is not convergence, so that case goes on with the next chunk
                     self.result.stopped = f"L-BFGS converged (torch tolerances) after {self.iterations['lbfgs']} iterations"
                     break
-                if self._after_chunk("lbfgs", "L-BFGS", done, n_done):
+                if self._after_chunk("lbfgs", "L-BFGS", done, n_done, out_of_time and done < iterations):
                     break
         evals = state.get("func_evals", 0) - evals0
         self._timing("lbfgs", busy, done, evals)
@@ -493,8 +512,7 @@ class PINNTrainer:
         self._bfgs_state, self._bfgs_scale = opt, scale
         causal = any(t.causal is not None for t in self.terms)
         t_start, busy, done, e0 = time.perf_counter(), 0.0, 0, opt.evaluations
-        with self._bar() as bar:
-            task = bar.add_task("bfgs", total=iterations)
+        with self._bar("bfgs", iterations) as bar:
             while done < iterations:
                 step = min(chunk, iterations - done)
                 self._freeze_causal()
@@ -511,14 +529,11 @@ class PINNTrainer:
                     torch.nn.utils.vector_to_parameters(opt.x.clone(), params)
                 total, parts = self.losses()
                 row = self._record("bfgs", self.iterations["bfgs"], total, parts, t_start)
-                bar.update(task, completed=done, description=self._describe("bfgs", row))
-                if not math.isfinite(row["loss"]):
-                    self.result.stopped = "non-finite loss in BFGS"
-                    break
+                out_of_time = self._show(bar, "bfgs", row, done)
                 if why:
                     self.result.stopped = f"BFGS stopped after {self.iterations['bfgs']} iterations: {why}"
                     break
-                if self._after_chunk("bfgs", "BFGS", done, n_done):
+                if self._after_chunk("bfgs", "BFGS", done, n_done, out_of_time and done < iterations):
                     break
         self._timing("bfgs", busy, done, opt.evaluations - e0)
         if self.checkpoint:
@@ -534,10 +549,13 @@ class PINNTrainer:
         self._unfreeze_causal()
         return 1.0 / loss0 if loss0 > 0 and math.isfinite(loss0) else 1.0
 
-    def _after_chunk(self, phase, label, done, n_done) -> bool:
-        """Callback and periodic checkpoint after a chunk of a quasi-Newton phase; True to stop."""
+    def _after_chunk(self, phase, label, done, n_done, out_of_time=False) -> bool:
+        """Callback, time cap and periodic checkpoint after a chunk of a quasi-Newton phase; True to stop."""
         if self.callback is not None and self.callback(self, phase, done):
             self.result.stopped = f"callback stop at {label} iteration {done}"
+            return True
+        if out_of_time:
+            self.result.stopped = f"time cap of {self.max_seconds:g} s at {label} iteration {done}"
             return True
         if self.checkpoint and (done // self.checkpoint_every) != ((done - n_done) // self.checkpoint_every):
             self.save(self.checkpoint)
@@ -561,23 +579,34 @@ class PINNTrainer:
                 "timings": dict(self.result.timings)}
 
     def save(self, path) -> str:
-        """Atomic checkpoint (write ``path.tmp``, then rename). Returns the path."""
-        path = os.fspath(path)
-        tmp = path + ".tmp"
-        torch.save(self.state_dict(), tmp)
-        os.replace(tmp, path)
-        return path
+        """Write the checkpoint directory ``path`` (:func:`sciml.training.save_checkpoint`, kind ``pinn``:
+        weights, term weights, iteration counters, history). Returns the path."""
+        from ..training.checkpoint import model_spec, save_checkpoint
+
+        try:
+            spec = model_spec(self.model)
+        except TypeError:  # a model only its own code can rebuild: load() gets it from the trainer
+            spec = {"kind": "custom", "class": type(self.model).__name__}
+        st = self.state_dict()
+        trainer = {k: st[k] for k in ("weights", "iterations", "history", "timings")}
+        save_checkpoint(path, self.model, spec=spec, trainer=trainer, kind="pinn")
+        return os.fspath(path)
 
     def load(self, path):
-        """Restore model parameters, term weights, iteration counters and history."""
-        st = torch.load(os.fspath(path), map_location="cpu", weights_only=False)
-        self.model.load_state_dict(st["model"])
+        """Restore model parameters, term weights, iteration counters and history from ``path``
+        (a checkpoint directory, or a ``.pt`` file of the earlier layout). Only tensors and plain
+        data are read (``weights_only=True``); anything else is refused with
+        :class:`~sciml.training.checkpoint.CheckpointError`, as is a checkpoint of another model."""
+        from ..training.checkpoint import load_checkpoint
+
+        ck = load_checkpoint(path, model=self.model)
+        st = ck["config"].get("trainer") or {}
         for t in self.terms:
-            if t.name in st["weights"]:
-                t.weight = st["weights"][t.name]
-        self.iterations.update(st["iterations"])
-        self.result.history = list(st["history"])
-        self.result.timings = dict(st["timings"])
+            if t.name in (st.get("weights") or {}):
+                t.weight = float(st["weights"][t.name])
+        self.iterations.update({k: int(v) for k, v in (st.get("iterations") or {}).items()})
+        self.result.history = list(st.get("history") or [])
+        self.result.timings = dict(st.get("timings") or {})
 
 
 def resampling_callback(term: LossTerm, sampler: Callable, *, every: int = 1000, n_candidates: int = 10_000,

@@ -35,10 +35,12 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .._util.validation import check_step_count
+
 __all__ = [
     "landau_kernel", "landau_velocity", "bkw_K", "bkw_density", "bkw_score", "bkw_dfdt", "bkw_min_time",
     "sample_bkw", "velocity_grid", "landau_operator_grid", "blob_method", "blob_density", "blob_entropy",
-    "blob_eps", "score_method", "ScoreMLP", "implicit_score_matching_loss", "kde_density", "kde_bandwidth",
+    "blob_eps", "score_method", "implicit_score_matching_loss", "kde_density", "kde_bandwidth",
     "moments", "grid_entropy", "relative_l2",
 ]
 
@@ -497,9 +499,17 @@ def _energy_projection(v, w, E0):
     return m + lam[:, None, None] * c
 
 
-def _check_time(t_end, dt):
+#: Largest number of time steps of one particle run (a fixed ``dt`` implying more is refused before work).
+MAX_STEPS = 10_000_000
+
+
+def check_time(t_end, dt) -> tuple[float, float, int]:
+    """``(t_end, dt, steps)`` for a particle run; ValueError (naming the argument) before any work when
+    either is not a positive finite number, ``t_end`` is not a multiple of ``dt``, or the run would take
+    more than :data:`MAX_STEPS` steps."""
     t_end = _check_positive("t_end", t_end)
     dt = _check_positive("dt", dt)
+    check_step_count(t_end, dt, max_steps=MAX_STEPS, name="dt")
     nsteps = int(round(t_end / dt))
     if nsteps < 1 or abs(nsteps * dt - t_end) > 1e-9 * max(1.0, t_end):
         raise ValueError(f"t_end={t_end} must be a positive integer multiple of dt={dt}")
@@ -545,7 +555,7 @@ def blob_method(v0, w, t_end: float, dt: float, *, eps: float, quad_axis,
     """
     vb, wb, batched = _check_particles(v0, w)
     eps = _check_positive("eps", eps)
-    t_end, dt, nsteps = _check_time(t_end, dt)
+    t_end, dt, nsteps = check_time(t_end, dt)
     if scheme not in ("rk4", "euler"):
         raise ValueError(f"scheme must be 'rk4' or 'euler', got {scheme!r}")
     u = _check_axis(quad_axis, vb)
@@ -634,33 +644,6 @@ def _progress(enabled, total, label):
 
 # ----------------------------------------------------------------------------- score method
 
-class ScoreMLP(torch.nn.Module):
-    """Small fully connected network ``R^(in_dim) -> R^(out_dim)`` (score or flow-map correction).
-
-    in_dim: input size (d for ``s(v)``, d + 1 for ``s(t, v)``); out_dim: output size (d);
-    width, depth: hidden layer size and number of hidden layers; activation: 'tanh' | 'softplus' | 'silu'.
-    Input ``(..., in_dim)`` -> output ``(..., out_dim)``.
-    """
-
-    def __init__(self, in_dim: int, out_dim: int, width: int = 32, depth: int = 2, activation: str = "tanh"):
-        super().__init__()
-        acts = {"tanh": torch.nn.Tanh, "softplus": torch.nn.Softplus, "silu": torch.nn.SiLU}
-        if activation not in acts:
-            raise ValueError(f"activation must be one of {sorted(acts)}, got {activation!r}")
-        for name, val in (("in_dim", in_dim), ("out_dim", out_dim), ("width", width), ("depth", depth)):
-            if isinstance(val, bool) or not isinstance(val, int) or val < 1:
-                raise ValueError(f"{name} must be a positive integer, got {val!r}")
-        layers, k = [], in_dim
-        for _ in range(depth):
-            layers += [torch.nn.Linear(k, width), acts[activation]()]
-            k = width
-        layers.append(torch.nn.Linear(k, out_dim))
-        self.net = torch.nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
 def _divergence(s: torch.Tensor, x: torch.Tensor, create_graph: bool = True) -> torch.Tensor:
     """``sum_k d s_k / d x_k`` for ``s = net(x)`` (x: (N, d)), exact by d reverse passes."""
     div = torch.zeros(x.shape[:-1], dtype=x.dtype, device=x.device)
@@ -723,13 +706,15 @@ def score_method(v0, w, t_end: float, dt: float, *, gamma: float = 0.0, C: float
     vb, wb, batched = _check_particles(v0, w)
     if batched and vb.shape[0] != 1:
         raise ValueError("score_method takes one particle cloud (N, d); loop over batch members")
-    t_end, dt, nsteps = _check_time(t_end, dt)
+    t_end, dt, nsteps = check_time(t_end, dt)
     saves = _save_indices(save_times, dt, nsteps, t_end)
     x, wv = vb[0].clone(), wb[0]
     d = x.shape[-1]
     if net is None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
+            from ..pinns.networks import ScoreMLP  # the one MLP; learned models live outside solvers/
+
             net = ScoreMLP(d, d, width, depth).to(dtype=x.dtype, device=x.device)
     opt = torch.optim.Adam(net.parameters(), lr=init_lr or lr)
     t0 = _time.perf_counter()
@@ -775,3 +760,11 @@ def score_method(v0, w, t_end: float, dt: float, *, gamma: float = 0.0, C: float
     info["score_loss"] = info.pop("entropy")
     info["net"] = net
     return (x[None] if batched else x), info
+
+
+def __getattr__(name):
+    if name == "ScoreMLP":  # moved to sciml.pinns.networks (an MLP); imported lazily: pinns imports this module
+        from ..pinns.networks import ScoreMLP
+
+        return ScoreMLP
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

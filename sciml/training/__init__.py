@@ -4,17 +4,18 @@
 VRMSE...), ``Trainer`` (AdamW + schedulers, clipping, AMP on CUDA, NaN guard,
 checkpoints, exact resume, DDP under torchrun), ``RolloutModel``/``rollout_errors`` for
 trajectories, checkpoint I/O (weights + JSON config, no pickled modules) and
-``quick_train`` (the demo's one-minute FNO run).
+``quick_train`` (the demo's one-minute FNO run); CarbonBench emulator training in :mod:`~sciml.training.emulator`.
 """
 from .checkpoint import load_checkpoint, load_model, model_from_spec, model_spec, save_checkpoint
 from .losses import H1Loss, LpLoss
 from .metrics import max_error, mse, nrmse, relative_l2, rmse, vrmse
 from .rollout import RolloutModel, rollout, rollout_errors
-from .trainer import NonFiniteLossError, Trainer
+from .loop import Loop, NonFiniteLossError, NonFiniteMetricError
+from .trainer import Trainer
 from .wrappers import NormalizedModel
 
 __all__ = ["LpLoss", "H1Loss", "relative_l2", "mse", "rmse", "nrmse", "vrmse", "max_error", "Trainer",
-           "NonFiniteLossError", "RolloutModel", "rollout", "rollout_errors", "NormalizedModel", "save_checkpoint",
+           "NonFiniteLossError", "NonFiniteMetricError", "Loop", "RolloutModel", "rollout", "rollout_errors", "NormalizedModel", "save_checkpoint",
            "load_checkpoint", "load_model", "model_spec", "model_from_spec", "quick_train"]
 
 

@@ -8,8 +8,6 @@ writes into ``out_dir``: ``checkpoints/last`` (weights + JSON config), ``results
 """
 from __future__ import annotations
 
-import copy
-import json
 import math
 import time
 from pathlib import Path
@@ -17,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..datasets.torch import FieldDataset, UnitGaussianNormalizer, split_indices
+from .._util.io import write_json
+from ..datasets.loaders import FieldDataset, UnitGaussianNormalizer, split_indices
 from .rollout import RolloutModel, rollout_errors
 from .trainer import Trainer
 from .wrappers import NormalizedModel
@@ -90,26 +89,6 @@ def _inference_ms(model, x: torch.Tensor, device, batch_size: int) -> float:
     return 1e3 * (time.perf_counter() - t0) / len(x)
 
 
-def _epochs_for_budget(trainer_kwargs, model, train, seconds: float) -> int:
-    """How many epochs fit in ``seconds``: time two training steps on a copy of the model."""
-    probe = copy.deepcopy(model)
-    kw = dict(trainer_kwargs, epochs=1, progress=False, checkpoint_dir=None, max_seconds=None)
-    tr = Trainer(probe, **kw)
-    bs = tr.batch_size
-    x, y = train.get_batch(torch.arange(min(bs, len(train))))
-    dtype = tr._dtype()
-    x, y = x.to(tr.device, dtype), y.to(tr.device, dtype)
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        tr.optimizer.zero_grad()
-        tr.loss(tr.model(x), y).backward()
-        tr.optimizer.step()
-        times.append(time.perf_counter() - t0)
-    per_epoch = min(times[1:]) * math.ceil(len(train) / bs) * 1.15  # + evaluation and bookkeeping
-    return max(1, int(seconds / per_epoch))
-
-
 def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | None = None, inputs="a", outputs="u",
                    n_train: int | None = None, n_test: int | None = None, split_seed: int | None = None,
                    t_in: int | None = None, t_out: int | None = None, normalize: bool = True,
@@ -125,8 +104,11 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
     80 % / 20 % with ``split_seed`` (default ``seed``).
     Trajectories: ``t_in`` frames in, ``t_out`` frames out through a :class:`RolloutModel`
     around a step model with ``t_in * C`` input channels and ``C`` output channels.
-    Training length: ``epochs``, or ``seconds`` (a wall-clock budget: the epoch count is
-    estimated from timed steps and the run stops once the budget is spent), or both.
+    Training length: ``epochs``; or ``seconds`` alone (a wall-clock budget read from the clock
+    after every batch: training runs until it is spent, the cosine/step schedule following the
+    fraction used); or both (``epochs`` with ``seconds`` as a cap; ``result["stopped"]`` says
+    whether the cap cut the run short). NaN/inf in the test or training metrics raises
+    :class:`~sciml.training.NonFiniteMetricError`; ``results.json`` is strict JSON.
     normalize: pointwise :class:`UnitGaussianNormalizer` on inputs and outputs (fields only).
     model_config: constructor arguments (see :func:`default_model_config`); channels are
         filled in from the data, and ``domain_padding="auto"`` becomes
@@ -195,23 +177,20 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
 
     kw = dict(lr=lr, weight_decay=weight_decay, scheduler=scheduler, batch_size=batch_size, grad_clip=grad_clip,
               amp=amp, device=device, seed=seed, step_size=step_size, gamma=gamma, model_name=name)
-    if epochs is None:
-        epochs = _epochs_for_budget(kw, net, train, seconds)
-        if scheduler == "step":  # keep the recipe's shape (decay every fifth of the run) on the estimated length
-            kw["step_size"] = max(1, round(epochs / 5))
     # the test split is only monitored (loss curves), never used to pick a checkpoint: no "best"
     trainer = Trainer(net, epochs=epochs, progress=progress, checkpoint_dir=out_dir / "checkpoints",
                       max_seconds=seconds, keep_best=False, **kw)
-    history = trainer.fit(train, test, resume=resume)
-    test_metrics = trainer.evaluate(test)
-    train_metrics = trainer.evaluate(train)
+    history = trainer.fit(train, test, resume=resume, val_name="test")
+    test_metrics = trainer.evaluate(test, what="test")
+    train_metrics = trainer.evaluate(train, what="training")
     x_te, y_te = test.tensors()
     ms = _inference_ms(trainer.module, x_te, trainer.device, batch_size)
     result = {
         "model": name, "model_config": cfg, "data": str(data), "recipe": train.attrs.get("recipe"),
         "resolution": list(spatial), "n_train": len(train), "n_test": len(test),
         "test_rel_l2": test_metrics["rel_l2"], "train_rel_l2": train_metrics["rel_l2"],
-        "params": _count(trainer.module), "epochs": trainer.epoch, "train_seconds": trainer.train_seconds,
+        "params": _count(trainer.module), "epochs": trainer.epoch, "epochs_requested": epochs, "time_cap_seconds": seconds,
+        "stopped": trainer.stopped, "train_seconds": trainer.train_seconds,
         "seconds_per_epoch": trainer.train_seconds / max(trainer.epoch, 1), "load_seconds": load_seconds,
         "inference_ms_per_sample": ms, "seed": seed, "device": str(trainer.device),
         "hyperparameters": trainer.hyperparameters, "history": history,
@@ -231,6 +210,6 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
         if trajectory:
             result["rollout_figure"] = str(plot_rollout_errors(result["rollout_rel_l2_per_step"],
                                                                out_dir / "rollout_errors.png", label=name, t0=t_in))
-    (out_dir / "results.json").write_text(json.dumps(result, indent=1, default=str))
+    write_json(out_dir / "results.json", result, indent=1)
     result["results_file"] = str(out_dir / "results.json")
     return result

@@ -23,18 +23,17 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from .checkpoint import load_checkpoint, save_checkpoint
+from .._util.progress import default_enabled
+from . import loop as _loop
+from .loop import Loop, NonFiniteLossError, NonFiniteMetricError
 from .losses import LpLoss
 from .metrics import relative_l2
 
-__all__ = ["Trainer", "NonFiniteLossError"]
+__all__ = ["Trainer", "NonFiniteLossError", "NonFiniteMetricError"]
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULERS = ("cosine", "step", "onecycle", None)
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-class NonFiniteLossError(FloatingPointError):
-    """Training stopped because the loss became NaN or infinite."""
 
 
 def _positive(value, name, integer=False, allow_none=False):
@@ -58,12 +57,16 @@ class Trainer:
     scheduler: ``"cosine"`` (per epoch to 0 at ``epochs``), ``"step"`` (halve, i.e.
         ``gamma``, every ``step_size`` epochs; default ``epochs // 5``: the FNO recipe),
         ``"onecycle"`` (per batch) or ``None``.
-    epochs, batch_size: the loop. ``max_seconds`` stops after the epoch that exceeds it.
+    epochs, batch_size: the loop. ``max_seconds``: a wall-clock cap read from the clock after every
+        batch (training, validation and checkpoints count); the run stops at the batch that reaches
+        it (that epoch is recorded as it stands and checkpointed). ``epochs=None`` with
+        ``max_seconds``: train until the budget is spent, the cosine/step schedule following the
+        fraction of the budget used.
     loss: ``loss(pred, y) -> scalar``; default relative L2 (:class:`LpLoss`).
     grad_clip: clip the global gradient norm to this value (``None``: no clipping).
     amp: ``None`` | ``"bf16"`` | ``"fp16"`` mixed precision (CUDA only; fp16 uses a GradScaler).
     device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; default CUDA when available.
-    progress: show a rich progress bar (rank 0 only).
+    progress: show the progress bar (rank 0 only); ``None``: when standard error is a terminal.
     checkpoint_dir: where ``last/`` (every ``checkpoint_every`` epochs) and, with
         ``keep_best``, ``best/`` (lowest validation error) go.
     seed: seeds the RNG and the data-order generator at the start of ``fit``.
@@ -86,7 +89,11 @@ class Trainer:
         _positive(lr, "lr")
         if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
             raise ValueError(f"weight_decay must be a non-negative number, got {weight_decay!r}")
-        _positive(epochs, "epochs", integer=True)
+        _positive(epochs, "epochs", integer=True, allow_none=max_seconds is not None)
+        if epochs is None and max_seconds is None:
+            raise ValueError("epochs must be a positive integer (or None with a max_seconds budget), got None")
+        if epochs is None and scheduler == "onecycle":
+            raise ValueError("scheduler='onecycle' needs a fixed number of epochs (got epochs=None)")
         _positive(batch_size, "batch_size", integer=True)
         _positive(checkpoint_every, "checkpoint_every", integer=True)
         _positive(grad_clip, "grad_clip", allow_none=True)
@@ -143,7 +150,7 @@ class Trainer:
         self.epochs, self.batch_size = epochs, batch_size
         self.loss = loss if loss is not None else LpLoss(d=1)
         self.grad_clip = grad_clip
-        self.progress = bool(progress) and self.rank == 0
+        self.progress = (default_enabled() if progress is None else bool(progress)) and self.rank == 0
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.checkpoint_every = checkpoint_every
         self.seed, self.num_workers, self.max_seconds = seed, num_workers, max_seconds
@@ -154,6 +161,7 @@ class Trainer:
         self.history: list[dict] = []
         self.best = math.inf
         self.train_seconds = 0.0
+        self.stopped = ""  # why the last fit ended before `epochs` ("" if it ran them all)
 
     # -- distributed ----------------------------------------------------------------------
     def _init_distributed(self):
@@ -190,6 +198,8 @@ class Trainer:
         return torch.float32
 
     def _make_scheduler(self, steps_per_epoch: int):
+        if self.epochs is None:
+            return None  # a time-bounded run: _budget_lr follows the budget instead
         if self.scheduler_name == "cosine":
             return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=self.epochs)
         if self.scheduler_name == "step":
@@ -268,8 +278,7 @@ class Trainer:
         return save_checkpoint(path, self.module, name=self.model_name, trainer=trainer, state=self._state())
 
     def _restore(self, path):
-        ck = load_checkpoint(path, map_location=self.device)
-        self.module.load_state_dict(ck["weights"])
+        ck = load_checkpoint(path, map_location=self.device, model=self.module, same_as=self.model_name)
         t = ck["config"]["trainer"]
         self.epoch = int(t["epoch"])
         self.history = list(t.get("history", []))
@@ -290,12 +299,13 @@ class Trainer:
             torch.cuda.set_rng_state(state["cuda_rng"].cpu(), self.device)
 
     # -- the loop -------------------------------------------------------------------------
-    def fit(self, train: Dataset, val: Dataset | None = None, *, resume=None) -> list[dict]:
+    def fit(self, train: Dataset, val: Dataset | None = None, *, resume=None, val_name: str = "validation") -> list[dict]:
         """Train for the configured epochs; return the per-epoch history.
 
         resume: ``True`` (``checkpoint_dir/last``) or a checkpoint directory to continue from.
         Each history entry has ``epoch``, ``train_loss``, ``lr``, ``seconds`` and, with
-        ``val``, ``val_rel_l2``. A non-finite loss raises :class:`NonFiniteLossError`;
+        ``val``, ``val_rel_l2`` (``val_name`` names that set in errors). A non-finite loss raises
+        :class:`NonFiniteLossError` and a non-finite validation error :class:`NonFiniteMetricError`;
         the last good checkpoint (``checkpoint_dir/last``) is left as it was.
         """
         self._check_dataset(train, "train")
@@ -313,72 +323,82 @@ class Trainer:
             self.generator.manual_seed(self.seed)
             self.epoch, self.history, self.best, self.train_seconds = 0, [], math.inf, 0.0
         dtype = self._dtype()
-        bar = None
-        if self.progress and self.epoch < self.epochs:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-                TimeRemainingColumn
-
-            bar = Progress(TextColumn("[bold]train[/]"), BarColumn(), MofNCompleteColumn(),
-                           TextColumn("epoch {task.fields[epoch]}  loss {task.fields[loss]}  val {task.fields[val]}"),
-                           TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
-            bar.start()
-            task = bar.add_task("train", total=self.epochs * steps, completed=self.epoch * steps,
-                                epoch=f"{self.epoch}/{self.epochs}", loss="-", val="-")
-        try:
-            while self.epoch < self.epochs:
-                t0 = time.perf_counter()
-                self.model.train()
-                total, count = 0.0, 0
-                for b, (x, y) in enumerate(self._batches(train, self.epoch)):
-                    x = x.to(self.device, dtype=dtype, non_blocking=True)
-                    y = y.to(self.device, dtype=dtype, non_blocking=True)
-                    self.optimizer.zero_grad(set_to_none=True)
-                    with self._autocast():
-                        pred = self.model(x)
-                    loss = self.loss(pred.to(dtype), y)
-                    if not torch.isfinite(loss.detach()).all():
-                        self._nonfinite(loss, b)
-                    if self.scaler is not None:
-                        self.scaler.scale(loss).backward()
-                        if self.grad_clip:
-                            self.scaler.unscale_(self.optimizer)
-                            nn.utils.clip_grad_norm_(self.module.parameters(), self.grad_clip)
-                        self.scaler.step(self.optimizer)
-                        self.scaler.update()
-                    else:
-                        loss.backward()
-                        if self.grad_clip:
-                            nn.utils.clip_grad_norm_(self.module.parameters(), self.grad_clip)
-                        self.optimizer.step()
-                    if self.scheduler is not None and self.scheduler_name == "onecycle":
-                        self.scheduler.step()
-                    total += float(loss.detach()) * x.shape[0]
-                    count += x.shape[0]
-                    if bar is not None:
-                        bar.update(task, advance=1, loss=f"{total / count:.4g}")
-                lr = self.optimizer.param_groups[0]["lr"]
-                if self.scheduler is not None and self.scheduler_name != "onecycle":
-                    self.scheduler.step()
-                total, count = self._all_reduce([total, float(count)])
-                seconds = time.perf_counter() - t0
-                self.train_seconds += seconds
-                self.epoch += 1
-                entry = {"epoch": self.epoch, "train_loss": total / count, "lr": lr, "seconds": seconds}
-                if val is not None:
-                    entry["val_rel_l2"] = self.evaluate(val)["rel_l2"]
-                self.history.append(entry)
-                if bar is not None:
-                    bar.update(task, epoch=f"{self.epoch}/{self.epochs}",
-                               val=f"{entry['val_rel_l2']:.4g}" if val is not None else "-")
-                self._checkpoint(entry)
-                if self.max_seconds is not None and self.train_seconds >= self.max_seconds:
-                    break
-        finally:
-            if bar is not None:
-                bar.stop()
+        budget_only = self.epochs is None
+        total = None if budget_only else self.epochs * steps
+        fields = ("epoch", "loss", "val")
+        if budget_only or self.epoch < self.epochs:
+            loop = Loop(total, "train", seconds=self.max_seconds, spent=self.train_seconds,
+                        done=self.epoch * steps, progress=self.progress, fields=fields, unit="steps")
+            with loop:
+                self._epochs(loop, train, val, dtype, budget_only, val_name)
+            self.stopped = loop.stopped
         return self.history
 
-    def _nonfinite(self, loss, batch):
+    def _epochs(self, loop: Loop, train, val, dtype, budget_only: bool, val_name: str):
+        while budget_only or self.epoch < self.epochs:
+            if budget_only:
+                self._budget_lr(loop.fraction)
+            t0 = _loop.clock()
+            self.model.train()
+            total, count = 0.0, 0
+            for b, (x, y) in enumerate(self._batches(train, self.epoch)):
+                x = x.to(self.device, dtype=dtype, non_blocking=True)
+                y = y.to(self.device, dtype=dtype, non_blocking=True)
+                self.optimizer.zero_grad(set_to_none=True)
+                with self._autocast():
+                    pred = self.model(x)
+                loss = self.loss(pred.to(dtype), y)
+                if not torch.isfinite(loss.detach()).all():
+                    self._nonfinite(loop, loss, b)
+                if self.scaler is not None:
+                    self.scaler.scale(loss).backward()
+                    if self.grad_clip:
+                        self.scaler.unscale_(self.optimizer)
+                        nn.utils.clip_grad_norm_(self.module.parameters(), self.grad_clip)
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                else:
+                    loss.backward()
+                    if self.grad_clip:
+                        nn.utils.clip_grad_norm_(self.module.parameters(), self.grad_clip)
+                    self.optimizer.step()
+                if self.scheduler is not None and self.scheduler_name == "onecycle":
+                    self.scheduler.step()
+                total += float(loss.detach()) * x.shape[0]
+                count += x.shape[0]
+                if loop.advance(loss=f"{total / count:.4g}"):
+                    break  # the budget is spent: this epoch ends here
+            lr = self.optimizer.param_groups[0]["lr"]
+            if self.scheduler is not None and self.scheduler_name != "onecycle":
+                self.scheduler.step()
+            total, count = self._all_reduce([total, float(count)])
+            self.epoch += 1
+            entry = {"epoch": self.epoch, "train_loss": total / count, "lr": lr}
+            if val is not None:
+                entry["val_rel_l2"] = self.evaluate(val, what=val_name)["rel_l2"]
+            # wall clock of the epoch, validation included: what the budget counts
+            entry["seconds"] = _loop.clock() - t0
+            self.train_seconds = loop.elapsed
+            self.history.append(entry)
+            loop.update(epoch=f"{self.epoch}/{self.epochs or '-'}",
+                        val=f"{entry['val_rel_l2']:.4g}" if val is not None else "-")
+            stop = loop.should_stop()
+            self._checkpoint(entry, final=stop)
+            if stop:
+                break
+
+    def _budget_lr(self, fraction: float):
+        """Learning rate of a run bounded by time only: the schedule follows the budget spent."""
+        if self.scheduler_name == "cosine":
+            factor = 0.5 * (1 + math.cos(math.pi * fraction))
+        elif self.scheduler_name == "step":
+            factor = self.gamma ** math.floor(5 * min(fraction, 0.999))
+        else:
+            factor = 1.0
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr * factor
+
+    def _nonfinite(self, loop, loss, batch):
         where = f"epoch {self.epoch + 1}, batch {batch + 1}"
         if self.checkpoint_dir is not None and (self.checkpoint_dir / "last").exists():
             kept = f"the last good checkpoint ({self.checkpoint_dir / 'last'}, epoch {self.epoch}) is kept"
@@ -386,13 +406,12 @@ class Trainer:
             kept = "no checkpoint had been written yet"
         else:
             kept = "no checkpoint_dir was set"
-        raise NonFiniteLossError(f"non-finite training loss ({float(loss.detach())}) at {where}; training stopped, "
-                                 f"{kept}. Lower lr, set grad_clip, or check the data for NaN/inf.")
+        loop.check_finite(loss, where, f"{kept}. Lower lr, set grad_clip, or check the data for NaN/inf.")
 
-    def _checkpoint(self, entry):
+    def _checkpoint(self, entry, final: bool = False):
         if self.checkpoint_dir is None or self.rank != 0:
             return
-        if self.epoch % self.checkpoint_every == 0 or self.epoch == self.epochs:
+        if self.epoch % self.checkpoint_every == 0 or self.epoch == self.epochs or final:
             self.save(self.checkpoint_dir / "last")
         score = entry.get("val_rel_l2")
         if self.keep_best and score is not None and score < self.best:
@@ -413,8 +432,13 @@ class Trainer:
         return torch.cat(outs)
 
     @torch.no_grad()
-    def evaluate(self, data: Dataset, batch_size: int | None = None) -> dict:
-        """Mean per-sample relative L2 error (``rel_l2``) and mean loss (``loss``) on ``data``."""
+    def evaluate(self, data: Dataset, batch_size: int | None = None, *, what: str = "data") -> dict:
+        """Mean per-sample relative L2 error (``rel_l2``) and mean loss (``loss``) on ``data``.
+
+        A NaN or infinite error (NaN in a sample or in the prediction) raises
+        :class:`NonFiniteMetricError` naming the first offending samples (positions in ``data``);
+        a metric is never reported as NaN.
+        """
         self._check_dataset(data, "data")
         self.module.eval()
         dtype = self._dtype()
@@ -422,16 +446,27 @@ class Trainer:
         get = self._fast_batches(data)
         n = len(data)
         rel = loss = 0.0
+        bad: list[int] = []
         if get is not None:
             batches = (get(torch.arange(i, min(i + bs, n))) for i in range(0, n, bs))
         else:
             batches = DataLoader(data, batch_size=bs, shuffle=False, num_workers=self.num_workers)
+        seen = 0
         for x, y in batches:
             x = x.to(self.device, dtype=dtype)
             y = y.to(self.device, dtype=dtype)
             with self._autocast():
                 pred = self.module(x)
             pred = pred.to(dtype)
-            rel += float(relative_l2(pred, y).sum())
+            per = relative_l2(pred, y)
+            if not bool(torch.isfinite(per).all()):
+                bad += (seen + torch.nonzero(~torch.isfinite(per.reshape(-1))).reshape(-1)).tolist()
+            rel += float(per.sum())
             loss += float(self.loss(pred, y)) * x.shape[0]
+            seen += x.shape[0]
+        if bad or not (math.isfinite(rel) and math.isfinite(loss)):
+            shown = ", ".join(str(i) for i in bad[:5]) + (" ..." if len(bad) > 5 else "")
+            raise NonFiniteMetricError(f"non-finite relative L2 error on the {what} set ({len(bad)} of {n} samples"
+                                       + (f": positions {shown}" if bad else "")
+                                       + "): NaN/inf in those samples or in the model's prediction")
         return {"rel_l2": rel / n, "loss": loss / n}

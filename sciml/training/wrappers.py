@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..datasets.torch import UnitGaussianNormalizer
+from ..datasets.loaders import UnitGaussianNormalizer
 
 __all__ = ["NormalizedModel"]
 

@@ -2,8 +2,16 @@ import numpy as np
 import pytest
 import torch
 
-from sciml.conservation import (EmulatorStats, apply_increment, center, compute_stats, denormalize, normalize,
-                                to_increment, uncenter)
+from sciml.conservation import (
+    EmulatorStats,
+    apply_increment,
+    center,
+    compute_stats,
+    denormalize,
+    normalize,
+    to_increment,
+    uncenter,
+)
 
 
 def test_center_roundtrip_and_zero_mean():
@@ -45,3 +53,21 @@ def test_increment_stats_and_roundtrip():
     assert EmulatorStats.from_dict(stats.to_dict()).n_forcing == 2
     with pytest.raises(ValueError, match="q"):
         compute_stats(q[:1])
+
+
+def test_emulator_normalisation_is_the_one_normaliser_with_identical_numbers():
+    import numpy as np
+    import torch
+
+    from sciml.conservation import compute_stats, normalize
+    from sciml.datasets.loaders import UnitGaussianNormalizer
+
+    rng = np.random.default_rng(0)
+    stats = compute_stats(400 + rng.standard_normal((5, 3, 4, 6)))
+    x = torch.as_tensor(400 + rng.standard_normal((2, 3, 4, 6)), dtype=torch.float32)
+    norm = stats.normalizer("q")
+    assert isinstance(norm, UnitGaussianNormalizer) and norm.mean.dtype == torch.float64
+    by_hand = (x - torch.as_tensor(stats.q_mean, dtype=torch.float32).view(1, -1, 1, 1)) \
+        / torch.as_tensor(stats.q_std, dtype=torch.float32).view(1, -1, 1, 1)
+    assert torch.equal(norm.encode(x), by_hand) and torch.equal(normalize(x, stats.q_mean, stats.q_std), by_hand)
+    assert torch.equal(norm.decode(norm.encode(x)), x * 0 + norm.decode(by_hand))

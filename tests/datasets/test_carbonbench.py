@@ -1,5 +1,4 @@
 """CarbonBench schema reader, CF export and the synthetic generator (sciml.datasets.carbonbench)."""
-import shutil
 
 import numpy as np
 import pytest
@@ -133,7 +132,9 @@ def test_bad_stores(tiny, tmp_path):
         cb.open_carbonbench(bad)
     # a store with only one of the two arrays
     bad2 = tmp_path / "bad2.zarr"
-    xr.Dataset({"variables_3d": s.ds["variables_3d"].isel(time=slice(0, 2)).load()}).drop_encoding().to_zarr(bad2, zarr_format=2)
+    xr.Dataset({"variables_3d": s.ds["variables_3d"].isel(time=slice(0, 2)).load()}).drop_encoding().to_zarr(
+        bad2, zarr_format=2
+    )
     with pytest.raises(ValueError, match="missing arrays \\['variables_2d'\\]"):
         cb.open_carbonbench(bad2)
     # the wrong grid
@@ -152,7 +153,7 @@ def test_bad_stores(tiny, tmp_path):
 def test_resume_after_interruption(tmp_path, monkeypatch):
     """Interrupted in the second year, the rerun finishes; the result equals an uninterrupted run."""
     kw = dict(grid="latlon22.5", levels=2, years=(2000, 2002), days_per_year=2, progress=False)
-    ref = cb.generate_carbonbench(tmp_path / "ref", **kw)
+    cb.generate_carbonbench(tmp_path / "ref", **kw)
     calls = {"n": 0}
     orig = cb._Simulator.step
 
@@ -237,22 +238,7 @@ def test_generator_bad_arguments(tmp_path):
         cb.generate_carbonbench(tmp_path, days_per_year=0, progress=False)
 
 
-def test_cli(tmp_path):
-    out = tmp_path / "cli"
-    rc = cb.cli_generate(["--grid", "latlon22.5", "--levels", "2", "--years", "2000-2001", "--days-per-year", "1",
-                          "--out", str(out), "--no-progress"])
-    assert rc == 0
-    s = cb.open_carbonbench(out, "test")
-    assert len(s) == 4 and s.level.size == 2
-    with pytest.raises(ValueError, match="--years"):
-        cb.cli_generate(["--years", "2000..2003", "--out", str(out)])
-    with pytest.raises(ValueError, match="--out"):
-        cb.cli_generate(["--years", "2000-2001"])
-    # user mistakes are ValueErrors naming the argument (sciml.cli turns them into one line + exit 2)
-    with pytest.raises(ValueError, match="divide 180"):
-        cb.cli_generate(["--grid", "latlon7", "--out", str(tmp_path / "x")])
-    assert not (tmp_path / "x").exists()
-    shutil.rmtree(out)
+# the command line (sciml generate carbonbench) is tested in tests/cli/test_carbonbench_cli.py
 
 
 def test_synthetic_flux_budgets_are_realistic():
@@ -300,7 +286,7 @@ def test_synthetic_co2_variability_is_realistic():
 
 
 def test_emulator_arrays_from_store(tiny):
-    from sciml.conservation.train import carbon_arrays_from_store
+    from sciml.training.emulator import carbon_arrays_from_store
 
     root, _ = tiny
     s = cb.open_carbonbench(root, "train")
@@ -310,3 +296,84 @@ def test_emulator_arrays_from_store(tiny):
     np.testing.assert_allclose(d.forcing[:, -1], d.surface_flux.sum(axis=1), rtol=1e-6)
     np.testing.assert_array_equal(d.forcing[:, 3 * L], s.read("blh"))
     assert carbon_arrays_from_store(s).forcing.shape[1] == 3 * L
+
+
+def test_bad_arguments_write_nothing(tmp_path):
+    """Issue 13 #7: a refused argument leaves no trace, so the corrected command then runs."""
+    out = tmp_path / "cb"
+    kw = dict(grid="latlon22.5", levels=2, years=(2000, 2000), days_per_year=1, progress=False)
+    for bad, match in (({"seed": -1}, "seed"), ({"levels": 0}, "levels"), ({"limiter": "none"}, "limiter"),
+                       ({"years": "2000..2001"}, "years"), ({"chunk_time": 3}, "chunk_time"),
+                       ({"splits": "train:2000"}, "splits"), ({"block_days": 0}, "block_days")):
+        with pytest.raises((ValueError, TypeError), match=match):
+            cb.generate_carbonbench(out, **{**kw, **bad})
+        assert not out.exists()
+    res = cb.generate_carbonbench(out, **{**kw, "seed": 1})
+    assert cb.open_carbonbench(out, "train").attrs["synthetic_params"].count('"seed": 1') == 1
+    assert sorted(k for k in res if k != "seconds") == ["train", "train_stats"]
+    # years and splits as text (what a command line passes)
+    res2 = cb.generate_carbonbench(tmp_path / "txt", **{**kw, "seed": 1, "years": "2000", "splits": "train=2000"})
+    np.testing.assert_array_equal(cb.open_carbonbench(tmp_path / "txt").array_3d[:],
+                                  cb.open_carbonbench(out).array_3d[:])
+    assert res2["train"].is_dir()
+
+
+def test_second_writer_is_refused_and_overwrite(tmp_path):
+    from sciml._util.io import OutputLock
+
+    out = tmp_path / "cb"
+    kw = dict(grid="latlon22.5", levels=2, years=(2000, 2000), days_per_year=1, progress=False)
+    out.mkdir()
+    with OutputLock(out / "Carbontracker"):
+        # the lock is re-entrant in one process: take it from a child process instead
+        import subprocess
+        import sys
+
+        code = ("import sys; from sciml.datasets.carbonbench import generate_carbonbench\n"
+                "from sciml._util.io import OutputLockedError\n"
+                "try:\n    generate_carbonbench(sys.argv[1], grid='latlon22.5', levels=2, years=(2000, 2000), "
+                "days_per_year=1, progress=False)\n"
+                "except OutputLockedError as e:\n    print('LOCKED', e); sys.exit(3)\n")
+        r = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True)
+        assert r.returncode == 3 and "LOCKED" in r.stdout and f"PID {__import__('os').getpid()}" in r.stdout
+    assert not (out / "Carbontracker" / ".restart").exists()
+    cb.generate_carbonbench(out, **kw)
+    with pytest.raises(ValueError, match="other parameters"):
+        cb.generate_carbonbench(out, **{**kw, "seed": 2})
+    cb.generate_carbonbench(out, **{**kw, "seed": 2}, overwrite=True)
+    assert '"seed": 2' in cb.open_carbonbench(out).attrs["synthetic_params"]
+    assert not (out / "Carbontracker.lock").exists()
+
+
+def test_stale_temporaries_removed(tmp_path):
+    out = tmp_path / "cb"
+    kw = dict(grid="latlon22.5", levels=2, years=(2000, 2001), days_per_year=1, progress=False)
+    cb.generate_carbonbench(out, **{**kw, "years": (2000, 2000)})  # a different run leaves its state
+    stale = out / "Carbontracker" / ".restart" / ".2000.npz.abc123.tmp.npz"
+    stale.write_bytes(b"half")
+    stale_dir = out / "Carbontracker" / "train" / ".carbontracker_x.zarr.abc.tmp"
+    stale_dir.mkdir()
+    cb.generate_carbonbench(out, **{**kw, "years": (2000, 2000)})
+    assert not stale.exists() and not stale_dir.exists()
+
+
+def test_fixture_written_by_earlier_code_opens_and_regenerates(tmp_path):
+    """The one-day store in tests/fixtures/stores_v0 (written before the package split) reads the
+    same, and the split generator reproduces it bit for bit (same arithmetic, same code path)."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parents[1] / "fixtures" / "stores_v0"
+    exp = np.load(here / "carbonbench.expected.npz")
+    s = cb.open_carbonbench(here / "carbonbench", "train")
+    for v in s.variables_3d + s.variables_2d:
+        np.testing.assert_array_equal(s.read(v), exp[f"train/{v}"])
+    for c in ("lat", "lon", "level"):
+        np.testing.assert_array_equal(getattr(s, c), exp[f"train/coord/{c}"])
+    np.testing.assert_array_equal(s.time.astype("datetime64[h]").astype(np.int64), exp["train/coord/time"])
+    np.testing.assert_array_equal(s.stats["co2massmix_delta"].values, exp["train/stats/co2massmix_delta"])
+    new = cb.generate_carbonbench(tmp_path, grid="latlon22.5", levels=2, years=(2000, 2000), seed=0,
+                                  progress=False, days_per_year=1)
+    t = cb.open_carbonbench(tmp_path, "train")
+    np.testing.assert_array_equal(t.array_3d[:], s.array_3d[:])
+    np.testing.assert_array_equal(t.array_2d[:], s.array_2d[:])
+    assert new["train"].is_dir()

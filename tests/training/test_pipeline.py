@@ -22,3 +22,18 @@ def test_fft_friendly_padding():
     assert fft_friendly_padding([43, 85, 64]) == pytest.approx([5 / 43, 11 / 85, 8 / 64])
     with pytest.raises(ValueError, match="epochs or seconds"):
         train_operator("x.h5", "out")
+
+
+def test_nan_in_a_test_sample_is_a_failure_not_a_result(tmp_path):
+    from sciml.training import NonFiniteMetricError
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(10, 1, 8, 8))
+    u = 0.5 * a
+    u[9, 0, 3, 3] = np.nan  # the last sample: in the test split (n_test=2 takes the last two)
+    path = save_dataset(tmp_path / "nan.h5", {"a": a, "u": u})
+    with pytest.raises(NonFiniteMetricError, match=r"test set \(1 of 2 samples: positions 1\)"):
+        train_operator(path, tmp_path / "run", model="fno", n_train=8, n_test=2, epochs=1, batch_size=4,
+                       model_config={"n_modes": [4, 4], "hidden_channels": 4, "n_layers": 1}, progress=False,
+                       figures=False)
+    assert not (tmp_path / "run" / "results.json").exists()

@@ -5,12 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from sciml.datasets import save_dataset
-from sciml.datasets.torch import FieldDataset, UnitGaussianNormalizer
+from sciml.datasets.loaders import FieldDataset, UnitGaussianNormalizer
 from sciml.training import NonFiniteLossError, NormalizedModel, Trainer, load_checkpoint, load_model
 
 sys.path.insert(0, str(Path(__file__).parent))

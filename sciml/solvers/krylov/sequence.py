@@ -37,6 +37,8 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from ..._util.validation import check_finite
+from ._common import check_tol
 from .amg_reuse import AMG_KINDS, AMGReference
 from .gcrodr import gcrodr
 from .ordering import SORT_METHODS, sort_systems
@@ -66,6 +68,12 @@ STATS_DTYPE = np.dtype([
 
 # --------------------------------------------------------------------------- input
 def _normalise(systems):
+    """Checked systems in the working precision, and the precision to return solutions in.
+
+    Every solve runs in float64 (complex128 when any matrix or right-hand side is complex);
+    solutions come back in ``result_type`` of the inputs (at least float32), so float32 and
+    complex64 systems are kept in their precision on output.
+    """
     out = []
     for i, item in enumerate(systems):
         if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
@@ -77,13 +85,21 @@ def _normalise(systems):
             raise ValueError(f"systems[{i}]: A must be a 2D matrix or LinearOperator")
         if shape[0] != shape[1]:
             raise ValueError(f"systems[{i}]: A must be square, got shape {shape}")
-        b = np.asarray(b, dtype=float).ravel()
+        b = np.asarray(b)
+        if b.dtype.kind not in "biufc":
+            raise TypeError(f"systems[{i}]: b must be a numeric array, got dtype {b.dtype}")
+        b = b.ravel()
         if b.shape != (shape[0],):
             raise ValueError(f"systems[{i}]: b must have shape ({shape[0]},), got {b.shape}")
+        check_finite(b, f"systems[{i}]: b")
         if isinstance(A, np.ndarray):
             A = sp.csr_matrix(A)
         elif sp.issparse(A):
             A = A.tocsr() if A.format != "csr" else A
+        if sp.issparse(A):
+            if A.dtype.kind not in "biufc" or A.dtype.itemsize > 16 or (A.dtype.kind == "f" and A.dtype.itemsize > 8):
+                raise TypeError(f"systems[{i}]: A must be float32/float64/complex64/complex128, got {A.dtype}")
+            check_finite(A.data, f"systems[{i}]: A")
         out.append((A, b, feat))
     if not out:
         raise ValueError("systems must hold at least one (A, b[, features]) tuple")
@@ -91,13 +107,27 @@ def _normalise(systems):
     for i, (A, _b, _f) in enumerate(out):
         if A.shape[0] != n:
             raise ValueError(f"systems[{i}]: all systems must have the same size n={n}, got {A.shape[0]}")
-    return out
+    kinds = {np.dtype(A.dtype) for A, _b, _f in out if getattr(A, "dtype", None) is not None}
+    kinds |= {b.dtype for _A, b, _f in out}
+    out_dtype = np.result_type(*kinds, np.float32)
+    work = np.dtype(np.complex128 if out_dtype.kind == "c" else np.float64)
+    converted = {}
+    for i, (A, b, f) in enumerate(out):
+        if sp.issparse(A) and A.dtype != work:
+            if id(A) not in converted:
+                converted[id(A)] = (A, A.astype(work))  # keep A alive so its id stays unique
+            A = converted[id(A)][1]
+        out[i] = (A, b.astype(work, copy=False), f)
+    return out, out_dtype
 
 
 def _features(systems):
     feats = []
     for A, b, f in systems:
-        feats.append(np.asarray(b if f is None else f, dtype=float).ravel())
+        v = np.asarray(b if f is None else f).ravel()
+        if np.iscomplexobj(v):  # distances between complex features: real and imaginary parts
+            v = np.concatenate([v.real, v.imag])
+        feats.append(v.astype(float))
     sizes = {f.size for f in feats}
     if len(sizes) != 1:
         raise ValueError(f"features of all systems must have the same size, got sizes {sorted(sizes)}")
@@ -182,9 +212,14 @@ def _spd_candidates_same_pattern(mats) -> bool:
 
 
 def classify_systems(mats) -> str:
-    """``"shared"`` (one matrix), ``"spd"`` (all symmetric, positive and dominant diagonal) or ``"general"``."""
+    """``"shared"`` (one matrix), ``"spd"`` (all symmetric, positive and dominant diagonal) or ``"general"``.
+
+    Complex matrices are ``"shared"`` or ``"general"`` (the re-used AMG hierarchy is real).
+    """
     if _shared_matrix(mats):
         return "shared"
+    if any(np.dtype(getattr(A, "dtype", np.float64)).kind == "c" for A in mats):
+        return "general"
     if _same_pattern(mats) and mats[0].has_canonical_format:
         return "spd" if _spd_candidates_same_pattern(mats) else "general"
     if all(_is_spd_candidate(A) for A in mats):
@@ -195,7 +230,7 @@ def classify_systems(mats) -> str:
 def _reference_matrix(mats):
     if _same_pattern(mats):
         A0 = mats[0]
-        data = np.zeros(A0.nnz)
+        data = np.zeros(A0.nnz, dtype=np.result_type(*[A.dtype for A in mats]))
         for A in mats:  # running sum: memory of one matrix, however long the chain
             data += A.data
         data /= len(mats)
@@ -283,14 +318,24 @@ def _warm_start(A, b, x_nb):
     in the residual, and then it would cost iterations instead of saving them.
     """
     Ax = A @ x_nb
-    den = float(x_nb @ Ax)
-    nrm = float(Ax @ Ax)
-    if den > 0:
-        alpha = float(x_nb @ b) / den
-    elif nrm > 0:
-        alpha = float(Ax @ b) / nrm
+    if np.iscomplexobj(Ax) or np.iscomplexobj(b):
+        den = np.vdot(x_nb, Ax)
+        nrm = float(np.vdot(Ax, Ax).real)
+        if abs(den.imag) <= 1e-12 * abs(den) and den.real > 0:
+            alpha = np.vdot(x_nb, b) / den.real
+        elif nrm > 0:
+            alpha = np.vdot(Ax, b) / nrm
+        else:
+            return None, 1.0
     else:
-        return None, 1.0
+        den = float(x_nb @ Ax)
+        nrm = float(Ax @ Ax)
+        if den > 0:
+            alpha = float(x_nb @ b) / den
+        elif nrm > 0:
+            alpha = float(Ax @ b) / nrm
+        else:
+            return None, 1.0
     rho = np.linalg.norm(b - alpha * Ax) / max(np.linalg.norm(b), np.finfo(float).tiny)
     if rho >= 1.0:
         return None, rho
@@ -360,16 +405,27 @@ def _solve_chain(payload):
     if method == "direct":
         if kind == "shared":
             t0 = time.perf_counter()
-            lu = spla.splu(sp.csc_matrix(mats[0]))
-            X = lu.solve(np.column_stack([s[1] for s in systems]))
-            dt = (time.perf_counter() - t0) / N
+            try:
+                lu = spla.splu(sp.csc_matrix(mats[0]))
+            except RuntimeError:  # exactly singular: a minimal-residual Krylov solve instead
+                lu = None
+            if lu is not None:
+                X = lu.solve(np.column_stack([s[1] for s in systems]))
+                dt = (time.perf_counter() - t0) / N
+                for i, (A, b, _f) in enumerate(systems):
+                    xs[i] = X[:, i].copy()
+                    _record(stats, i, A, b, xs[i], dt, 0, 0, 0)
+                return xs, stats
             for i, (A, b, _f) in enumerate(systems):
-                xs[i] = X[:, i].copy()
-                _record(stats, i, A, b, xs[i], dt, 0, 0, 0)
+                xs[i] = _singular_fallback(stats, i, A, b, rtol, opts)
         else:
             for i, (A, b, _f) in enumerate(systems):
                 t0 = time.perf_counter()
-                xs[i] = spla.splu(sp.csc_matrix(A)).solve(b)
+                try:
+                    xs[i] = spla.splu(sp.csc_matrix(A)).solve(b)
+                except RuntimeError:
+                    xs[i] = _singular_fallback(stats, i, A, b, rtol, opts)
+                    continue
                 _record(stats, i, A, b, xs[i], time.perf_counter() - t0, 0, 0, 0)
         return xs, stats
 
@@ -385,7 +441,8 @@ def _solve_chain(payload):
         return xs, stats
 
     if method == "recycled_cg":
-        use_amg = opts.get("preconditioner", "amg") == "amg" and all(sp.issparse(A) for A in mats)
+        use_amg = (opts.get("preconditioner", "amg") == "amg" and all(sp.issparse(A) for A in mats)
+                   and not any(np.dtype(A.dtype).kind == "c" for A in mats))
         # with the re-used AMG V-cycle deflation saved no iterations on Darcy
         # (benchmarks/krylov_recycling.py) while its harvest costs ~k^2 n flops: off by default
         kdef = int(opts.get("k", 0 if use_amg else 8))
@@ -411,7 +468,7 @@ def _solve_chain(payload):
         if opts.get("preconditioner", "ilu") == "ilu" and all(sp.issparse(A) for A in mats):
             ilu = spla.spilu(sp.csc_matrix(_reference_matrix(mats)), drop_tol=opts.get("drop_tol", 1e-4),
                              fill_factor=opts.get("fill_factor", 10))
-            M = spla.LinearOperator(mats[0].shape, ilu.solve, dtype=float)
+            M = spla.LinearOperator(mats[0].shape, ilu.solve, dtype=ilu.L.dtype)
         setup = time.perf_counter() - t0
         k = int(opts.get("k", 20))
         m = int(opts.get("m", 40))
@@ -425,6 +482,17 @@ def _solve_chain(payload):
                     st["iterations"], st["matvecs"], info)
         return xs, stats
     raise ValueError(f"method must be one of {SEQUENCE_METHODS}, got {method!r}")
+
+
+def _singular_fallback(stats, i, A, b, rtol, opts):
+    """A system whose LU factorisation is exactly singular: GCRO-DR (minimal residual; converges
+    when ``b`` is in the range of ``A``, else ``info > 0`` with a warning)."""
+    t0 = time.perf_counter()
+    m = int(opts.get("m", 40))
+    x, info, st = gcrodr(A, b, rtol=rtol, m=m, k=min(int(opts.get("k", 20)) or 20, m - 1), full_output=True)
+    _record(stats, i, A, b, x, time.perf_counter() - t0, st["iterations"], st["matvecs"], info)
+    stats["method"][i] = "gcrodr"
+    return x
 
 
 def _record(stats, i, A, b, x, seconds, iterations, matvecs, info, residual=None):
@@ -441,6 +509,21 @@ def _record(stats, i, A, b, x, seconds, iterations, matvecs, info, residual=None
     stats["info"][i] = info
 
 
+def _to_output_precision(systems, solutions, stats, out_dtype, rtol):
+    """Round the solutions to the input precision; residual and info describe the rounded ones."""
+    for i, (A, b, _f) in enumerate(systems):
+        x = solutions[i].astype(out_dtype)
+        solutions[i] = x
+        r = b - A @ x.astype(b.dtype)
+        bn = np.linalg.norm(b)
+        res = float(np.linalg.norm(r) / bn if bn > 0 else np.linalg.norm(r))
+        stats["residual"][i] = res
+        if stats["info"][i] == 0 and not res <= rtol * (1 + 1e-8):
+            stats["info"][i] = max(int(stats["iterations"][i]), 1)
+            warnings.warn(f"system {i}: the solution rounded to {out_dtype} has relative residual {res:.3e} > "
+                          f"rtol={rtol:g}", RuntimeWarning, stacklevel=3)
+
+
 def solve_sequence(systems, *, method="auto", rtol=1e-8, sort=True, sort_method="greedy", workers=1,
                    k=None, m=40, window=8, warm_start=True, preconditioner=None, direct_max_n=DIRECT_MAX_N,
                    amg="sa", amg_sweeps=1, resetup=True):
@@ -455,7 +538,10 @@ def solve_sequence(systems, *, method="auto", rtol=1e-8, sort=True, sort_method=
     method : ``"auto"`` (route by class, see the module doc), ``"direct"`` (sparse LU per system,
         one factorisation when the matrix is shared), ``"amg"`` (a fresh Ruge-Stuben hierarchy
         + PCG per system, the standard baseline), ``"recycled_cg"`` or ``"gcrodr"``.
-    rtol : float -- relative tolerance on the true residual of every system.
+    rtol : float -- relative tolerance on the true residual of every system (> 0; ``inf`` allowed).
+        Right-hand sides and sparse matrix entries must be finite (ValueError naming the system).
+        A system whose LU factorisation is exactly singular is solved by GCRO-DR instead
+        (method ``"gcrodr"`` in ``stats``; converges when the system is consistent).
     sort : bool -- solve in the order of :func:`sort_systems` (``sort_method``).
     workers : int -- processes; the sorted order is cut into ``workers`` contiguous chunks.
     k, m : recycled-space size (recycled_cg: default 0 with the AMG preconditioner, 8 without;
@@ -465,13 +551,16 @@ def solve_sequence(systems, *, method="auto", rtol=1e-8, sort=True, sort_method=
     direct_max_n : "auto" factors nonsymmetric/indefinite systems up to this size (default 250 000).
     amg : ``"sa"`` (smoothed aggregation, default) or ``"rs"`` (Ruge-Stuben): the re-used
         hierarchy of the SPD route; amg_sweeps : Gauss-Seidel sweeps before and after each
-        coarse correction (default 1, see :class:`~sciml.solvers.krylov.VCycle`).
+        coarse correction (default 1, see :class:`~sciml.solvers.krylov.AMGVCycle`).
     resetup : bool -- rebuild the hierarchy when the iteration growth of a system costs more
         than a full set-up (default True); False keeps the first hierarchy for the whole chain.
 
     Returns
     -------
-    solutions : list of N arrays ``(n,)`` in the ORIGINAL order.
+    solutions : list of N arrays ``(n,)`` in the ORIGINAL order, in the input precision
+        (``result_type`` of all matrices and right-hand sides, at least float32: float32 and
+        complex64 systems are kept). Every solve runs in float64 (complex128 when anything is
+        complex); ``residual`` and ``info`` describe the returned, rounded solutions.
     stats : numpy record array ``(N,)`` in the original order with fields index, position,
         chain, iterations, matvecs, seconds, residual (true relative residual), info, method,
         setup (a full AMG hierarchy was built before this system).
@@ -485,13 +574,16 @@ def solve_sequence(systems, *, method="auto", rtol=1e-8, sort=True, sort_method=
         raise ValueError(f"sort_method must be one of {SORT_METHODS}, got {sort_method!r}")
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    if not (isinstance(rtol, (int, float, np.floating)) and 0 < rtol < 1):
-        raise ValueError(f"rtol must be in (0, 1), got {rtol!r}")
+    rtol = check_tol(rtol, "rtol")
+    if rtol == 0:
+        raise ValueError("rtol must be positive (solve_sequence has no atol), got 0")
     if preconditioner not in (None, "none", "amg", "ilu"):
         raise ValueError(f"preconditioner must be None, 'none', 'amg' or 'ilu', got {preconditioner!r}")
-    systems = _normalise(systems)
+    systems, out_dtype = _normalise(systems)
     if method in ("direct", "amg") and not all(sp.issparse(s[0]) for s in systems):
         raise ValueError(f"method {method!r} needs sparse or dense matrices in systems, not LinearOperators")
+    if method == "amg" and out_dtype.kind == "c":
+        raise ValueError("method 'amg' needs real matrices; complex systems take 'auto', 'direct' or 'gcrodr'")
     N = len(systems)
     feats = _features(systems)
     order = sort_systems(feats, sort_method) if (sort and N > 2) else np.arange(N)
@@ -523,6 +615,8 @@ def solve_sequence(systems, *, method="auto", rtol=1e-8, sort=True, sort_method=
         for j, i in enumerate(c):
             solutions[i] = xs[j]
             stats[i] = st[j]
+    if any(x.dtype != out_dtype for x in solutions):
+        _to_output_precision(systems, solutions, stats, out_dtype, rtol)
     bad = np.flatnonzero(stats["info"] > 0)
     if bad.size and workers > 1:
         # solver warnings raised inside worker processes do not reach the caller
