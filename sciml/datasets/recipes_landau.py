@@ -21,8 +21,7 @@ import math
 import numpy as np
 import torch
 
-from ..solvers.landau import bkw_density, bkw_min_time, blob_density, blob_eps, blob_method, velocity_grid
-from ..solvers.landau import check_time
+from ..solvers.landau import bkw_density, bkw_min_time, blob_density, blob_eps, blob_method, check_time, velocity_grid
 from .recipes import FieldSpec, Layout, Param, Recipe, register_recipe, sample_rng
 
 INITS = ("bkw", "bimaxwellian", "two_bump", "mixed")
