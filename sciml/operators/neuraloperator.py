@@ -412,7 +412,8 @@ def to_neuraloperator_state_dict(model: FNO) -> OrderedDict[str, object]:
     ValueError
         A setting neuraloperator cannot express (named).
     """
-    if not isinstance(model, FNO):
+    # by the registry name, not isinstance: a module imported twice (doctest collection) has two FNO classes
+    if getattr(model, "model_name", None) not in ("fno", "tfno") or not hasattr(model, "config"):
         raise TypeError(f"model must be a sciml FNO or TFNO, got {type(model).__name__}")
     cfg = model.config
 
@@ -461,7 +462,7 @@ def to_neuraloperator_state_dict(model: FNO) -> OrderedDict[str, object]:
         "rank": (list(rank) if isinstance(rank, (list, tuple)) else rank) if fact in ("tucker", "cp") else 1.0,
         "fixed_rank_modes": False, "implementation": "factorized", "decomposition_kwargs": {}, "separable": False,
         "preactivation": False, "_version": "0.1.0", "args": (),
-        "_name": "TFNO" if isinstance(model, TFNO) else "FNO",
+        "_name": "TFNO" if model.model_name == "tfno" else "FNO",
     }
     if cfg["channel_mlp_expansion"] is None and cfg["norm"] is not None:
         refuse("norm", "neuraloperator normalises twice per block without a channel MLP")
