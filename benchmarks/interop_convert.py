@@ -55,7 +55,8 @@ def main(argv=None):
             back = imp(target, tmp / f"{name}_back.h5")
             t_in = time.perf_counter() - t
             with open_dataset(back) as ds:
-                err = max(float(np.max(np.abs(ds[k][()] - v.astype(np.float32).astype(v.dtype)))) for k, v in ref.items())
+                err = max(float(np.max(np.abs(ds[k][()] - v.astype(np.float32).astype(v.dtype))))
+                          for k, v in ref.items())
                 f32 = max(float(np.max(np.abs(v.astype(np.float32) - v))) for v in ref.values())
                 cerr = max(float(np.max(np.abs(ds.coords[k] - c))) for k, c in coords.items())
             rows.append((name, t_out, t_in, size / 2**20, err, f32, cerr))

@@ -127,14 +127,13 @@ def export_command(args) -> int:
         print(f"wrote {path}")
     else:
         _only(args, fmt, ["dataset_name", "splits", "outputs", "boundary", "layout", "input", "output"])
-        from ..operators import FNO
         from ..operators.neuraloperator import save_neuraloperator
         from ..training.checkpoint import load_model
 
         if not src.is_dir():
             raise FileNotFoundError(f"no sciml checkpoint folder at {src}")
         model = load_model(src)
-        if not isinstance(model, FNO):
+        if getattr(model, "model_name", None) not in ("fno", "tfno"):
             raise ValueError(f"{src} holds a {type(model).__name__}; only an FNO/TFNO (without normalisers or "
                              f"other wrappers) has a neuraloperator equivalent")
         save_neuraloperator(model, out, overwrite=args.overwrite)

@@ -167,7 +167,7 @@ def _sciml_config(meta: dict, source: str) -> tuple[type, dict]:
         ("resolution_scaling_factor", cfg["resolution_scaling_factor"] is None, "resampling blocks"),
         ("fno_block_precision", cfg["fno_block_precision"] == "full", "half-precision spectral blocks"),
         ("domain_padding", not cfg["domain_padding"] or not any(
-            (cfg["domain_padding"] if isinstance(cfg["domain_padding"], (list, tuple)) else [cfg["domain_padding"]])),
+            cfg["domain_padding"] if isinstance(cfg["domain_padding"], (list, tuple)) else [cfg["domain_padding"]]),
          "neuraloperator pads round(p*n) points at both ends; sciml's modes differ"),
         ("max_n_modes", cfg["max_n_modes"] is None or [int(m) for m in cfg["max_n_modes"]] == n_modes,
          "weights larger than the kept modes"),
@@ -200,7 +200,8 @@ def _sciml_config(meta: dict, source: str) -> tuple[type, dict]:
         positional_embedding="neuralop-grid" if cfg["positional_embedding"] == "grid" else None,
         non_linearity=_ACTIVATIONS[cfg["non_linearity"]],
         norm={None: None, "group_norm": "group", "instance_norm": "instance"}[cfg["norm"]],
-        skip=cfg["fno_skip"], channel_mlp_expansion=float(cfg["channel_mlp_expansion"]) if cfg["use_channel_mlp"] else None,
+        skip=cfg["fno_skip"],
+        channel_mlp_expansion=float(cfg["channel_mlp_expansion"]) if cfg["use_channel_mlp"] else None,
         channel_mlp_skip=cfg["channel_mlp_skip"] if cfg["use_channel_mlp"] else "soft-gating",
         factorization=fact,
     )
@@ -395,7 +396,7 @@ def load_neuraloperator(path) -> FNO:
 
 
 # ------------------------------------------------------------------------------------ export
-def to_neuraloperator_state_dict(model: FNO) -> "OrderedDict[str, object]":
+def to_neuraloperator_state_dict(model: FNO) -> OrderedDict[str, object]:
     """neuraloperator 2.0 ``FNO``/``TFNO`` state_dict (float32, with ``_metadata``) of a sciml FNO.
 
     ``neuralop.models.FNO(**kwargs).load_state_dict(sd)`` accepts it, with ``kwargs`` the
@@ -411,7 +412,8 @@ def to_neuraloperator_state_dict(model: FNO) -> "OrderedDict[str, object]":
     ValueError
         A setting neuraloperator cannot express (named).
     """
-    if not isinstance(model, FNO):
+    # by the registry name, not isinstance: a module imported twice (doctest collection) has two FNO classes
+    if getattr(model, "model_name", None) not in ("fno", "tfno") or not hasattr(model, "config"):
         raise TypeError(f"model must be a sciml FNO or TFNO, got {type(model).__name__}")
     cfg = model.config
 
@@ -460,7 +462,7 @@ def to_neuraloperator_state_dict(model: FNO) -> "OrderedDict[str, object]":
         "rank": (list(rank) if isinstance(rank, (list, tuple)) else rank) if fact in ("tucker", "cp") else 1.0,
         "fixed_rank_modes": False, "implementation": "factorized", "decomposition_kwargs": {}, "separable": False,
         "preactivation": False, "_version": "0.1.0", "args": (),
-        "_name": "TFNO" if isinstance(model, TFNO) else "FNO",
+        "_name": "TFNO" if model.model_name == "tfno" else "FNO",
     }
     if cfg["channel_mlp_expansion"] is None and cfg["norm"] is not None:
         refuse("norm", "neuraloperator normalises twice per block without a channel MLP")

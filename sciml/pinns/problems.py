@@ -29,8 +29,8 @@ import scipy.sparse.linalg as spla
 import torch
 from torch import nn
 
-from ..solvers.burgers import burgers_exact
 from .._util.validation import check_step_count
+from ..solvers.burgers import burgers_exact
 from ..solvers.exponential import MAX_STEPS, etdrk4_coefficients, etdrk4_step
 from .conditions import HardDirichlet, HardInitial, dirichlet, initial_condition, pde_residual, periodic
 from .derivatives import gradient, jet, laplacian

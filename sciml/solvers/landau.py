@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import time as _time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -83,7 +83,8 @@ def _check_particles(v, w=None):
         w = _as_tensor(w, dtype=vb.dtype, device=vb.device)
         wb = w if w.ndim == 2 else w[None]
         if wb.shape[-1] != vb.shape[1] or wb.ndim != 2 or (wb.shape[0] not in (1, vb.shape[0])):
-            raise ValueError(f"weights w must have shape (N,) or (B, N) matching v {tuple(v.shape)}, got {tuple(w.shape)}")
+            raise ValueError(f"weights w must have shape (N,) or (B, N) matching v {tuple(v.shape)}, "
+                             f"got {tuple(w.shape)}")
         if torch.any(wb < 0):
             raise ValueError("weights w must be non-negative")
         wb = wb.expand(vb.shape[0], -1)
@@ -324,7 +325,6 @@ def landau_operator_grid(f, h: float, *, gamma: float = 0.0, C: float = 1.0 / 16
     off = h * torch.arange(-(n - 1), n, dtype=ft.dtype, device=ft.device)
     z = torch.stack(torch.meshgrid(*([off] * dim), indexing="ij"), -1)
     A = landau_kernel(z, gamma, C, delta) * h ** dim       # (2n-1,)*d + (d, d)
-    size = [2 * n - 1] * dim
     fsize = [3 * n - 2] * dim
 
     def conv(field, ker):  # field (B, n..), ker (2n-1..) -> (B, n..) "valid" part of the full convolution

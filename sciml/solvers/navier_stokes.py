@@ -37,13 +37,22 @@ executor because the recipe solves fixed chunks.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from .exponential import (CFL_LIMITS, DEFAULT_CFL, MAX_STEPS, SCHEMES, _check_number,  # noqa: F401 (re-exported)
-                          _check_record_times, _check_resolution, _ExponentialStepper, phi_coefficients)
+from .exponential import (  # noqa: F401 (re-exported)
+    CFL_LIMITS,
+    DEFAULT_CFL,
+    MAX_STEPS,
+    SCHEMES,
+    _check_number,
+    _check_record_times,
+    _check_resolution,
+    _ExponentialStepper,
+    phi_coefficients,
+)
 
 __all__ = ["NavierStokes2D", "fno_forcing", "taylor_green_vorticity", "enstrophy", "energy", "SCHEMES",
            "CFL_LIMITS", "phi_coefficients"]
@@ -183,7 +192,8 @@ class NavierStokes2D(_ExponentialStepper):
         if w.ndim == 2:
             w = w[None]
         if w.ndim != 3 or tuple(w.shape[-2:]) != (self.n, self.n):
-            raise ValueError(f"w0 must have shape (B, {self.n}, {self.n}) or ({self.n}, {self.n}), got {tuple(w.shape)}")
+            raise ValueError(f"w0 must have shape (B, {self.n}, {self.n}) or ({self.n}, {self.n}), "
+                             f"got {tuple(w.shape)}")
         if not torch.is_floating_point(w):
             w = w.to(torch.float64)
         if not bool(torch.isfinite(w).all()):

@@ -52,7 +52,8 @@ def test_pdebench_reads_a_sciml_darcy_store(tmp_path):
         assert np.array_equal(y[:, :, 1, 0], u[i, 0].T.astype(np.float32))
         assert np.array_equal(got[f"{i}/x"], y[:, :, :1])
     grid = got["0/grid"]  # (X, Y, 2), x along the first axis
-    assert np.array_equal(grid[:, 0, 0], c["x"].astype(np.float32)) and np.array_equal(grid[0, :, 1], c["y"].astype(np.float32))
+    assert np.array_equal(grid[:, 0, 0], c["x"].astype(np.float32))
+    assert np.array_equal(grid[0, :, 1], c["y"].astype(np.float32))
 
 
 def test_pdebench_reads_1d_tensor_and_2d_group_layouts(tmp_path):

@@ -41,7 +41,8 @@ print(json.dumps(meta))
 
 
 def well_read(path, tmp_path, **opts):
-    meta = json.loads(run_peer("well", WELL_READ, path, tmp_path / "read.npz", json.dumps(opts)).strip().splitlines()[-1])
+    out = run_peer("well", WELL_READ, path, tmp_path / "read.npz", json.dumps(opts))
+    meta = json.loads(out.strip().splitlines()[-1])
     return meta, dict(np.load(tmp_path / "read.npz"))
 
 
@@ -67,7 +68,8 @@ def test_well_reads_a_sciml_trajectory_store(tmp_path):
     assert np.array_equal(got["valid/0/input_fields"][..., 0], w[1, :2, 0])
     assert np.array_equal(got["valid/0/output_fields"][..., 0], w[1, 2:, 0])
     grid = got["train/0/space_grid"]
-    assert np.array_equal(grid[:, 0, 0], c["x"].astype(np.float32)) and np.array_equal(grid[0, :, 1], c["y"].astype(np.float32))
+    assert np.array_equal(grid[:, 0, 0], c["x"].astype(np.float32))
+    assert np.array_equal(grid[0, :, 1], c["y"].astype(np.float32))
     assert np.array_equal(got["train/0/boundary_conditions"], np.full((2, 2), 2.0))  # PERIODIC on both ends
     assert np.allclose(got["train/1/output_time_grid"], np.float32(c["t"][2] - c["t"][1]))
 
@@ -112,7 +114,8 @@ def test_well_reads_1d_and_3d_multichannel_stores(tmp_path):
     assert m["spatial_resolution"] == [7, 6, 5] and m["field_names"]["0"] == ["v_0", "v_1"]
     assert sorted(m["bc_types"]) == ["OPEN", "PERIODIC", "WALL"]
     ref = np.transpose(v.astype(np.float32), (0, 1, 5, 4, 3, 2))  # (N, T, x, y, z, C)
-    assert np.array_equal(got["train/2/input_fields"], ref[2, :2]) and np.array_equal(got["train/2/output_fields"], ref[2, 2:])
+    assert np.array_equal(got["train/2/input_fields"], ref[2, :2])
+    assert np.array_equal(got["train/2/output_fields"], ref[2, 2:])
     assert np.array_equal(got["train/0/boundary_conditions"], [[2, 2], [0, 0], [1, 1]])
 
 
@@ -138,7 +141,8 @@ def test_round_trip_gives_back_the_store(tmp_path, recipe):
 
 def test_sciml_reads_a_file_written_by_the_well_and_trains_on_it(tmp_path):
     code = ("import sys\nfrom the_well.utils.dummy_data import write_dummy_data\n"
-            "import os\nos.makedirs(sys.argv[1] + '/data/train')\nwrite_dummy_data(sys.argv[1] + '/data/train/dummy.hdf5')\n")
+            "import os\nos.makedirs(sys.argv[1] + '/data/train')\n"
+            "write_dummy_data(sys.argv[1] + '/data/train/dummy.hdf5')\n")
     run_peer("well", code, tmp_path / "dummy")
     # (the Well's dummy writer leaves out dimensions' time_varying flag, which its own to_xarray needs)
     meta, got = well_read(tmp_path / "dummy", tmp_path, train={"n_steps_input": 1, "n_steps_output": 1,

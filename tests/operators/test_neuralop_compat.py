@@ -16,9 +16,13 @@ import pytest
 import torch
 
 from sciml.operators import FNO, TFNO
-from sciml.operators.neuraloperator import (from_neuraloperator_state_dict, load_neuraloperator,
-                                            read_neuraloperator_state_dict, save_neuraloperator,
-                                            to_neuraloperator_state_dict)
+from sciml.operators.neuraloperator import (
+    from_neuraloperator_state_dict,
+    load_neuraloperator,
+    read_neuraloperator_state_dict,
+    save_neuraloperator,
+    to_neuraloperator_state_dict,
+)
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "neuralop"
 NAMES = {"fno2d": FNO, "tfno2d": TFNO, "fno1d_groupnorm": FNO, "fno3d_cp_instancenorm": FNO}

@@ -5,9 +5,25 @@ import numpy as np
 import pytest
 import torch
 
-from sciml.solvers.landau import (blob_density, blob_eps, blob_method, bkw_density, bkw_dfdt, bkw_K, bkw_min_time,
-                                  bkw_score, kde_density, landau_kernel, landau_operator_grid, landau_velocity,
-                                  moments, relative_l2, sample_bkw, score_method, velocity_grid)
+from sciml.solvers.landau import (
+    bkw_density,
+    bkw_dfdt,
+    bkw_K,
+    bkw_min_time,
+    bkw_score,
+    blob_density,
+    blob_eps,
+    blob_method,
+    kde_density,
+    landau_kernel,
+    landau_operator_grid,
+    landau_velocity,
+    moments,
+    relative_l2,
+    sample_bkw,
+    score_method,
+    velocity_grid,
+)
 
 
 def test_bkw_K_matches_reference_formula_in_2d():

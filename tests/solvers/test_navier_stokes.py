@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from sciml.solvers.navier_stokes import (NavierStokes2D, energy, enstrophy, fno_forcing, phi_coefficients,
-                                         taylor_green_vorticity)
+from sciml.solvers.navier_stokes import (
+    NavierStokes2D,
+    energy,
+    enstrophy,
+    fno_forcing,
+    phi_coefficients,
+    taylor_green_vorticity,
+)
 
 N = 32
 

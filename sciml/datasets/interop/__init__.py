@@ -7,8 +7,8 @@
 
 neuraloperator model checkpoints are in :mod:`sciml.operators.neuraloperator`.
 """
-from .formats import detect_format
 from .fno import read_fno_darcy, read_fno_navier_stokes, read_mat, read_neuraloperator_pt
+from .formats import detect_format
 from .pdebench import export_pdebench, import_pdebench, read_pdebench
 from .well import export_well, import_well, read_well, write_well_file
 

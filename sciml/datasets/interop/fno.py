@@ -44,7 +44,8 @@ def read_mat(path, keys=None) -> dict[str, np.ndarray]:
     names = keys or [k for k in data if not k.startswith("__")]
     missing = [k for k in names if k not in data]
     if missing:
-        raise KeyError(f"{path.name} has no variable(s) {missing}; variables: {[k for k in data if not k.startswith('__')]}")
+        names = [k for k in data if not k.startswith("__")]
+        raise KeyError(f"{path.name} has no variable(s) {missing}; variables: {names}")
     return {k: np.asarray(data[k]) for k in names}
 
 
@@ -59,7 +60,8 @@ def read_fno_darcy(path, subsample: int = 1) -> dict[str, np.ndarray]:
     d = read_mat(path, ["coeff", "sol"])
     a, u = d["coeff"], d["sol"]
     if a.ndim != 3 or a.shape != u.shape:
-        raise ValueError(f"{Path(path).name}: expected coeff and sol of equal shape (N, s, s), got {a.shape}, {u.shape}")
+        raise ValueError(f"{Path(path).name}: expected coeff and sol of equal shape (N, s, s), "
+                         f"got {a.shape}, {u.shape}")
     sl = (slice(None), None, slice(None, None, subsample), slice(None, None, subsample))
     return {"a": np.ascontiguousarray(a[sl], dtype=np.float64), "u": np.ascontiguousarray(u[sl], dtype=np.float64)}
 

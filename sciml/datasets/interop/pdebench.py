@@ -35,8 +35,17 @@ import numpy as np
 from ... import __version__
 from ..._util.io import OutputLock, atomic_path
 from ..store import save_dataset
-from ._layout import (canonical, check_output, coord_for, coords_meta, field_axes, numeric_params, open_store,
-                      restore, spatial_order)
+from ._layout import (
+    canonical,
+    check_output,
+    coord_for,
+    coords_meta,
+    field_axes,
+    numeric_params,
+    open_store,
+    restore,
+    spatial_order,
+)
 
 __all__ = ["export_pdebench", "read_pdebench", "import_pdebench", "LAYOUTS"]
 
@@ -137,7 +146,8 @@ def export_pdebench(store, out, *, layout: str | None = None, input: str | None 
             c, _ = coord_for(cmeta, coords, a.dims[a.time])
             grid["t"] = np.arange(ds[names[-1]].shape[1 + a.time], dtype=np.float64) if c is None else c
         attrs = ds.attrs
-        prov = {"format": _PROV_FORMAT, "layout": layout, "names": names, "recipe": attrs.get("recipe"), "params": attrs["params"],
+        prov = {"format": _PROV_FORMAT, "layout": layout, "names": names, "recipe": attrs.get("recipe"),
+                "params": attrs["params"],
                 "seed": attrs.get("seed"), "created": attrs.get("created"), "sciml_version": attrs.get("sciml_version"),
                 "fields": {n: {"dims": list(axes[n].dims), "dtype": str(ds[n].dtype),
                                **{k: str(v) for k, v in ds.field_info(n).items() if k != "dims"}} for n in names},

@@ -36,7 +36,7 @@ vary over samples or some axes are broadcast.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import h5py
@@ -45,8 +45,19 @@ import numpy as np
 from ... import __version__
 from ..._util.io import OutputLock, atomic_dir, atomic_path, write_text
 from ..store import save_dataset
-from ._layout import (BOUNDARY_TYPES, RECIPE_BOUNDARY, canonical, check_output, coord_for, coords_meta, field_axes,
-                      numeric_params, open_store, restore, spatial_order)
+from ._layout import (
+    BOUNDARY_TYPES,
+    RECIPE_BOUNDARY,
+    canonical,
+    check_output,
+    coord_for,
+    coords_meta,
+    field_axes,
+    numeric_params,
+    open_store,
+    restore,
+    spatial_order,
+)
 
 __all__ = ["export_well", "write_well_file", "read_well", "import_well", "WELL_SPLITS", "RECIPE_BOUNDARY"]
 
@@ -492,7 +503,7 @@ def read_well(path, *, split: str | None = None) -> dict:
     files = _well_files(Path(path), split)
     parts = [(s, p, _read_file(p)) for s, p in files]
     first = parts[0][2]
-    for s, p, r in parts[1:]:
+    for _, p, r in parts[1:]:
         if set(r["fields"]) != set(first["fields"]) or r["spatial"] != first["spatial"] or \
                 any(not np.array_equal(r["grid"][d], first["grid"][d]) for d in first["grid"]):
             raise ValueError(f"{p} disagrees with {parts[0][1]} in fields or grid; read one split at a time")
@@ -508,7 +519,8 @@ def read_well(path, *, split: str | None = None) -> dict:
     spatial, tname = first["spatial"], "time"
     dims, fields = {}, {}
     for k, arr in cat.items():
-        dims[k] = ((tname,) if first["timed"][k] else ()) + ("channel",) + (tuple(spatial) if k in first["fields"] else ())
+        space = tuple(spatial) if k in first["fields"] else ()
+        dims[k] = ((tname,) if first["timed"][k] else ()) + ("channel",) + space
         fields[k] = arr
     coords = {"t": ((tname,), first["grid"]["time"], "1"), **{d: ((d,), first["grid"][d], "1") for d in spatial}}
     attrs = {"well_dataset_name": first["name"], "grid_type": first["grid_type"],
@@ -523,7 +535,8 @@ def _restore(cat, first, prov, ranges, parts) -> dict:
     for name in prov.get("field_order", list(prov["fields"])):
         info = prov["fields"][name]
         a = field_axes(name, info["dims"])
-        arr = np.concatenate([cat[w] for w in info["well_names"]], axis=1 + (a.time is not None or info["static_output"]))
+        timed = a.time is not None or info["static_output"]
+        arr = np.concatenate([cat[w] for w in info["well_names"]], axis=1 + timed)
         if info["static_output"]:
             arr = arr[:, 0]
         fields[name] = restore(arr, a, spatial if a.spatial else ()).astype(info["dtype"])
@@ -532,7 +545,7 @@ def _restore(cat, first, prov, ranges, parts) -> dict:
               for k, m in prov["coords"].items()}
     attrs = dict(prov.get("extra_attrs", {}))
     attrs.update({"boundary": json.dumps(first["boundary"], sort_keys=True), "well_files": json.dumps(ranges)})
-    attrs["created"] = prov.get("created") or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    attrs["created"] = prov.get("created") or datetime.now(UTC).isoformat(timespec="seconds")
     if prov.get("sciml_version"):
         attrs["sciml_version"] = prov["sciml_version"]
     return {"fields": fields, "dims": dims, "units": units, "coords": coords, "recipe": prov["recipe"],

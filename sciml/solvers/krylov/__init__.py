@@ -18,11 +18,11 @@ each documented on the function: ``gcrodr``'s ``callback_type`` defaults to ``"x
 iteration always runs in double precision; the old ``A.psolve`` preconditioner attribute is
 not read (pass ``M``).
 """
+from .amg_reuse import AMGReference, AMGVCycle
 from .gcrodr import gcrodr
 from .ordering import path_length, pca_embed, sort_systems
 from .recycle_space import RecycleSpace
 from .recycled_cg import recycled_cg
-from .amg_reuse import AMGReference, AMGVCycle
 from .sequence import classify_systems, solve_sequence
 
 __all__ = ["recycled_cg", "gcrodr", "RecycleSpace", "sort_systems", "solve_sequence", "pca_embed", "path_length",

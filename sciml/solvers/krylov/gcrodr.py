@@ -26,7 +26,6 @@ import numpy as np
 import scipy.linalg as sla
 
 from ._common import CountingOperator, Problem, check_maxiter, finish, herm
-from .recycle_space import RecycleSpace
 
 __all__ = ["gcrodr"]
 

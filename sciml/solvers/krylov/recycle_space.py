@@ -108,7 +108,7 @@ class RecycleSpace:
         self.U = self.C = self.MU = None
         self._op = None
 
-    def copy(self) -> "RecycleSpace":
+    def copy(self) -> RecycleSpace:
         out = RecycleSpace(self.k)
         for name in ("U", "C", "MU"):
             v = getattr(self, name)

@@ -25,7 +25,6 @@ import numpy as np
 from scipy.linalg.blas import get_blas_funcs
 
 from ._common import CountingOperator, Problem, finish, herm
-from .recycle_space import RecycleSpace
 
 __all__ = ["recycled_cg"]
 

@@ -62,7 +62,8 @@ def _cases():
     rng = np.random.default_rng(20240611)
     L1 = _laplace_1d(32)
     add("spd-laplace1d", L1, tags={"hpd", "real"})
-    add("spd-laplace2d", (sp.kron(sp.identity(24), _laplace_1d(24)) + sp.kron(_laplace_1d(24), sp.identity(24))).tocsr(),
+    L24 = _laplace_1d(24)
+    add("spd-laplace2d", (sp.kron(sp.identity(24), L24) + sp.kron(L24, sp.identity(24))).tocsr(),
         tags={"hpd", "real", "poisson"})
     R = rng.standard_normal((8, 8))
     add("spd-dense", R @ R.T + 0.5 * np.eye(8), tags={"hpd", "real"})
