@@ -27,7 +27,8 @@ steps (4 / 8 / 16 days)::
 GraphCast (latent 64, 4 processor layers, multi-mesh level 2: 0.21M parameters) is sized down, and so is
 its schedule: on 2 cores shared by 8 jobs one training step took 0.8-1.4 s (4-5x a UNet step), so the
 recorded run (``docs/carbonbench_graphcast_result.json``) is ``--iters 1500 300 120 60 --horizons 1 2 4 8
---minutes 72`` (the 2- and 4-step stages cut by the budget at 292 and 107 iterations) then ``--init r1/graphcast --lr 3e-4
+--minutes 72`` (the 2- and 4-step stages cut by the budget at 292 and 107 iterations) then
+``--init r1/graphcast --lr 3e-4
 --horizons 16 --iters 40 --minutes 12``: 4595 s in all, 90-day R^2 0.389 / 0.417 after the first / second run,
 and the one-year free run is NOT bounded (undertrained: the injected surface fluxes pile up where the
 network moves too little tracer). To resume it with the full protocol of the other rows::

@@ -43,8 +43,7 @@ def _worker(variant: str, steps: int, threads: int, batch: int) -> dict:
     if "today" in flags:
         flags |= {"fft", "nofuse"}
     torch.set_num_threads(1 if "t1" in flags else threads)
-    from sciml.operators import build_model
-    from sciml.operators import layers
+    from sciml.operators import build_model, layers
     from sciml.operators.spectral import set_spectral_impl
     from sciml.training.pipeline import default_model_config, fft_friendly_padding
 

@@ -16,7 +16,8 @@ Grid embedding: both sides pass ``positional_embedding="grid"``, which means
 ``linspace(0, 1, n + 1)[:-1]`` per axis in neuraloperator (torus points) and
 ``linspace(0, 1, n)`` in sciml (nodes including both ends of Darcy's closed square); sciml's
 ``"neuralop-grid"`` would reproduce neuraloperator's points exactly. Printed: test relative L2
-of each, real parameter counts (a complex weight counts twice), median seconds per epoch, and the ratios sciml / neuraloperator.
+of each, real parameter counts (a complex weight counts twice), median seconds per epoch, and the
+ratios sciml / neuraloperator.
 
 Cases: ``--case 64`` (the default above: solved at 127^2, stored at 64^2, no domain padding) and
 ``--case darcy85`` (the leaderboard's darcy85 size: solved at 169^2, stored at 85^2 (``[::2]``;
@@ -34,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -92,9 +92,14 @@ def _train(model, data: dict, epochs: int, batch_size: int, seed: int) -> dict:
         for i in range(0, len(xte_n), 50):
             model(xte_n[i:i + 50])
         infer = (time.perf_counter() - t0) / len(xte_n)
-    return {"test_rel_l2": float(rel_l2(pred, yte).mean()), "train_loss": losses[-1], "epoch_seconds": times,
-            "epoch_cpu_seconds": cpu_times,
-            "params": sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters()), "inference_ms": 1e3 * infer}
+    return {
+        "test_rel_l2": float(rel_l2(pred, yte).mean()),
+        "train_loss": losses[-1],
+        "epoch_seconds": times,
+        "epoch_cpu_seconds": cpu_times,
+        "params": sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters()),
+        "inference_ms": 1e3 * infer,
+    }
 
 
 def _worker(args) -> None:

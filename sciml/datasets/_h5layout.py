@@ -18,8 +18,8 @@ import errno
 import io
 import json
 import os
+from collections.abc import Mapping
 from contextlib import contextmanager
-from typing import Mapping
 
 import h5py
 import numpy as np

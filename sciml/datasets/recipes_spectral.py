@@ -148,7 +148,9 @@ def _validate_burgers(p: dict) -> dict:
     if p["resolution"] % 2:
         raise ValueError(f"resolution must be even, got {p['resolution']}")
     if p["resolution"] % p["subsample"] or p["resolution"] // p["subsample"] < 4:
-        raise ValueError(f"subsample must divide resolution {p['resolution']} leaving >= 4 points, got {p['subsample']}")
+        raise ValueError(
+            f"subsample must divide resolution {p['resolution']} leaving >= 4 points, got {p['subsample']}"
+        )
     _common_solver_params(p)
     Burgers1D(p["resolution"], p["viscosity"], scheme=p["scheme"], dt=p["dt"], cfl=p["cfl"],
               max_dt=p["max_dt"]).check_steps(p["T"])
@@ -171,7 +173,9 @@ def _burgers_layout(p: dict) -> Layout:
                                 long_name=f"velocity u(x, T), T = {p['T']:g}")
     else:
         t = _burgers_times(p)
-        fields["u"] = FieldSpec(shape=(t.size, 1, s), dims=("time", "channel", "x"), units="1", long_name="velocity u(x, t)")
+        fields["u"] = FieldSpec(
+            shape=(t.size, 1, s), dims=("time", "channel", "x"), units="1", long_name="velocity u(x, t)"
+        )
         coords["time"] = (("time",), t, "1")
     return Layout(fields=fields, coords=coords)
 

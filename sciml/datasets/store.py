@@ -44,9 +44,9 @@ Examples
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import h5py
 import numpy as np
@@ -54,11 +54,10 @@ import numpy as np
 from .. import __version__
 from .._util.extras import require
 from .._util.io import atomic_path
-from ._h5layout import (FORMAT, FORMAT_V1, READ_FORMATS, axis_names, canonical_dims, h5_create, v1_name,
-                        write_layout)
+from ._h5layout import FORMAT, FORMAT_V1, READ_FORMATS, axis_names, canonical_dims, h5_create, v1_name, write_layout
 from .recipes import FieldSpec, Layout
 
-__all__ = ["FORMAT", "StoredDataset", "open_dataset", "save_dataset", "describe", "ShardDirectory", "atomic_path",
+__all__ = ["FORMAT", "StoredDataset", "open_dataset", "save_dataset", "describe", "ShardDirectory", "atomic_path",  # noqa: F822 (module __getattr__)
            "DamagedDatasetError"]
 
 
@@ -67,7 +66,7 @@ class DamagedDatasetError(ValueError):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class StoredDataset:
@@ -363,8 +362,10 @@ def describe(path) -> str:
         for name in ds.fields:
             info = ds.field_info(name)
             d = ds[name]
-            lines.append(f"    {name:8s} {str(tuple(d.shape)):24s} dims={','.join(info['dims'])} units={info.get('units')}"
-                         f"  {_stats_text(*_streaming_stats(d))}")
+            lines.append(
+                f"    {name:8s} {str(tuple(d.shape)):24s} dims={','.join(info['dims'])} units={info.get('units')}"
+                f"  {_stats_text(*_streaming_stats(d))}"
+            )
         if ds.coords:
             lines.append("  coords   " + ", ".join(f"{k}{tuple(v.shape)}" for k, v in ds.coords.items()))
         return "\n".join(lines)

@@ -8,8 +8,9 @@ Each block::
     y = act(norm(ChannelMLP(y) + mlp_skip(x)))            # if channel_mlp_expansion is set
 
 (both skips read the block input ``x``; no activations in the last block), the ordering of
-neuraloperator 2.0's post-activation FNO blocks, so equal arguments give equal architectures. The model is resolution invariant: the same weights run on
-any grid, the spectral convolutions simply keep the modes the grid resolves.
+neuraloperator 2.0's post-activation FNO blocks, so equal arguments give equal architectures.
+The model is resolution invariant: the same weights run on any grid, the spectral convolutions
+simply keep the modes the grid resolves.
 """
 from __future__ import annotations
 
@@ -17,8 +18,22 @@ import torch
 from torch import nn
 
 from . import layers as _layers
-from .layers import (ChannelMLP, DomainPadding, GridEmbedding, SoftGating, _Identity, add_skip, check_choice,
-                     check_float, check_input, check_int, get_activation, int_tuple, make_norm, make_skip)
+from .layers import (
+    ChannelMLP,
+    DomainPadding,
+    GridEmbedding,
+    SoftGating,
+    _Identity,
+    add_skip,
+    check_choice,
+    check_float,
+    check_input,
+    check_int,
+    get_activation,
+    int_tuple,
+    make_norm,
+    make_skip,
+)
 from .spectral import SpectralConv, check_rank
 from .tensorized import FACTORIZATIONS
 

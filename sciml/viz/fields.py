@@ -1,8 +1,8 @@
 """Matplotlib figures of stored fields: one sample, every field, with colour bars."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 

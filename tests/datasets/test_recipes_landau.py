@@ -1,7 +1,6 @@
 """Recipe ``landau``: reproducible samples, conserved moments of the stored densities, validation."""
 import numpy as np
 import pytest
-import torch
 
 from sciml.datasets import generate, get_recipe, open_dataset
 from sciml.datasets.recipes_landau import initial_density

@@ -54,10 +54,16 @@ def test_ns2d_defaults_and_bad_parameters():
     assert r.resolve(viscosity=1e-5)["T"] == 20.0
     lay = r.layout(r.resolve())
     assert lay.fields["w"].shape == (51, 1, 64, 64)
-    for kwargs, name in [(dict(viscosity=0.0), "viscosity"), (dict(resolution=250, store_resolution=64),
-                                                                "store_resolution"),
-                         (dict(resolution=33), "resolution"), (dict(T=2.5), "T"), (dict(scheme="euler"), "scheme"),
-                         (dict(dt=-1.0), "dt"), (dict(device="tpu"), "device"), (dict(forcing="kolmogorov"), "forcing")]:
+    for kwargs, name in [
+        (dict(viscosity=0.0), "viscosity"),
+        (dict(resolution=250, store_resolution=64), "store_resolution"),
+        (dict(resolution=33), "resolution"),
+        (dict(T=2.5), "T"),
+        (dict(scheme="euler"), "scheme"),
+        (dict(dt=-1.0), "dt"),
+        (dict(device="tpu"), "device"),
+        (dict(forcing="kolmogorov"), "forcing"),
+    ]:
         with pytest.raises(ValueError, match=name):
             r.resolve(**kwargs)
 

@@ -58,7 +58,8 @@ def test_save_dataset_fields_of_different_sizes_and_xarray(tmp_path):
     import xarray as xr
 
     t = np.linspace(0, 1, 3)
-    path = save_dataset(tmp_path / "t.h5", {"w": np.random.rand(2, 3, 1, 8, 8), "u": np.random.rand(2, 1, 16)},
+    rng = np.random.default_rng(0)
+    path = save_dataset(tmp_path / "t.h5", {"w": rng.random((2, 3, 1, 8, 8)), "u": rng.random((2, 1, 16))},
                         coords={"t": (("time",), t, "s")})
     with open_dataset(path) as ds:
         assert ds.field_info("w")["dims"] == ("sample", "time", "channel", "y", "x")
