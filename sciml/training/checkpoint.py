@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from .. import __version__
-from .._util.io import atomic_dir, write_bytes, write_text
+from .._util.io import atomic_dir, write_bytes
 from ..datasets.loaders import UnitGaussianNormalizer
 from .wrappers import NormalizedModel
 
