@@ -13,13 +13,14 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check "$(TORCH_SPEC)"
-	$(PY) -m pip install -q --disable-pip-version-check -e ".[test]"
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[test,all]"
 	touch $(STAMP)
 
 demo: setup
-	$(PY) -m sciml.demo --out demo_out
+	$(PY) -m sciml demo --out demo_out
 
 test: setup
+	OMP_NUM_THREADS=2 $(PY) -m pytest -q --doctest-modules sciml
 	OMP_NUM_THREADS=2 $(PY) -m pytest -q -m "not slow" tests
 
 bench-tests: setup

@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from sciml.landau_cli import run_bkw  # noqa: E402
+from sciml.pinns.landau_bkw import run_bkw  # noqa: E402
 
 DEFAULT = {
     2: {"blob": [256, 576, 1024, 2304, 4096], "score": [1024, 4096], "pinn-pm": [256, 1024]},
@@ -57,7 +57,7 @@ def main(argv=None):
              f"{'mom. drift':>10} {'wall [s]':>9}  notes"
     print(header, flush=True)
     for dim in args.dims:
-        from sciml.landau_cli import BOX, T0
+        from sciml.pinns.landau_bkw import BOX, T0
         from sciml.solvers.landau import bkw_density, relative_l2, velocity_grid
 
         xe, _, _ = velocity_grid(80 if dim == 2 else 32, BOX[dim], dim)

@@ -110,18 +110,43 @@ class LatLonGrid:
 
     Parameters
     ----------
-    nlat, nlon : number of rows (south -> north, covering -90..90) and columns (0..360, periodic).
-    levels : ``None`` (2D grid), an int (number of layers, ``default_hybrid_levels``), or
+    nlat, nlon : int
+        Number of rows (south -> north, covering -90..90) and columns (0..360, periodic).
+    levels : None or int or tuple of numpy.ndarray, optional
+        ``None`` (2D grid), an int (number of layers, ``default_hybrid_levels``), or
         ``(a, b)`` interface coefficients (each ``(nlev + 1,)``, bottom -> top, Pa and 1).
-    radius : sphere radius in m (default 6.37122e6, Williamson et al.).
-    vertical : ``"hybrid"`` (default) or ``"sigma"`` when ``levels`` is an int.
-    p_top : model-top pressure (Pa) when ``levels`` is an int.
+    radius : float, optional
+        Sphere radius in m (default 6.37122e6, Williamson et al.).
+    vertical : {"hybrid", "sigma"}, optional
+        Level family when ``levels`` is an int.
+    p_top : float, optional
+        Model-top pressure (Pa) when ``levels`` is an int.
+    name : str, optional
+        Grid name (default ``"latlon<deg>"``).
 
-    Attributes (degrees unless ``_rad``): ``lat (nlat,)``, ``lon (nlon,)``,
-    ``lat_bounds (nlat+1,)``, ``lon_bounds (nlon+1,)``, ``dlat``/``dlon`` (radians),
-    ``cell_area (nlat, nlon)`` in m^2 (exact: ``R^2 dlon (sin lat_n - sin lat_s)``),
-    ``a``, ``b`` (interface coefficients) and ``level`` (layer bottom pressure at
-    ``p_s = 1013 hPa``, hPa, like the published CarbonBench ``level`` coordinate).
+    Attributes
+    ----------
+    lat, lon : numpy.ndarray
+        Cell centres in degrees, ``(nlat,)`` and ``(nlon,)``; ``lat_bounds (nlat+1,)``,
+        ``lon_bounds (nlon+1,)``; ``dlat``/``dlon`` in radians (``*_rad`` variants in radians).
+    cell_area : numpy.ndarray
+        ``(nlat, nlon)`` in m^2, exact: ``R^2 dlon (sin lat_n - sin lat_s)``.
+    a, b : numpy.ndarray
+        Hybrid interface coefficients; ``level`` is the layer bottom pressure at
+        ``p_s = 1013 hPa`` in hPa, like the published CarbonBench ``level`` coordinate.
+
+    Examples
+    --------
+    >>> g = LatLonGrid.carbonbench("lowres")
+    >>> g
+    LatLonGrid('latlon5.625', nlat=32, nlon=64, nlev=10, radius=6.37122e+06)
+    >>> g.shape, float(g.lat[0]), float(g.lon[-1])
+    ((10, 32, 64), -87.1875, 354.375)
+    >>> bool(abs(g.total_area / (4 * np.pi * g.radius**2) - 1) < 1e-14)
+    True
+    >>> m = g.air_mass(np.full((32, 64), 101325.0))   # kg per cell at uniform surface pressure
+    >>> m.shape
+    (10, 32, 64)
     """
 
     def __init__(self, nlat: int, nlon: int, levels=None, *, radius: float = EARTH_RADIUS,

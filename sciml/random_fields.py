@@ -45,10 +45,33 @@ def grf_neumann_square(resolution: int, *, alpha: float = 2.0, tau: float = 3.0,
     Cosine-series coefficients ``xi_k ~ N(0, 1)`` are scaled by
     ``s tau^(alpha-1) (pi^2 |k|^2 + tau^2)^(-alpha/2)`` (``s`` the resolution),
     the constant mode is removed, and an orthonormal 2D inverse DCT-II maps them
-    to ``resolution x resolution`` grid values.
+    to ``resolution x resolution`` grid values (docs/references.md#darcy-flow).
 
-    Returns an array ``(resolution, resolution)``, or ``(batch, resolution, resolution)``
-    when ``batch`` is given; dimensionless, float64.
+    Parameters
+    ----------
+    resolution : int
+        Grid points per side, ``>= 2``.
+    alpha, tau : float, optional
+        Smoothness exponent and inverse length scale of the covariance (positive).
+    batch : int, optional
+        Number of independent fields; ``None`` returns a single field.
+    rng : numpy.random.Generator or int or None, optional
+        Random generator, or a seed for a new one.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(resolution, resolution)``, or ``(batch, resolution, resolution)`` when ``batch``
+        is given; dimensionless, float64, zero mean over the grid.
+
+    Examples
+    --------
+    >>> g = grf_neumann_square(64, rng=0)
+    >>> g.shape, g.dtype
+    ((64, 64), dtype('float64'))
+    >>> a = np.where(g >= 0, 12.0, 3.0)   # the Darcy coefficient of the FNO recipe
+    >>> grf_neumann_square(8, batch=2, rng=0).shape
+    (2, 8, 8)
     """
     _check_resolution(resolution)
     _check_positive("alpha", alpha)
@@ -70,10 +93,37 @@ def grf_torus(resolution: int, *, dim: int = 2, alpha: float = 2.5, tau: float =
 
     Fourier coefficients of complex white noise are scaled by
     ``resolution^dim sigma (4 pi^2 |k|^2 + tau^2)^(-alpha/2)`` (mean mode zero) and
-    the real part of the inverse FFT is returned. ``sigma`` defaults to
-    ``tau^((2 alpha - dim)/2)`` as in the FNO data scripts.
+    the real part of the inverse FFT is returned (docs/references.md#navier-stokes).
 
-    Returns ``(resolution,)*dim`` or ``(batch, *(resolution,)*dim)``, float64.
+    Parameters
+    ----------
+    resolution : int
+        Grid points per axis, ``>= 2``.
+    dim : {1, 2, 3}, optional
+        Number of spatial dimensions.
+    alpha, tau : float, optional
+        Smoothness exponent and inverse length scale of the covariance (positive).
+    sigma : float, optional
+        Amplitude; defaults to ``tau^((2 alpha - dim)/2)`` as in the FNO data scripts.
+    batch : int, optional
+        Number of independent fields; ``None`` returns a single field.
+    rng : numpy.random.Generator or int or None, optional
+        Random generator, or a seed for a new one.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(resolution,)*dim`` or ``(batch, *(resolution,)*dim)``, float64.
+
+    Examples
+    --------
+    >>> w0 = grf_torus(32, batch=4, rng=1)   # Navier-Stokes initial vorticity
+    >>> w0.shape
+    (4, 32, 32)
+    >>> bool(np.abs(w0.mean(axis=(1, 2))).max() < 1e-12)
+    True
+    >>> grf_torus(128, dim=1, alpha=2.0, tau=5.0, sigma=25.0, rng=0).shape   # Burgers u0
+    (128,)
     """
     _check_resolution(resolution)
     if dim not in (1, 2, 3):

@@ -23,7 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "dumps_json", "OutputLock",
-           "OutputLockedError", "umask_mode", "atomic_dir"]
+           "OutputLockedError", "umask_mode", "atomic_dir", "file_kind", "check_output", "lock_outputs",
+           "remove_empty_tree"]
 
 
 def umask_mode(base: int = 0o666) -> int:
@@ -243,3 +244,169 @@ def atomic_dir(path, replace: bool = False):
         os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- output checks
+_MAGIC = ((b"\x89HDF\r\n\x1a\n", "hdf5"), (b"\x89PNG\r\n\x1a\n", "png"), (b"%PDF", "pdf"),
+          (b"\xff\xd8\xff", "jpeg"), (b"PK\x03\x04", "zip"), (b"\x93NUMPY", "npy"), (b"CDF\x01", "netcdf3"),
+          (b"CDF\x02", "netcdf3"))
+
+#: the kinds a file suffix stands for (what :func:`check_output` expects to replace)
+SUFFIX_KINDS = {".h5": ("hdf5",), ".hdf5": ("hdf5",), ".nc": ("hdf5", "netcdf3"), ".png": ("png",),
+                ".pdf": ("pdf",), ".svg": ("svg",), ".jpg": ("jpeg",), ".jpeg": ("jpeg",), ".json": ("json",),
+                ".md": ("text",), ".txt": ("text",), ".pt": ("zip",), ".pth": ("zip",), ".npz": ("zip",)}
+
+
+def file_kind(path) -> str | None:
+    """What an existing file holds, from its first bytes: ``"hdf5"``, ``"png"``, ``"pdf"``,
+    ``"jpeg"``, ``"zip"`` (torch ``.pt``, ``.npz``), ``"npy"``, ``"netcdf3"``, ``"json"``, ``"svg"``,
+    ``"text"``, ``"binary"``; ``None`` for an empty file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.json"
+    >>> _ = p.write_text('{"a": 1}')
+    >>> file_kind(p)
+    'json'
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(1024)
+    if not head:
+        return None
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if b"\x89HDF\r\n\x1a\n" in head[:1024]:  # HDF5 with a user block
+        return "hdf5"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            head[:-4].decode("utf-8")  # a multi-byte character cut at 1024
+            text = head[:-4].decode("utf-8")
+        except UnicodeDecodeError:
+            return "binary"
+    s = text.lstrip()
+    if s[:1] in "{[":
+        return "json"
+    if s.startswith("<?xml") or s.startswith("<svg"):
+        return "svg"
+    return "text"
+
+
+def check_output(path, *, name: str = "--out", inputs=(), overwrite: bool = False, kinds=None,
+                 directory: bool = False, exist_ok: bool = False) -> Path:
+    """Refuse an output that would destroy data; return ``path`` (symlinks resolved).
+
+    Checked before any work: the parent folder exists; the output is not one of ``inputs``
+    (compared after resolving symlinks, and never inside an input folder); an existing file is
+    never replaced by a file of another kind (an HDF5 store where a PNG goes), even with
+    ``overwrite``; an existing output (a file, or a folder that is not empty) is refused unless
+    ``overwrite`` (or ``exist_ok``: the caller resumes or checks it itself, e.g. a generation run).
+
+    Parameters
+    ----------
+    path : str or Path
+        The output file, or folder (``directory=True``).
+    name : str
+        The option or argument named in messages.
+    inputs : iterable of paths
+        Files or folders the same command reads.
+    overwrite : bool
+        An existing output of the right kind may be replaced.
+    kinds : tuple of str, optional
+        :func:`file_kind` values an existing file may have (default: from the suffix via
+        :data:`SUFFIX_KINDS`; unknown suffix: any kind but those of known data files).
+    directory : bool
+        The output is a folder.
+    exist_ok : bool
+        An existing output (of the right kind) is not an error.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError, FileExistsError, IsADirectoryError, NotADirectoryError
+        Each naming ``name`` and the path.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "fig.png").write_bytes(b"\\x89HDF\\r\\n\\x1a\\n")
+    >>> check_output(d / "fig.png", overwrite=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: --out ... holds HDF5 data, not png: refusing to replace it
+    """
+    raw = Path(path)
+    if str(raw) == "" or raw.name in ("", ".", ".."):
+        raise ValueError(f"{name} must name a {'folder' if directory else 'file'}, got {str(path)!r}")
+    p = raw.resolve()
+    if not p.parent.is_dir():
+        raise FileNotFoundError(f"{name}: parent directory {raw.parent} does not exist")
+    for inp in inputs:
+        if inp is None:
+            continue
+        q = Path(inp).resolve()
+        if p == q:
+            raise ValueError(f"{name} {raw} is also an input of this command: refusing to overwrite it")
+        if q.is_dir() and not directory and q in p.parents and p.suffix.lower() in (".json",) \
+                and any(q.glob("*.json")):
+            raise ValueError(f"{name} {raw} lies in the input folder {inp}, among the files it reads: "
+                             f"write it elsewhere")
+    if not (p.exists() or p.is_symlink()):
+        return p
+    if directory:
+        if not p.is_dir():
+            raise NotADirectoryError(f"{name} must be a folder, but {raw} is a file")
+        if not any(p.iterdir()):
+            return p  # an empty folder holds nothing to lose
+    else:
+        if p.is_dir():
+            raise IsADirectoryError(f"{name} {raw} is a folder; give a file name")
+        allowed = tuple(kinds) if kinds is not None else SUFFIX_KINDS.get(p.suffix.lower())
+        kind = file_kind(p)
+        data_kinds = {"hdf5", "zip", "npy", "netcdf3", "png", "pdf", "jpeg"}
+        bad = (kind is not None and allowed is not None and kind not in allowed) or \
+              (allowed is None and kind in data_kinds)
+        if bad:
+            label = {"hdf5": "HDF5 data", "zip": "a zip archive (torch/npz)", "npy": "a numpy array",
+                     "netcdf3": "netCDF data"}.get(kind, f"{kind} data")
+            want = "/".join(allowed) if allowed else "that"
+            raise ValueError(f"{name} {raw} holds {label}, not {want}: refusing to replace it")
+    if exist_ok or overwrite:
+        return p
+    what = "folder" if directory else "file"
+    raise FileExistsError(f"{name} {raw}: the {what} exists; pass --overwrite to replace it")
+
+
+@contextmanager
+def lock_outputs(*paths):
+    """Hold an :class:`OutputLock` on every path (``None`` skipped) for the block.
+
+    An ``OSError`` that leaves the block without a file name (a write that found the disk
+    full) gets the outputs as its ``filename``, so the one-line message names them.
+    """
+    from contextlib import ExitStack
+
+    paths = [p for p in paths if p is not None]
+    try:
+        with ExitStack() as stack:
+            for p in paths:
+                stack.enter_context(OutputLock(p))
+            yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None and exc.strerror and paths:
+            exc.filename = ", ".join(map(str, paths))
+        raise
+
+
+def remove_empty_tree(path) -> bool:
+    """Remove folder ``path`` if it holds no file at any depth (a failed run's leftovers)."""
+    import shutil
+
+    p = Path(path)
+    if not p.is_dir() or any(q.is_file() or q.is_symlink() for q in p.rglob("*")):
+        return False
+    shutil.rmtree(p, ignore_errors=True)
+    return True

@@ -155,3 +155,40 @@ positive_int = argtype(check_int, min=1)
 nonnegative_int = argtype(check_int, min=0)
 positive_float = argtype(check_float, min=0, min_open=True)
 nonnegative_float = argtype(check_float, min=0)
+
+
+# -- command-line converters from any check (used by sciml.cli for declared recipe parameters) --
+def parse_text(text, kind):
+    """``text`` parsed as ``kind`` (int accepts integral floats such as ``1e3``; float, str as is)."""
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            value = float(text)
+            if not value.is_integer():
+                raise ValueError(f"expected an integer, got {text!r}") from None
+            return int(value)
+    if kind is float:
+        return float(text)
+    return text
+
+
+def converter(kind, check):
+    """argparse ``type=``: parse the text as ``kind``, then ``check(value, "value")``.
+
+    ``check`` raises ``TypeError``/``ValueError`` with a message naming ``"value"``; the
+    message is reworded to follow argparse's "argument --NAME:" prefix.
+    """
+    def convert(text):
+        try:
+            value = parse_text(text, kind)
+        except (TypeError, ValueError, OverflowError):
+            what = {int: "an integer", float: "a number"}.get(kind, "a value")
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        try:
+            return check(value, "value")
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc).replace("value must be", "expected")) from None
+
+    convert.__name__ = getattr(kind, "__name__", "value")
+    return convert

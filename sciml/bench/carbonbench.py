@@ -36,7 +36,7 @@ M_CO2 = 44.01  # g/mol
 C_PER_CO2 = 3.664  # kg CO2 per kg C
 LEAD_DAYS = (7, 30, 60, 90)
 
-#: published LowRes figures at ~90 days (Benson et al. 2024; REFERENCES.md)
+#: published LowRes figures at ~90 days (Benson et al. 2024; docs/references.md#carbonbench)
 PAPER_FIGURES = {
     "UNet": {"params": 9.6e6, "r2": 0.98, "rmse_ppm": 0.52},
     "GraphCast": {"params": 5.2e6, "r2": 0.96, "rmse_ppm": 0.86},
@@ -46,7 +46,13 @@ PAPER_FIGURES = {
 
 
 def to_ppm(q, mass_mix_unit: float = 1e-6):
-    """Mass mixing ratio (in units of ``mass_mix_unit`` kg/kg) -> CO2 mole fraction in ppm."""
+    """Mass mixing ratio (in units of ``mass_mix_unit`` kg/kg) -> CO2 mole fraction in ppm.
+
+    Examples
+    --------
+    >>> round(float(to_ppm(616.0)), 2)   # 616e-6 kg/kg of CO2 in dry air
+    405.49
+    """
     return np.asarray(q, dtype=np.float64) * (mass_mix_unit * 1e6 * M_AIR / M_CO2)
 
 
@@ -78,7 +84,17 @@ def _wmean(x, w):
 
 
 def rmse_ppm(pred, true, lat, mass_mix_unit: float = 1e-6):
-    """cos-lat weighted RMSE in ppm over (L, lat, lon); returns shape ``pred.shape[:-3]``."""
+    """cos-lat weighted RMSE in ppm over (L, lat, lon); returns shape ``pred.shape[:-3]``.
+
+    Examples
+    --------
+    >>> lat = np.linspace(-60, 60, 4)
+    >>> true = 616 + np.random.default_rng(0).standard_normal((2, 4, 8))   # (L, lat, lon)
+    >>> round(float(rmse_ppm(true + 1.0, true, lat)), 4) == round(float(to_ppm(1.0)), 4)
+    True
+    >>> float(r2(true, true, lat))
+    1.0
+    """
     pred, true, w = _check(pred, true, lat)
     d = to_ppm(pred - true, mass_mix_unit)
     return np.sqrt(_wmean(d * d, w))

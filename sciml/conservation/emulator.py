@@ -54,6 +54,20 @@ class ConservativeEmulator(nn.Module):
         whole columns) and the mass restored by the bounds-preserving
         :func:`~sciml.conservation.fixers.bounded_fixer` (instead of ``fixer``; without a fixer the
         prediction is only clipped): no new extrema, positivity, bounded free runs, exact mass.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sciml.conservation import compute_stats, global_mass
+    >>> q = 400 + np.random.default_rng(0).standard_normal((8, 2, 4, 8))   # (T, L, lat, lon)
+    >>> c_in, c_out = ConservativeEmulator.backbone_channels(2)
+    >>> em = ConservativeEmulator(nn.Conv2d(c_in, c_out, 3, padding=1).double(), stats=compute_stats(q))
+    >>> q0 = torch.as_tensor(q[:1])
+    >>> m = torch.ones_like(q0)                                             # air mass at t and t+1
+    >>> with torch.no_grad():
+    ...     q1 = em(q0, m, m)
+    >>> q1.shape, bool(torch.allclose(global_mass(q1, m), global_mass(q0, m), rtol=1e-14, atol=0))
+    (torch.Size([1, 2, 4, 8]), True)
     """
 
     def __init__(self, backbone: nn.Module, *, mode: str = "fixer", fixer="auto", center: bool = True,

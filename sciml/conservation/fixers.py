@@ -7,7 +7,7 @@ remaining dimension, typically ``(level, lat, lon)``):
 - ``m``   air mass per cell, e.g. Pg,
 - ``M = q m`` tracer mass per cell (in units of ``q`` times units of ``m``).
 
-Formulas (REFERENCES.md, CarbonBench section)::
+Formulas (docs/references.md#carbonbench)::
 
     M_hat_i = q_hat_i m_i(t+1),     M_i(t) = q_i(t) m_i(t)
     scale:  q_i = M_hat_i (sum M(t) / sum M_hat) / m_i(t+1)
@@ -69,6 +69,15 @@ def scale_fixer(q_hat: torch.Tensor, m_next: torch.Tensor, q_prev: torch.Tensor,
     Returns
     -------
     q : (B, *cells) with ``sum q m_next == sum q_prev m_prev`` to round-off.
+
+    Examples
+    --------
+    >>> g = torch.Generator().manual_seed(0)
+    >>> m_prev, m_next = 1 + torch.rand(2, 2, 3, 4, 8, generator=g, dtype=torch.float64)
+    >>> q_prev = 400 + torch.rand(3, 4, 8, generator=g, dtype=torch.float64)[None]
+    >>> q = scale_fixer(1.01 * q_prev, m_next, q_prev, m_prev)   # a prediction 1 % too high
+    >>> bool(torch.allclose(global_mass(q, m_next), global_mass(q_prev, m_prev), rtol=1e-14, atol=0))
+    True
     """
     _check_pair("q_hat", q_hat, "m_next", m_next)
     _check_pair("q_prev", q_prev, "m_prev", m_prev)

@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from .. import __version__
+from .._util.extras import require
 from .recipes import Recipe, get_recipe
 from .store import ShardDirectory, _now, open_dataset
 
@@ -207,6 +208,7 @@ def _run(rec, p, seed, chunks, todo, workers, scheduler):
 
 
 def _run_dask(rec, p, seed, chunks, todo, workers, scheduler):
+    require("dask.distributed", "dask", "the Dask executor (scheduler=)")
     from dask.distributed import Client, LocalCluster, as_completed
 
     own_cluster = own_client = None

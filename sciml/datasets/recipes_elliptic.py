@@ -12,7 +12,7 @@ from ..random_fields import grf_neumann_square
 from ..solvers.elliptic import (assemble_darcy, assemble_heat_step, assemble_helmholtz, assemble_poisson,
                                 darcy_coefficient, darcy_grid, interior_to_grid, solve_darcy)
 from ..solvers.krylov import solve_sequence
-from .recipes import FieldSpec, Layout, Recipe, register_recipe, sample_rng
+from .recipes import FieldSpec, Layout, Param, Recipe, register_recipe, sample_rng
 
 # "auto" (default): the whole chunk through solve_sequence; the others solve sample by sample
 DARCY_SOLVERS = ("auto", "amg", "direct", "cg")
@@ -20,35 +20,37 @@ DARCY_SOLVERS = ("auto", "amg", "direct", "cg")
 SEQUENCE_SOLVERS = ("auto", "direct", "amg", "recycled_cg", "gcrodr")
 
 
-def _positive_int(params, name, minimum=1):
-    v = params[name]
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
-    return int(v)
+def _grf_params(**overrides) -> dict:
+    """The GRF / solver parameters every elliptic recipe shares."""
+    out = {
+        "resolution": Param(101, int, "grid nodes per side of (0,1)^2 (boundary included)", min=8),
+        "alpha": Param(2.0, float, "GRF smoothness exponent of (-Laplace + tau^2)^-alpha", min=0, min_open=True),
+        "tau": Param(3.0, float, "GRF inverse length scale", min=0, min_open=True),
+        "solver": Param("auto", str, "linear solver (auto: the chunk through solve_sequence)",
+                        choices=SEQUENCE_SOLVERS),
+        "rtol": Param(1e-10, float, "relative residual tolerance of iterative solvers (< 1)", min=0,
+                      min_open=True),
+    }
+    out.update(overrides)
+    return out
 
 
-def _positive_float(params, name):
-    v = params[name]
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) or not np.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be a positive number, got {v!r}")
-    return float(v)
+def _grid_work(p) -> float:
+    # sparse matrix (5 entries per row), AMG hierarchy or factorisation fill, Krylov vectors
+    return 600.0 * p["resolution"] ** 2
+
+
+def _check_rtol(p):
+    if p["rtol"] >= 1:
+        raise ValueError(f"rtol must be < 1, got {p['rtol']!r}")
 
 
 def _validate_darcy(p: dict) -> dict:
-    p["resolution"] = _positive_int(p, "resolution", minimum=8)
-    p["subsample"] = _positive_int(p, "subsample")
     stored = len(range(0, p["resolution"], p["subsample"]))
     if stored < 4:
         raise ValueError(
             f"resolution {p['resolution']} with subsample {p['subsample']} stores only {stored} points per side; need >= 4")
-    for name in ("alpha", "tau", "high", "low", "rtol", "f"):
-        p[name] = _positive_float(p, name)
-    if p["rtol"] >= 1:
-        raise ValueError(f"rtol must be < 1, got {p['rtol']!r}")
-    if p["mean"] not in ("harmonic", "arithmetic"):
-        raise ValueError(f"mean must be 'harmonic' or 'arithmetic', got {p['mean']!r}")
-    if p["solver"] not in DARCY_SOLVERS:
-        raise ValueError(f"solver must be one of {DARCY_SOLVERS}, got {p['solver']!r}")
+    _check_rtol(p)
     return p
 
 
@@ -103,9 +105,17 @@ def _darcy_chunk(p: dict, seed: int, indices) -> dict:
 
 DARCY = register_recipe(Recipe(
     name="darcy",
-    defaults={"resolution": 421, "subsample": 5, "alpha": 2.0, "tau": 3.0, "high": 12.0, "low": 3.0,
-              "f": 1.0, "mean": "harmonic", "solver": "auto", "rtol": 1e-10},
+    params=_grf_params(
+        resolution=Param(421, int, "solve grid nodes per side of (0,1)^2 (boundary included)", min=8),
+        subsample=Param(5, int, "store every subsample-th node (421 / 5 -> 85 x 85)", min=1),
+        high=Param(12.0, float, "coefficient where the GRF is >= 0", min=0, min_open=True),
+        low=Param(3.0, float, "coefficient where the GRF is < 0", min=0, min_open=True),
+        f=Param(1.0, float, "constant source term", min=0, min_open=True),
+        mean=Param("harmonic", str, "face average of the coefficient", choices=("harmonic", "arithmetic")),
+        solver=Param("auto", str, "linear solver (auto: the chunk through solve_sequence)", choices=DARCY_SOLVERS),
+    ),
     validate=_validate_darcy,
+    work_bytes=_grid_work,
     layout=_darcy_layout,
     solve_chunk=_darcy_chunk,
     chunk=16,
@@ -127,13 +137,7 @@ def _node_layout(p: dict, fields: dict) -> Layout:
 
 
 def _validate_common(p: dict) -> dict:
-    p["resolution"] = _positive_int(p, "resolution", minimum=8)
-    for name in ("alpha", "tau", "rtol"):
-        p[name] = _positive_float(p, name)
-    if p["rtol"] >= 1:
-        raise ValueError(f"rtol must be < 1, got {p['rtol']!r}")
-    if p["solver"] not in SEQUENCE_SOLVERS:
-        raise ValueError(f"solver must be one of {SEQUENCE_SOLVERS}, got {p['solver']!r}")
+    _check_rtol(p)
     return p
 
 
@@ -149,11 +153,7 @@ def poisson_inputs(p: dict, seed: int, index: int):
 
 
 def _validate_poisson(p: dict) -> dict:
-    p = _validate_common(p)
-    p["boundary_scale"] = float(p["boundary_scale"])
-    if not np.isfinite(p["boundary_scale"]):
-        raise ValueError(f"boundary_scale must be finite, got {p['boundary_scale']!r}")
-    return p
+    return _validate_common(p)
 
 
 def _poisson_chunk(p: dict, seed: int, indices) -> dict:
@@ -174,8 +174,9 @@ def _poisson_chunk(p: dict, seed: int, indices) -> dict:
 
 POISSON = register_recipe(Recipe(
     name="poisson",
-    defaults={"resolution": 101, "alpha": 2.0, "tau": 3.0, "boundary_scale": 0.1, "solver": "auto", "rtol": 1e-10},
+    params=_grf_params(boundary_scale=Param(0.1, float, "amplitude of the GRF boundary data")),
     validate=_validate_poisson,
+    work_bytes=_grid_work,
     layout=lambda p: _node_layout(p, {"f": ("1", "source of -Laplace u = f"),
                                       "g": ("1", "Dirichlet boundary data (zero in the interior)"),
                                       "u": ("1", "solution of -Laplace u = f, u = g on the boundary")}),
@@ -197,11 +198,7 @@ def heat_inputs(p: dict, seed: int, index: int):
 
 
 def _validate_heat(p: dict) -> dict:
-    p = _validate_common(p)
-    p["dt"] = _positive_float(p, "dt")
-    p["sigma"] = _positive_float(p, "sigma")
-    p["steps"] = _positive_int(p, "steps")
-    return p
+    return _validate_common(p)
 
 
 def _heat_chunk(p: dict, seed: int, indices) -> dict:
@@ -218,9 +215,12 @@ def _heat_chunk(p: dict, seed: int, indices) -> dict:
 
 HEAT = register_recipe(Recipe(
     name="heat",
-    defaults={"resolution": 101, "alpha": 2.0, "tau": 3.0, "sigma": 1.0, "dt": 1e-3, "steps": 10,
-              "solver": "auto", "rtol": 1e-10},
+    params=_grf_params(sigma=Param(1.0, float, "log-conductivity amplitude: kappa = exp(sigma g)", min=0,
+                                   min_open=True),
+                       dt=Param(1e-3, float, "backward-Euler step length", min=0, min_open=True),
+                       steps=Param(10, int, "number of backward-Euler steps", min=1)),
     validate=_validate_heat,
+    work_bytes=_grid_work,
     layout=lambda p: _node_layout(p, {"kappa": ("1", "thermal conductivity"),
                                       "u0": ("1", "initial temperature"),
                                       "u": ("1", "temperature after `steps` backward-Euler steps of length dt")}),
@@ -246,9 +246,6 @@ def helmholtz_inputs(p: dict, seed: int, index: int):
 
 def _validate_helmholtz(p: dict) -> dict:
     p = _validate_common(p)
-    for name in ("k0", "source_width"):
-        p[name] = _positive_float(p, name)
-    p["dk"] = float(p["dk"])
     if not (0 <= p["dk"] < 1):
         raise ValueError(f"dk must be in [0, 1), got {p['dk']!r}")
     h = 1.0 / (p["resolution"] - 1)
@@ -269,9 +266,12 @@ def _helmholtz_chunk(p: dict, seed: int, indices) -> dict:
 
 HELMHOLTZ = register_recipe(Recipe(
     name="helmholtz",
-    defaults={"resolution": 101, "alpha": 2.0, "tau": 3.0, "k0": 20.0, "dk": 0.25, "source_width": 0.03,
-              "solver": "auto", "rtol": 1e-10},
+    params=_grf_params(k0=Param(20.0, float, "mean wavenumber", min=0, min_open=True),
+                       dk=Param(0.25, float, "relative wavenumber modulation, k = k0 (1 + dk tanh(g))", min=0, max=1),
+                       source_width=Param(0.03, float, "standard deviation of the Gaussian source", min=0,
+                                          min_open=True)),
     validate=_validate_helmholtz,
+    work_bytes=_grid_work,
     layout=lambda p: _node_layout(p, {"k": ("1", "wavenumber"), "f": ("1", "source"),
                                       "u": ("1", "solution of -Laplace u - k^2 u = f, u = 0 on the boundary")}),
     solve_chunk=_helmholtz_chunk,

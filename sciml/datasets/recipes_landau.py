@@ -22,33 +22,12 @@ import numpy as np
 import torch
 
 from ..solvers.landau import bkw_density, bkw_min_time, blob_density, blob_eps, blob_method, velocity_grid
-from .recipes import FieldSpec, Layout, Recipe, register_recipe, sample_rng
+from .recipes import FieldSpec, Layout, Param, Recipe, register_recipe, sample_rng
 
 INITS = ("bkw", "bimaxwellian", "two_bump", "mixed")
 
 
-def _int(p, name, lo):
-    v = p[name]
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-    return int(v)
-
-
-def _pos(p, name):
-    v = p[name]
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be a positive number, got {v!r}")
-    return float(v)
-
-
 def _validate(p: dict) -> dict:
-    if p["dim"] not in (2, 3) or isinstance(p["dim"], bool):
-        raise ValueError(f"dim must be 2 or 3, got {p['dim']!r}")
-    p["particles"] = _int(p, "particles", 4)
-    p["grid"] = _int(p, "grid", 4)
-    p["n_times"] = _int(p, "n_times", 1)
-    for name in ("L", "t_end", "dt", "C"):
-        p[name] = _pos(p, name)
     steps = p["t_end"] / p["dt"]
     if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
         raise ValueError(f"t_end={p['t_end']} must be an integer multiple of dt={p['dt']}")
@@ -56,13 +35,6 @@ def _validate(p: dict) -> dict:
         out_steps = round(steps) / (p["n_times"] - 1)
         if abs(out_steps - round(out_steps)) > 1e-9:
             raise ValueError(f"n_times-1={p['n_times'] - 1} must divide the number of steps {round(steps)}")
-    if p["init"] not in INITS:
-        raise ValueError(f"init must be one of {INITS}, got {p['init']!r}")
-    if not isinstance(p["gamma"], (int, float)) or isinstance(p["gamma"], bool) or not -3 <= p["gamma"] <= 1:
-        raise ValueError(f"gamma must be a number in [-3, 1], got {p['gamma']!r}")
-    p["gamma"] = float(p["gamma"])
-    if not isinstance(p["delta"], (int, float)) or p["delta"] < 0:
-        raise ValueError(f"delta must be a non-negative number, got {p['delta']!r}")
     if p["gamma"] < 0 and p["delta"] == 0:
         raise ValueError("delta must be > 0 for gamma < 0 (regularised Coulomb-type kernel)")
     return p
@@ -145,9 +117,21 @@ def _chunk(p: dict, seed: int, indices) -> dict:
 
 LANDAU = register_recipe(Recipe(
     name="landau",
-    defaults={"dim": 2, "particles": 24, "grid": 32, "L": 4.0, "t_end": 1.0, "dt": 0.05, "n_times": 5,
-              "init": "mixed", "gamma": 0.0, "delta": 0.0, "C": 1.0 / 16},
+    params={
+        "dim": Param(2, int, "velocity dimension", choices=(2, 3)),
+        "particles": Param(24, int, "blob particles per axis (particles^dim in all)", min=4),
+        "grid": Param(32, int, "stored velocity grid points per axis", min=4),
+        "L": Param(4.0, float, "half-width of the velocity box [-L, L]^dim", min=0, min_open=True),
+        "t_end": Param(1.0, float, "final time (an integer multiple of dt)", min=0, min_open=True),
+        "dt": Param(0.05, float, "RK4 time step", min=0, min_open=True),
+        "n_times": Param(5, int, "stored times, equally spaced in [0, t_end]", min=1),
+        "init": Param("mixed", str, "initial distribution family", choices=INITS),
+        "gamma": Param(0.0, float, "collision kernel exponent |v|^(gamma+2) (0: Maxwell molecules)", min=-3, max=1),
+        "delta": Param(0.0, float, "kernel regularisation (needed for gamma < 0)", min=0),
+        "C": Param(1.0 / 16, float, "collision constant", min=0, min_open=True),
+    },
     validate=_validate,
+    work_bytes=lambda p: 8.0 * p["dim"] * 48 * p["particles"] ** p["dim"] + 8.0 * 4 * p["grid"] ** p["dim"],
     layout=_layout,
     solve_chunk=_chunk,
     chunk=4,

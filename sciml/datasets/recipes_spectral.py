@@ -20,30 +20,23 @@ import torch
 from ..random_fields import grf_torus
 from ..solvers.burgers import Burgers1D, burgers_exact, burgers_grid
 from ..solvers.navier_stokes import CFL_LIMITS, SCHEMES, NavierStokes2D
-from .recipes import FieldSpec, Layout, Recipe, register_recipe, sample_rng
+from .recipes import FieldSpec, Layout, Param, Recipe, register_recipe, sample_rng
 
 #: FNO horizons by viscosity (Li et al. 2021): nu = 1e-3 -> T = 50, 1e-4 -> 30, 1e-5 -> 20.
 NS_DEFAULT_T = {1e-3: 50.0, 1e-4: 30.0, 1e-5: 20.0}
 
 
-def _number(p, name, *, positive=True, optional=False):
-    v = p[name]
-    if v is None and optional:
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
-        raise ValueError(f"{name} must be a finite number, got {v!r}")
-    if positive and v <= 0:
-        raise ValueError(f"{name} must be positive, got {v!r}")
-    return float(v)
-
-
-def _integer(p, name, minimum=1, optional=False):
-    v = p[name]
-    if v is None and optional:
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
-    return int(v)
+def _solver_params(max_dt: float) -> dict:
+    """Time-stepping parameters shared by ns2d and burgers."""
+    return {
+        "scheme": Param("etdrk4", str, "time integrator", choices=SCHEMES),
+        "dt": Param(None, float, "fixed time step (default: CFL-adaptive)", min=0, min_open=True, optional=True),
+        "cfl": Param(None, float, "CFL number of the adaptive step (default: the scheme's)", min=0, min_open=True,
+                     optional=True),
+        "max_dt": Param(max_dt, float, "largest adaptive step", min=0, min_open=True),
+        "device": Param("cpu", str, "cpu, cuda, cuda:N or auto"),
+        "dtype": Param("float64", str, "solver precision", choices=("float64", "float32")),
+    }
 
 
 def _device(p):
@@ -64,38 +57,24 @@ def _resolve_device(d):
 
 
 def _common_solver_params(p):
-    if p["scheme"] not in SCHEMES:
-        raise ValueError(f"scheme must be one of {SCHEMES}, got {p['scheme']!r}")
-    p["dt"] = _number(p, "dt", optional=True)
-    p["cfl"] = _number(p, "cfl", optional=True)
     if p["cfl"] is not None and p["cfl"] > CFL_LIMITS[p["scheme"]]:
         raise ValueError(f"cfl must be <= {CFL_LIMITS[p['scheme']]} for scheme {p['scheme']!r}, got {p['cfl']!r}")
-    p["max_dt"] = _number(p, "max_dt")
     p["device"] = _device(p)
-    if p["dtype"] not in ("float64", "float32"):
-        raise ValueError(f"dtype must be 'float64' or 'float32', got {p['dtype']!r}")
 
 
 # ---------------------------------------------------------------------------------------------------
 # ns2d
 # ---------------------------------------------------------------------------------------------------
 def _validate_ns(p: dict) -> dict:
-    p["viscosity"] = _number(p, "viscosity")
-    p["resolution"] = _integer(p, "resolution", minimum=8)
     if p["resolution"] % 2:
         raise ValueError(f"resolution must be even, got {p['resolution']}")
-    p["store_resolution"] = _integer(p, "store_resolution", minimum=4)
     if p["resolution"] % p["store_resolution"]:
         raise ValueError(f"store_resolution must divide resolution {p['resolution']}, got {p['store_resolution']}")
     if p["T"] is None:
         p["T"] = NS_DEFAULT_T.get(p["viscosity"], 50.0)
-    p["T"] = _number(p, "T")
-    p["record_dt"] = _number(p, "record_dt")
     k = p["T"] / p["record_dt"]
     if abs(k - round(k)) > 1e-9 * max(1.0, k) or round(k) < 1:
         raise ValueError(f"T ({p['T']}) must be a positive multiple of record_dt ({p['record_dt']})")
-    if p["forcing"] not in ("fno", "none"):
-        raise ValueError(f"forcing must be 'fno' or 'none', got {p['forcing']!r}")
     _common_solver_params(p)
     # build the solver once: catches bad combinations before any sample is drawn
     NavierStokes2D(p["resolution"], p["viscosity"], None, scheme=p["scheme"], dt=p["dt"], cfl=p["cfl"],
@@ -140,10 +119,19 @@ def _ns_chunk(p: dict, seed: int, indices) -> dict:
 
 NS2D = register_recipe(Recipe(
     name="ns2d",
-    defaults={"viscosity": 1e-3, "T": None, "record_dt": 1.0, "resolution": 256, "store_resolution": 64,
-              "forcing": "fno", "scheme": "etdrk4", "dt": None, "cfl": None, "max_dt": 0.05, "device": "cpu",
-              "dtype": "float64"},
+    params={
+        "viscosity": Param(1e-3, float, "kinematic viscosity nu", min=0, min_open=True),
+        "T": Param(None, float, "final time (default: 50/30/20 for nu = 1e-3/1e-4/1e-5, else 50)", min=0,
+                   min_open=True, optional=True),
+        "record_dt": Param(1.0, float, "time between stored frames", min=0, min_open=True),
+        "resolution": Param(256, int, "solve grid points per side (even)", min=8),
+        "store_resolution": Param(64, int, "stored grid points per side (divides resolution)", min=4),
+        "forcing": Param("fno", str, "forcing term: FNO's 0.1(sin 2pi(x+y) + cos 2pi(x+y)) or none",
+                         choices=("fno", "none")),
+        **_solver_params(0.05),
+    },
     validate=_validate_ns,
+    work_bytes=lambda p: 16.0 * 48 * p["resolution"] ** 2,  # complex spectra: ETDRK4 stages, coefficients
     layout=_ns_layout,
     solve_chunk=_ns_chunk,
     chunk=8,
@@ -156,17 +144,10 @@ NS2D = register_recipe(Recipe(
 # burgers (FNO setting)
 # ---------------------------------------------------------------------------------------------------
 def _validate_burgers(p: dict) -> dict:
-    p["viscosity"] = _number(p, "viscosity")
-    p["resolution"] = _integer(p, "resolution", minimum=8)
     if p["resolution"] % 2:
         raise ValueError(f"resolution must be even, got {p['resolution']}")
-    p["subsample"] = _integer(p, "subsample")
     if p["resolution"] % p["subsample"] or p["resolution"] // p["subsample"] < 4:
         raise ValueError(f"subsample must divide resolution {p['resolution']} leaving >= 4 points, got {p['subsample']}")
-    p["T"] = _number(p, "T")
-    p["n_times"] = _integer(p, "n_times", optional=True)
-    for name in ("alpha", "tau", "sigma"):
-        p[name] = _number(p, name)
     _common_solver_params(p)
     Burgers1D(p["resolution"], p["viscosity"], scheme=p["scheme"], dt=p["dt"], cfl=p["cfl"], max_dt=p["max_dt"])
     return p
@@ -215,10 +196,21 @@ def _burgers_chunk(p: dict, seed: int, indices) -> dict:
 
 BURGERS = register_recipe(Recipe(
     name="burgers",
-    defaults={"viscosity": 0.1, "resolution": 8192, "subsample": 8, "T": 1.0, "n_times": None, "alpha": 2.0,
-              "tau": 5.0, "sigma": 25.0, "scheme": "etdrk4", "dt": None, "cfl": None, "max_dt": 0.01,
-              "device": "cpu", "dtype": "float64"},
+    params={
+        "viscosity": Param(0.1, float, "viscosity nu", min=0, min_open=True),
+        "resolution": Param(8192, int, "solve grid points (even)", min=8),
+        "subsample": Param(8, int, "store every subsample-th point (divides resolution)", min=1),
+        "T": Param(1.0, float, "final time", min=0, min_open=True),
+        "n_times": Param(None, int, "store a trajectory of n_times frames up to T (default: u(x, T) only)",
+                         min=1, optional=True),
+        "alpha": Param(2.0, float, "GRF exponent of u0 ~ N(0, sigma^2 (-Laplace + tau^2)^-alpha)", min=0,
+                       min_open=True),
+        "tau": Param(5.0, float, "GRF inverse length scale", min=0, min_open=True),
+        "sigma": Param(25.0, float, "GRF amplitude", min=0, min_open=True),
+        **_solver_params(0.01),
+    },
     validate=_validate_burgers,
+    work_bytes=lambda p: 16.0 * 48 * p["resolution"] * (1 + (p["n_times"] or 1)),
     layout=_burgers_layout,
     solve_chunk=_burgers_chunk,
     chunk=16,
@@ -231,10 +223,6 @@ BURGERS = register_recipe(Recipe(
 # burgers-raissi (exact Cole-Hopf solution; deterministic)
 # ---------------------------------------------------------------------------------------------------
 def _validate_raissi(p: dict) -> dict:
-    p["viscosity"] = _number(p, "viscosity")
-    p["n_x"] = _integer(p, "n_x", minimum=3)
-    p["n_t"] = _integer(p, "n_t", minimum=2)
-    p["T"] = _number(p, "T")
     return p
 
 
@@ -259,8 +247,14 @@ def _raissi_chunk(p: dict, seed: int, indices) -> dict:
 
 BURGERS_RAISSI = register_recipe(Recipe(
     name="burgers-raissi",
-    defaults={"viscosity": 0.01 / np.pi, "n_x": 256, "n_t": 100, "T": 1.0},
+    params={
+        "viscosity": Param(0.01 / np.pi, float, "viscosity nu", min=0, min_open=True),
+        "n_x": Param(256, int, "grid points on [-1, 1]", min=3),
+        "n_t": Param(100, int, "time points on [0, T]", min=2),
+        "T": Param(1.0, float, "final time", min=0, min_open=True),
+    },
     validate=_validate_raissi,
+    work_bytes=lambda p: 8.0 * 8 * p["n_x"] * p["n_t"],
     layout=_raissi_layout,
     solve_chunk=_raissi_chunk,
     chunk=1,

@@ -31,6 +31,7 @@ import h5py
 import numpy as np
 
 from .. import __version__
+from .._util.extras import require
 from .recipes import FieldSpec, Layout
 
 __all__ = ["FORMAT", "StoredDataset", "open_dataset", "save_dataset", "describe", "ShardDirectory", "atomic_path"]
@@ -161,6 +162,7 @@ class StoredDataset:
 
     def to_netcdf(self, path, fields: Iterable[str] | None = None) -> Path:
         """Write a CF netCDF copy (atomically) and return its path."""
+        require("netCDF4", "netcdf", "netCDF export (to_netcdf)")
         path = Path(path)
         ds = self.to_xarray(fields, lazy=False)
         with atomic_path(path, ".nc") as tmp:

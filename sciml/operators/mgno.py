@@ -125,6 +125,12 @@ class MgNO(nn.Module):
         Add a pointwise linear map of the layer input (``W u``) to every hidden layer.
 
     Shapes: ``(B, in_channels, H, W) -> (B, out_channels, H, W)``, any H, W >= 2 ** (n_levels - 1).
+
+    Examples
+    --------
+    >>> model = MgNO(1, 1, hidden_channels=8, n_levels=3)
+    >>> model(torch.randn(2, 1, 29, 29)).shape   # odd sizes are fine
+    torch.Size([2, 1, 29, 29])
     """
 
     model_name = "mgno"

@@ -113,6 +113,15 @@ class SFNO(nn.Module):
 
     ``forward(x)``: (B, in_channels, nlat, nlon) -> (B, out_channels, nlat, nlon).
     ``model.config`` holds the constructor arguments (JSON-serialisable): ``SFNO(**model.config)``.
+
+    Examples
+    --------
+    >>> model = SFNO(10, 10, 32, 64, width=16, n_layers=2)   # CarbonBench LowRes: 10 levels, 32 x 64
+    >>> x = torch.randn(1, 10, 32, 64)
+    >>> model(x).shape
+    torch.Size([1, 10, 32, 64])
+    >>> bool(torch.allclose(model(x.roll(8, -1)), model(x).roll(8, -1), atol=1e-4))   # rotation in longitude
+    True
     """
 
     def __init__(self, in_channels: int, out_channels: int, nlat: int, nlon: int, *, width: int = 32,

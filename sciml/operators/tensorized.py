@@ -21,20 +21,15 @@ import string
 import torch
 from torch import nn
 
+from .._util.extras import require
+
 __all__ = ["SpectralWeight", "DenseWeight", "CPWeight", "TuckerWeight", "make_spectral_weight", "FACTORIZATIONS"]
 
 FACTORIZATIONS = (None, "dense", "cp", "tucker")
 
 
 def _tensorly():
-    try:
-        import tensorly
-    except ImportError as exc:  # pragma: no cover - tensorly is installed in the dev environment
-        raise ImportError(
-            "factorized spectral weights (factorization='cp' or 'tucker') need tensorly; "
-            "install it with `pip install tensorly` or use factorization=None"
-        ) from exc
-    return tensorly
+    return require("tensorly", "tensorly", "factorized spectral weights (factorization='cp' or 'tucker')")
 
 
 def _complex_param(shape, std: float) -> nn.Parameter:

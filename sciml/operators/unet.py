@@ -88,6 +88,12 @@ class UNet(nn.Module):
     non_linearity : str
 
     Shapes: ``(B, in_channels, H, W) -> (B, out_channels, H, W)``.
+
+    Examples
+    --------
+    >>> model = UNet(1, 1, base_channels=8, depth=3, periodic_dims=(-1,))   # periodic in longitude
+    >>> model(torch.randn(2, 1, 32, 64)).shape
+    torch.Size([2, 1, 32, 64])
     """
 
     model_name = "unet"

@@ -121,11 +121,24 @@ def periodic(points_left, points_right, *, derivative_index: int | None = None, 
 class HardDirichlet(nn.Module):
     """``u(x) = g(x) + phi(x) * N(x)``: exact Dirichlet data on ``{phi = 0}``.
 
-    Args:
-        net: network ``(n, d) -> (n, k)``.
-        distance: ``phi`` as a torch function ``(n, d) -> (n,)`` zero on the boundary
-            (e.g. ``geometry.distance``).
-        g: boundary data ``(n, d) -> (n,)``/``(n, k)`` torch function, or a constant (default 0).
+    Parameters
+    ----------
+    net : torch.nn.Module
+        Network ``(n, d) -> (n, k)``.
+    distance : callable
+        ``phi`` as a torch function ``(n, d) -> (n,)``, zero on the boundary
+        (e.g. ``geometry.distance``).
+    g : callable or float, optional
+        Boundary data, a torch function ``(n, d) -> (n,)``/``(n, k)``, or a constant (default 0).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sciml.pinns.networks import MLP
+    >>> u = HardDirichlet(MLP(2, 1, width=8, depth=2, seed=0), lambda x: x[:, 0] * (1 - x[:, 0]), g=2.0)
+    >>> u(torch.tensor([[0.0, 0.3], [1.0, 0.7]]))   # exactly g on x = 0 and x = 1
+    tensor([[2.],
+            [2.]], grad_fn=<AddBackward0>)
     """
 
     def __init__(self, net: nn.Module, distance: Callable, g=0.0):

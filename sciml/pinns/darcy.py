@@ -72,14 +72,32 @@ class DarcyResidualLoss(nn.Module):
     ``loss = physics_weight * mean_b ||r_b|| / ||f_b|| + boundary_weight * mean(u_boundary^2)
     + data_weight * mean_b ||u_b - y_b|| / ||y_b||``, norms over interior nodes.
 
-    Args:
-        f: source (scalar or tensor ``(1|B, 1, s, s)``), default 1 (FNO recipe).
-        mean: face average, ``"harmonic"`` (as the data generator) or ``"arithmetic"``.
-        physics_weight, data_weight, boundary_weight: non-negative weights.
-        enforce_boundary: evaluate the stencil with the prediction's boundary set to 0; the
-            boundary term then drives the predicted boundary to 0 as well.
+    Parameters
+    ----------
+    f : float or torch.Tensor, optional
+        Source, a scalar or a tensor ``(1|B, 1, s, s)``; default 1 (FNO recipe).
+    mean : {"harmonic", "arithmetic"}, optional
+        Face average of the coefficient (``"harmonic"``, as the data generator).
+    physics_weight, data_weight, boundary_weight : float, optional
+        Non-negative weights of the three terms.
+    enforce_boundary : bool, optional
+        Evaluate the stencil with the prediction's boundary set to 0; the boundary term then
+        drives the predicted boundary to 0 as well.
 
-    Call: ``loss(u_pred, a, y=None)`` with ``u_pred``, ``a`` (and ``y``) ``(B, 1, s, s)``; returns a scalar.
+    Notes
+    -----
+    Call as ``loss(u_pred, a, y=None)`` with ``u_pred``, ``a`` (and ``y``) ``(B, 1, s, s)`` on
+    the unit square (nodes including the boundary); returns a scalar tensor.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.linspace(0, 1, 17, dtype=torch.float64)
+    >>> X, Y = torch.meshgrid(x, x, indexing="ij")
+    >>> u = (X * (1 - X) * Y * (1 - Y))[None, None]   # zero on the boundary, not a solution
+    >>> a = torch.ones_like(u)
+    >>> DarcyResidualLoss()(u, a)
+    tensor(0.3444, dtype=torch.float64)
     """
 
     def __init__(self, f=1.0, *, mean: str = "harmonic", physics_weight: float = 1.0, data_weight: float = 1.0,

@@ -272,6 +272,18 @@ class Rectangle(Polygon):
 
     ``distance`` = R-conjunction of the two interval distances (smooth inside, exactly
     zero on the sides).
+
+    Examples
+    --------
+    >>> L = Rectangle([-1, -1], [1, 1]) - Rectangle([0, 0], [1, 1])   # an L-shaped domain
+    >>> L.contains(np.array([[0.5, 0.5], [-0.5, 0.5]]))
+    array([False,  True])
+    >>> x = L.sample_interior(500, "sobol", rng=0)
+    >>> x.shape, bool(L.contains(x).all())
+    ((500, 2), True)
+    >>> xb = L.sample_boundary(64, rng=1)
+    >>> bool(np.abs(L.distance(xb)).max() < 1e-12)
+    True
     """
 
     def __init__(self, lo, hi):

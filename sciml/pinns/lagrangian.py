@@ -37,15 +37,38 @@ def _sin(x):
 class LagrangianPINN(nn.Module):
     """Two-branch Lagrangian PINN on the periodic interval ``[x_min, x_min + period)``, ``t in [0, t_max]``.
 
-    Args:
-        beta: convection speed (length / time). viscosity: diffusion ``nu >= 0`` (length^2 / time).
-        u0: initial state as a torch function ``(n,) -> (n,)`` (default ``sin``); must be periodic.
-        period, x_min: the spatial domain. t_max: final time.
-        width, depth, activation, periodic_modes: of each branch's :class:`MLP`.
-        hard_initial: build the initial conditions into the output (else :meth:`loss_terms` adds soft ones).
-        dtype: ``torch.float32`` or ``torch.float64``. seed: initialisation seed.
+    Inputs are ``(n, 2)`` Lagrangian points ``(x0, t)``; ``forward`` returns ``(n, 2)`` =
+    ``(X, U)``, the position of the characteristic from ``x0`` and the state on it
+    (docs/references.md#pinns).
 
-    Inputs are ``(n, 2)`` Lagrangian points ``(x0, t)``; ``forward`` returns ``(n, 2)`` = ``(X, U)``.
+    Parameters
+    ----------
+    beta : float
+        Convection speed (length / time).
+    viscosity : float, optional
+        Diffusion ``nu >= 0`` (length^2 / time).
+    u0 : callable, optional
+        Initial state as a torch function ``(n,) -> (n,)`` (default ``sin``); must be periodic.
+    period, x_min : float, optional
+        The spatial domain ``[x_min, x_min + period)``.
+    t_max : float, optional
+        Final time.
+    width, depth, activation, periodic_modes : optional
+        Of each branch's :class:`MLP`.
+    hard_initial : bool, optional
+        Build the initial conditions into the output (else :meth:`loss_terms` adds soft ones).
+    dtype : torch.dtype, optional
+        ``torch.float32`` or ``torch.float64``.
+    seed : int, optional
+        Initialisation seed.
+
+    Examples
+    --------
+    >>> import torch
+    >>> m = LagrangianPINN(50.0, seed=0)
+    >>> m(torch.tensor([[0.0, 0.0], [1.0, 0.0]]))   # at t = 0: X = x0 and U = sin(x0), exactly
+    tensor([[0.0000, 0.0000],
+            [1.0000, 0.8415]], grad_fn=<CatBackward0>)
     """
 
     def __init__(self, beta: float, viscosity: float = 0.0, *, u0: Callable = _sin, period: float = 2 * math.pi,

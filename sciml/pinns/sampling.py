@@ -66,7 +66,16 @@ def sample_unit_cube(n: int, d: int, method: str = "uniform", rng=None) -> np.nd
 
 
 def sample_box(lo, hi, n: int, method: str = "uniform", rng=None) -> np.ndarray:
-    """``n`` points in the box ``[lo, hi)``, shape ``(n, d)`` with ``d = len(lo)``."""
+    """``n`` points in the box ``[lo, hi)``, shape ``(n, d)`` with ``d = len(lo)``.
+
+    ``method`` and ``rng`` as :func:`sample_unit_cube`.
+
+    Examples
+    --------
+    >>> x = sample_box([-1, 0], [1, 1], 256, "sobol", rng=0)   # (x, t) collocation points
+    >>> x.shape, bool((x.min(axis=0) >= [-1, 0]).all() and (x.max(axis=0) < [1, 1]).all())
+    ((256, 2), True)
+    """
     lo = np.atleast_1d(np.asarray(lo, dtype=float))
     hi = np.atleast_1d(np.asarray(hi, dtype=float))
     if lo.shape != hi.shape or lo.ndim != 1:

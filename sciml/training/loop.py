@@ -73,7 +73,7 @@ class Loop:
     --------
     >>> with Loop(3, "demo", progress=False) as loop:
     ...     for k in range(3):
-    ...         loop.check_finite(0.5, f"step {k}")
+    ...         _ = loop.check_finite(0.5, f"step {k}")
     ...         stop = loop.advance()
     >>> loop.steps, loop.stopped
     (3, '')

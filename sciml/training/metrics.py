@@ -19,7 +19,14 @@ def _check(pred: torch.Tensor, true: torch.Tensor):
 
 
 def relative_l2(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
-    """``||pred - true||_2 / ||true||_2`` per sample, shape ``(batch,)``."""
+    """``||pred - true||_2 / ||true||_2`` per sample, shape ``(batch,)``.
+
+    Examples
+    --------
+    >>> true = torch.tensor([[3.0, 4.0], [1.0, 0.0]])
+    >>> relative_l2(true + torch.tensor([[0.0, 0.5], [0.1, 0.0]]), true)
+    tensor([0.1000, 0.1000])
+    """
     p, t = _check(pred, true)
     return torch.linalg.vector_norm(p - t, dim=1) / torch.linalg.vector_norm(t, dim=1)
 
@@ -42,7 +49,14 @@ def nrmse(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
 
 
 def vrmse(pred: torch.Tensor, true: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
-    """``sqrt(MSE / Var(true))`` per sample (The Well's VRMSE), shape ``(batch,)``."""
+    """``sqrt(MSE / Var(true))`` per sample (The Well's VRMSE), shape ``(batch,)``.
+
+    Examples
+    --------
+    >>> true = torch.tensor([[1.0, -1.0, 1.0, -1.0]])   # variance 1
+    >>> vrmse(true.mean() + 0 * true, true)              # predicting the mean scores about 1
+    tensor([1.0000])
+    """
     p, t = _check(pred, true)
     return ((p - t).square().mean(1) / (t.var(1, unbiased=False) + eps)).sqrt()
 

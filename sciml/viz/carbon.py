@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._util.extras import require
 from ..bench.carbonbench import to_ppm
 from .fields import save_figure
 
@@ -190,10 +191,7 @@ def render_co2_column_3d(q, lat, lon, out, *, height_km=None, mass_mix_unit: flo
     Raises ImportError when pyvista is missing and RuntimeError when vtk cannot render off-screen.
     """
     q, lat, lon = _check_field(q, lat, lon)
-    try:
-        import pyvista as pv
-    except ImportError as e:
-        raise ImportError("render_co2_column_3d needs pyvista (pip install 'sciml[viz3d]')") from e
+    pv = require("pyvista", "viz3d", "render_co2_column_3d")
     L, nlat, nlon = q.shape
     h = np.linspace(0.0, float(L), L + 1) if height_km is None else np.asarray(height_km, dtype=np.float64)
     if h.shape != (L + 1,) or np.any(np.diff(h) <= 0):

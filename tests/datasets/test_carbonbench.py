@@ -237,22 +237,7 @@ def test_generator_bad_arguments(tmp_path):
         cb.generate_carbonbench(tmp_path, days_per_year=0, progress=False)
 
 
-def test_cli(tmp_path):
-    out = tmp_path / "cli"
-    rc = cb.cli_generate(["--grid", "latlon22.5", "--levels", "2", "--years", "2000-2001", "--days-per-year", "1",
-                          "--out", str(out), "--no-progress"])
-    assert rc == 0
-    s = cb.open_carbonbench(out, "test")
-    assert len(s) == 4 and s.level.size == 2
-    with pytest.raises(ValueError, match="--years"):
-        cb.cli_generate(["--years", "2000..2003", "--out", str(out)])
-    with pytest.raises(ValueError, match="--out"):
-        cb.cli_generate(["--years", "2000-2001"])
-    # user mistakes are ValueErrors naming the argument (sciml.cli turns them into one line + exit 2)
-    with pytest.raises(ValueError, match="divide 180"):
-        cb.cli_generate(["--grid", "latlon7", "--out", str(tmp_path / "x")])
-    assert not (tmp_path / "x").exists()
-    shutil.rmtree(out)
+# the command line (sciml generate carbonbench) is tested in tests/cli/test_carbonbench_cli.py
 
 
 def test_synthetic_flux_budgets_are_realistic():

@@ -17,7 +17,6 @@ Examples
 4
 """
 from ...solvers.atmosphere import SyntheticAtmosphere
-from ._cli import cli_generate
 from .generator import _Simulator, generate_carbonbench, generate_tiny_carbonbench, parse_splits, parse_years
 from .reader import CarbonBenchStore, open_carbonbench, to_cf_dataset
 from .schema import (MASSMIX_TO_PPM, PGC_PER_KG_CO2, PUBLISHED_SPLITS, STANDARD_NAMES, UNITS, VARIABLES_2D,
@@ -27,7 +26,7 @@ from .stats import compute_stats, write_stats
 __all__ = [
     "VARIABLES_3D", "VARIABLES_2D", "UNITS", "STANDARD_NAMES", "PUBLISHED_SPLITS", "MASSMIX_TO_PPM",
     "PGC_PER_KG_CO2", "CarbonBenchStore", "open_carbonbench", "store_path", "stats_path",
-    "generate_carbonbench", "generate_tiny_carbonbench", "cli_generate", "default_splits",
+    "generate_carbonbench", "generate_tiny_carbonbench", "default_splits",
     "to_cf_dataset", "SyntheticAtmosphere", "parse_years", "parse_splits", "compute_stats", "write_stats",
 ]
 _private = (_Simulator, _days_in_year, _seconds_since_2000)  # used by tests and benchmarks

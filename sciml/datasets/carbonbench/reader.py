@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..._util.extras import require
 from ..._util.io import atomic_path
 from ...grids import LatLonGrid
 from .schema import _NOT_CF, STANDARD_NAMES, UNITS, VARIABLES_2D, VARIABLES_3D, _find_store
@@ -149,6 +150,7 @@ class CarbonBenchStore:
 
     def to_netcdf(self, path, time=slice(None)):
         """Export (a time slice of) the split to CF-netCDF (one variable per field). Returns the path."""
+        require("netCDF4", "netcdf", "netCDF export (to_netcdf)")
         ds = to_cf_dataset(self).isel(time=time)
         path = Path(path)
         with atomic_path(path, ".nc") as tmp:

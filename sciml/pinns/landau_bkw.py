@@ -1,8 +1,6 @@
-"""``sciml landau``: run a Landau particle method on the BKW solution and report errors and moments.
+"""Landau particle methods on the BKW solution: the driver behind ``sciml landau`` and ``benchmarks/landau.py``.
 
-``sciml landau --method blob|score|pinn-pm --dim 2 --particles 1024 --t-end 1 --plot out.png``
-
-:func:`run_bkw` is the driver (also used by ``benchmarks/landau.py``): it starts from the BKW
+:func:`run_bkw` starts from the BKW
 density at ``t0`` (2D: ``t0 = 0``; 3D: ``t0 = 2``, where the 3D BKW density is positive), runs the
 method to ``t0 + t_end`` and compares the reconstructed density with the exact one on a grid.
 """
@@ -14,12 +12,13 @@ import time
 import numpy as np
 import torch
 
-from ._argtypes import positive_float as _positive_float
-from ._argtypes import positive_int as _positive_int
+__all__ = ["run_bkw", "METHODS", "T0", "BOX", "DEFAULT_DT"]
 
 METHODS = ("blob", "score", "pinn-pm")
 T0 = {2: 0.0, 3: 2.0}
 BOX = {2: 4.0, 3: 4.5}
+#: default time steps: blob RK4, score forward Euler (PINN-PM has no time stepping)
+DEFAULT_DT = {"blob": 0.05, "score": 0.01}
 
 
 def _side(particles: int, dim: int) -> int:
@@ -39,7 +38,7 @@ def run_bkw(method: str, dim: int = 2, particles: int = 1024, t_end: float = 1.0
     Returns ``method, dim, n_particles, t0, t_final, axis, density, exact, initial, error``
     (relative L2 at ``t_final``), ``errors`` {t: error}, ``history``, ``wall_time`` (s), ``extra``.
     """
-    from .solvers.landau import (blob_density, blob_eps, blob_method, bkw_density, bkw_score, kde_density,
+    from ..solvers.landau import (blob_density, blob_eps, blob_method, bkw_density, bkw_score, kde_density,
                                  moments, relative_l2, sample_bkw, score_method, velocity_grid)
 
     if method not in METHODS:
@@ -67,7 +66,7 @@ def run_bkw(method: str, dim: int = 2, particles: int = 1024, t_end: float = 1.0
         w = w / w.sum()
         n_part = x.shape[0]
     if method == "blob":
-        dt = dt or 0.05
+        dt = dt or DEFAULT_DT["blob"]
         eps = blob_eps(h)
         v, info = blob_method(x, w, max(times), dt, eps=eps, quad_axis=axis, save_times=times, progress=progress)
         for t in times:
@@ -77,7 +76,7 @@ def run_bkw(method: str, dim: int = 2, particles: int = 1024, t_end: float = 1.0
         extra = {"energy_drift": info["energy_drift"], "momentum_drift": info["momentum_drift"], "dt": dt,
                  "eps": eps}
     elif method == "score":
-        dt = dt or 0.01
+        dt = dt or DEFAULT_DT["score"]
         v0 = torch.as_tensor(sample_bkw(particles, t0, dim, rng=seed), device=device)
         n_part = particles
         v, info = score_method(v0, None, max(times), dt, score0=s0, save_times=times, seed=seed, progress=progress)
@@ -88,7 +87,7 @@ def run_bkw(method: str, dim: int = 2, particles: int = 1024, t_end: float = 1.0
         history["entropy_label"] = "score-matching loss (-Fisher info.)"
         extra = {"energy_drift": info["energy_drift"], "momentum_drift": info["momentum_drift"], "dt": dt}
     else:
-        from .pinns.landau import LandauPINNPM, train_pinn_pm
+        from .landau import LandauPINNPM, train_pinn_pm
 
         model = LandauPINNPM(dim, max(times), v_max=L, seed=seed).to(device=device)
         model, info = train_pinn_pm(model, x, w, iters=iters, score0=s0, f0=f0, seed=seed, progress=progress)
@@ -118,47 +117,3 @@ def run_bkw(method: str, dim: int = 2, particles: int = 1024, t_end: float = 1.0
             "exact": bkw_density(xe, t0 + t_end, dim).reshape(shape).cpu().numpy(),
             "initial": bkw_density(xe, t0, dim).reshape(shape).cpu().numpy(),
             "error": errors[float(t_end)], "errors": errors, "history": history, "wall_time": wall, "extra": extra}
-
-
-def add_parser(subparsers) -> None:
-    """Add ``landau`` to the ``sciml`` subcommands."""
-    p = subparsers.add_parser("landau", help="Landau equation particle methods on the BKW solution",
-                              description="Run the blob, score or PINN-PM particle method on the BKW solution of "
-                                          "the homogeneous Landau equation (Maxwell molecules) and report the "
-                                          "relative L2 density error and conservation.")
-    p.add_argument("--method", choices=METHODS, default="blob")
-    p.add_argument("--dim", type=int, choices=(2, 3), default=2)
-    p.add_argument("--particles", type=_positive_int, default=1024, help="total number of particles")
-    p.add_argument("--t-end", type=_positive_float, default=1.0, help="run time after t0")
-    p.add_argument("--dt", type=_positive_float, default=None, help="time step (blob 0.05 RK4, score 0.01 Euler)")
-    p.add_argument("--iters", type=_positive_int, default=1500, help="PINN-PM training iterations")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--plot", default=None, help="write a figure (density slices, moment histories)")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=_cmd_landau)
-
-
-def _cmd_landau(args) -> int:
-    if args.particles < 16:
-        raise ValueError(f"--particles must be >= 16, got {args.particles}")
-    if args.plot is not None:
-        from pathlib import Path
-
-        parent = Path(args.plot).parent
-        if not parent.exists():
-            raise FileNotFoundError(f"--plot directory {parent} does not exist")
-    res = run_bkw(args.method, args.dim, args.particles, args.t_end, dt=args.dt, iters=args.iters, seed=args.seed,
-                  progress=not args.no_progress)
-    ex = res["extra"]
-    print(f"method={res['method']} dim={res['dim']} particles={res['n_particles']} "
-          f"t={res['t0']:g}->{res['t_final']:g} rel_L2_error={res['error']:.4e} "
-          f"energy_drift={ex['energy_drift']:.2e} momentum_drift={ex['momentum_drift']:.2e} "
-          f"wall={res['wall_time']:.1f}s"
-          + (f" certificate_fisher_rel={ex['certificate_fisher_rel']:.3e}" if "certificate_fisher_rel" in ex else ""))
-    if args.plot:
-        from .viz.landau import plot_landau
-
-        path = plot_landau(res, args.plot, title=f"Landau {res['dim']}D BKW, {res['method']}, "
-                                                  f"N={res['n_particles']}")
-        print(f"wrote {path}")
-    return 0

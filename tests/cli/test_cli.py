@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -65,17 +66,22 @@ def test_console_script_no_traceback(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
-def test_generate_carbonbench_forwards_its_options(monkeypatch):
+def test_generate_carbonbench_forwards_its_options(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
     import sciml.datasets.carbonbench as cb
 
     seen = {}
-    monkeypatch.setattr(cb, "cli_generate", lambda argv: seen.setdefault("argv", argv) and 0)
+
+    def fake(out, **kw):
+        seen.update(kw, out=out)
+        return {"seconds": 0.0}
+
+    monkeypatch.setattr(cb, "generate_carbonbench", fake)
     assert main(["generate", "carbonbench", "--grid", "latlon5.625", "--years", "2000", "--out", "d",
                  "--seed", "3", "--no-progress"]) == 0
-    argv = seen["argv"]
-    assert argv[:4] == ["--grid", "latlon5.625", "--years", "2000"]
-    assert argv[argv.index("--out") + 1] == "d" and argv[argv.index("--seed") + 1] == "3"
-    assert "--no-progress" in argv
+    assert seen["grid"] == "latlon5.625" and tuple(seen["years"]) == (2000, 2000)
+    assert Path(seen["out"]) == Path("d").resolve() and seen["seed"] == 3
+    assert seen["progress"] is False
 
 
 def test_help_does_not_import_subcommand_modules():
@@ -84,6 +90,7 @@ def test_help_does_not_import_subcommand_modules():
 
     code = ("import sys; from sciml.cli import main\n"
             "try: main(['--help'])\nexcept SystemExit: pass\n"
-            "print(sorted(m for m in ('torch', 'sciml.training.cli', 'sciml.pinns.cli') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'sciml.cli.train', 'sciml.cli.pinn', 'sciml.cli.landau',\n"
+            "                         'sciml.cli.bench', 'sciml.cli.generate') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"

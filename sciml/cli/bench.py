@@ -1,0 +1,81 @@
+"""``sciml bench run`` and ``sciml bench table``."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .._util.validation import positive_int
+from .train import add_common_training_args, parse_model_args
+
+__all__ = ["add_parser"]
+
+
+def add_parser(subparsers, argv=()):
+    p = subparsers.add_parser("bench", help="leaderboard: run a task, render the table",
+                              description="Run leaderboard tasks and render the leaderboard.")
+    sub = p.add_subparsers(dest="bench_command", metavar="{run,table}", parser_class=type(p))
+    sub.required = True
+    r = sub.add_parser("run", help="train and evaluate one model on one task; write a results JSON",
+                       description="Train MODEL on TASK with the task's recipe (override with flags) and write "
+                                   "OUT/<task>__<model>__<label>.json. Missing task data is generated.")
+    r.add_argument("--task", required=True, help="a leaderboard task (darcy85, ...; an unknown name lists them)")
+    r.add_argument("--out", default="results", help="results directory (default: results)")
+    r.add_argument("--data", default=None, help="existing store file for the task (default: generated)")
+    r.add_argument("--data-dir", default=None, help="where task data is kept (default: $SCIML_DATA or .bench/data)")
+    r.add_argument("--workers", type=positive_int, default=1, help="processes for data generation")
+    r.add_argument("--label", default=None, help="run label in the file name and table")
+    add_common_training_args(r)
+    r.set_defaults(func=run_task)
+    t = sub.add_parser("table", help="render the leaderboard (markdown + png) from results JSON files")
+    t.add_argument("results", help="results directory")
+    t.add_argument("--out", default=None, help="markdown file to write (.md; a .png is written beside it)")
+    t.add_argument("--overwrite", action="store_true", help="replace existing table files")
+    t.set_defaults(func=run_table)
+    return p
+
+
+def run_task(args):
+    from .._util.io import check_output, lock_outputs
+    from ..bench.runner import run
+    from ..bench.tasks import get_task
+
+    task = get_task(args.task)
+    out = check_output(args.out, name="--out", inputs=[args.data], directory=True, exist_ok=True)
+    cfg = parse_model_args(args.model_arg)
+    for key in ("modes", "width", "layers"):
+        if getattr(args, key) is not None:
+            cfg[key] = getattr(args, key)
+    with lock_outputs(out):
+        res = run(task, args.model, out=out, data=args.data, data_dir=args.data_dir, epochs=args.epochs,
+                  seconds=args.seconds, n_train=args.n_train, n_test=args.n_test, seed=args.seed,
+                  device=args.device, amp=args.amp, batch_size=args.batch_size, lr=args.lr, model_config=cfg,
+                  inputs=args.inputs, outputs=args.outputs, label=args.label, workers=args.workers,
+                  progress=not args.no_progress and sys.stderr.isatty())
+    print(f"{res['task']} / {res['model']} ({res['label']}): test relative L2 = {res['test_rel_l2']:.4f}, "
+          f"{res['params']:,} params, {res['epochs']} epochs in {res['train_seconds']:.0f} s, "
+          f"{res['inference_ms_per_sample']:.2f} ms/sample inference on {res['hardware']['summary']}")
+    print(f"wrote {res['results_file']}")
+    return 0
+
+
+def run_table(args):
+    from .._util.io import check_output, lock_outputs
+    from ..bench.leaderboard import table
+
+    results = Path(args.results)
+    if not results.is_dir():
+        raise FileNotFoundError(f"results directory does not exist: {results}")
+    md = png = None
+    if args.out is not None:
+        if Path(args.out).suffix.lower() not in (".md", ".markdown"):
+            raise ValueError(f"--out must be a markdown file (.md), got {args.out!r}")
+        inputs = [results, *sorted(results.glob("*.json"))]
+        md = check_output(args.out, name="--out", inputs=inputs, overwrite=args.overwrite, kinds=("text",))
+        png = check_output(md.with_suffix(".png"), name="--out (its .png)", inputs=inputs,
+                           overwrite=args.overwrite)
+    with lock_outputs(md, png):
+        text = table(results, out=md)
+    print(text)
+    if md is not None:
+        print(f"wrote {args.out} and {Path(args.out).with_suffix('.png')}")
+    return 0

@@ -1,0 +1,181 @@
+"""``sciml train``: train a neural operator on a store file, print its test error, write figures."""
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+from .._util.validation import nonnegative_int, positive_float, positive_int
+
+__all__ = ["add_parser", "add_common_training_args", "parse_model_args", "model_config_from_args",
+           "check_modes"]
+
+
+def parse_model_args(items) -> dict:
+    """``["key=value", ...]`` -> dict (values as Python literals when they parse, else strings)."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"--model-arg expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            out[key.strip().replace("-", "_")] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key.strip().replace("-", "_")] = value
+    return out
+
+
+def add_common_training_args(p):
+    """Model and optimiser flags shared by ``sciml train`` and ``sciml bench run``."""
+    p.add_argument("--model", default="fno", help="registry model name (fno, tfno, ...)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="training epochs")
+    p.add_argument("--seconds", type=positive_float, default=None,
+                   help="wall-clock training budget instead of/with epochs")
+    p.add_argument("--modes", type=positive_int, default=None,
+                   help="FNO Fourier modes per axis per sign (paper's 'modes')")
+    p.add_argument("--width", type=positive_int, default=None, help="FNO hidden channels")
+    p.add_argument("--layers", type=positive_int, default=None, help="FNO blocks")
+    p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other model constructor argument (repeatable), e.g. --model-arg domain_padding=0.1")
+    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--lr", type=positive_float, default=None)
+    p.add_argument("--n-train", type=positive_int, default=None, help="first N samples train")
+    p.add_argument("--n-test", type=positive_int, default=None, help="last N samples test")
+    p.add_argument("--inputs", nargs="+", default=None, help="input field name(s)")
+    p.add_argument("--outputs", nargs="+", default=None, help="output field name(s)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    p.add_argument("--amp", choices=["bf16", "fp16"], default=None, help="mixed precision (CUDA only)")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_parser(subparsers, argv=()):
+    p = subparsers.add_parser(
+        "train", help="train a neural operator on a dataset file",
+        description="Train a model on a store file (default: Darcy a -> u), print the test relative L2 error "
+                    "and write checkpoints, results.json and figures into --out.")
+    p.add_argument("--data", required=True, help="store file (.h5) written by `sciml generate`")
+    p.add_argument("--out", required=True, help="run directory (created; its parent must exist)")
+    add_common_training_args(p)
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--scheduler", choices=["cosine", "step", "onecycle", "none"], default="cosine")
+    p.add_argument("--grad-clip", type=positive_float, default=None)
+    p.add_argument("--t-in", type=positive_int, default=None, help="trajectories: frames in (e.g. 10)")
+    p.add_argument("--t-out", type=positive_int, default=None, help="trajectories: frames out (default: the rest)")
+    p.add_argument("--no-normalize", action="store_true", help="no input/output normalisation")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--resume", action="store_true", help="continue the run in --out (from its checkpoints/last)")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing run directory --out")
+    p.set_defaults(func=run)
+    return p
+
+
+def model_config_from_args(args, ndim: int) -> dict:
+    from ..training.pipeline import default_model_config
+
+    cfg = default_model_config(args.model, 1, 1, ndim, modes=args.modes, width=args.width, layers=args.layers,
+                               **parse_model_args(args.model_arg))
+    cfg.pop("in_channels")
+    cfg.pop("out_channels")
+    return cfg
+
+
+def check_modes(cfg: dict, grid) -> None:
+    """Refuse Fourier modes the grid cannot hold (``n_modes`` counts both signs, per axis)."""
+    n_modes = cfg.get("n_modes")
+    if n_modes is None:
+        return
+    n_modes = [n_modes] * len(grid) if isinstance(n_modes, int) else list(n_modes)
+    if len(n_modes) != len(grid):
+        raise ValueError(f"n_modes {n_modes} has {len(n_modes)} entries for a {len(grid)}-D grid {tuple(grid)}")
+    for m, s in zip(n_modes, grid):
+        per_sign = -(-int(m) // 2)
+        if per_sign > s // 2 + 1:
+            raise ValueError(f"--modes {per_sign} is more than the {s}-point grid holds "
+                             f"(at most {s // 2 + 1} per sign on a {'x'.join(map(str, grid))} grid)")
+
+
+def _operator_spec(spec: dict) -> dict:
+    while spec.get("kind") in ("normalized", "rollout"):
+        spec = spec["model"]
+    return spec
+
+
+def check_resume(out: Path, model: str, cfg: dict) -> None:
+    """``--resume`` with options that differ from the run's own: ValueError naming them."""
+    import json
+
+    last = out / "checkpoints" / "last"
+    if not (last / "config.json").exists():
+        raise FileNotFoundError(f"--resume: no checkpoint at {last}")
+    try:
+        stored = json.loads((last / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--resume: cannot read {last / 'config.json'}: {exc}") from None
+    spec = _operator_spec(stored.get("model", {}))
+    name, have = spec.get("name"), spec.get("config", {})
+    if name is not None and str(name).lower() != model.lower():
+        raise ValueError(f"--resume: the run in {out} trained --model {name}, not {model}")
+    for key, value in cfg.items():
+        if key in have and have[key] != value:
+            raise ValueError(f"--resume: the run in {out} has {key}={have[key]!r}, this command asks for "
+                             f"{key}={value!r} (repeat the run's options, or give a new --out)")
+
+
+def run(args) -> int:
+    import shutil
+
+    from .._util.io import check_output, lock_outputs, remove_empty_tree
+
+    data = Path(args.data)
+    if not data.exists():
+        raise FileNotFoundError(f"--data file does not exist: {data}")
+    out = check_output(args.out, name="--out", inputs=[data], directory=True,
+                       exist_ok=args.resume, overwrite=args.overwrite)
+    if args.epochs is None and args.seconds is None:
+        raise ValueError("give --epochs N or --seconds S")
+    existed = out.exists()
+    with lock_outputs(out):
+        from ..datasets import open_dataset
+        from ..operators import MODELS
+        from ..training.pipeline import train_operator
+
+        if args.model.lower() not in MODELS:
+            raise ValueError(f"--model must be one of {', '.join(sorted(MODELS))}; got {args.model!r}")
+        inputs = args.inputs or ["a"]
+        outputs = args.outputs or ["u"]
+        with open_dataset(data) as ds:
+            for name in inputs + outputs:
+                if name not in ds:
+                    raise ValueError(f"field {name!r} not in {data.name} (fields: {', '.join(ds.fields)}); "
+                                     f"choose with --inputs/--outputs")
+            ndim = ds[outputs[0]].ndim - (3 if args.t_in else 2)
+            grid = tuple(ds[outputs[0]].shape[-ndim:])
+        cfg = model_config_from_args(args, ndim)
+        check_modes(cfg, grid)
+        if args.resume:
+            check_resume(out, args.model, cfg)
+        elif existed and args.overwrite:
+            shutil.rmtree(out)
+        try:
+            res = train_operator(
+                data, out, model=args.model, model_config=cfg, inputs=inputs, outputs=outputs,
+                n_train=args.n_train, n_test=args.n_test, t_in=args.t_in, t_out=args.t_out,
+                normalize=not args.no_normalize, epochs=args.epochs, seconds=args.seconds,
+                batch_size=args.batch_size or 20, lr=args.lr or 1e-3, weight_decay=args.weight_decay,
+                scheduler=None if args.scheduler == "none" else args.scheduler, grad_clip=args.grad_clip,
+                amp=args.amp, device=args.device, seed=args.seed,
+                progress=not args.no_progress and sys.stderr.isatty(), resume=args.resume)
+        except BaseException:
+            if not existed:
+                remove_empty_tree(out)
+            raise
+    print(f"{res['model']}: {res['params']:,} parameters, {res['epochs']} epochs in {res['train_seconds']:.1f} s "
+          f"on {res['device']} ({res['n_train']} train / {res['n_test']} test at "
+          f"{'x'.join(map(str, res['resolution']))})")
+    print(f"train relative L2 = {res['train_rel_l2']:.4f}")
+    print(f"test relative L2 = {res['test_rel_l2']:.4f}")
+    for key in ("predictions_figure", "loss_curves_figure", "rollout_figure", "results_file", "checkpoint"):
+        if key in res:
+            print(f"wrote {res[key]}")
+    return 0
