@@ -206,9 +206,10 @@ def _check_modes(cfg: dict, spatial) -> None:
     pads = list(pad) if isinstance(pad, (list, tuple)) else [pad] * len(spatial)
     for axis, (m, n, p) in enumerate(zip(modes, spatial, pads)):
         size = int(round(n * (1 + float(p))))
-        if int(m) > size:
-            raise ValueError(f"modes: {int(m) // 2} per sign (n_modes {int(m)}) on axis {axis} exceed its {size}-point "
-                             f"grid ({n} points + padding); use at most {size // 2} per sign")
+        per_sign = -(-int(m) // 2)
+        if per_sign > size // 2 + 1:  # more than the FFT of the (padded) axis has: parameters without modes
+            raise ValueError(f"modes: {per_sign} per sign (n_modes {int(m)}) on axis {axis} exceed its {size}-point "
+                             f"grid ({n} points + padding); use at most {size // 2 + 1} per sign")
 
 
 def _run(trainer, train, test, out_dir, data, name, cfg, spatial, trajectory, resume, overwrite, load_seconds,
