@@ -1,4 +1,4 @@
-"""CarbonBench emulators on the synthetic benchmark: UNet, SFNO, Swin (+ persistence), same run.
+"""CarbonBench emulators on the synthetic benchmark: UNet, GraphCast, SFNO, Swin (+ persistence), same run.
 
 Each backbone is wrapped in a ``ConservativeEmulator`` (centred normalised input, increment
 prediction, scale mass fixer, surface fluxes injected; or the flux-form head with ``--flux``),
@@ -11,7 +11,7 @@ floor every model must beat. The table is printed beside the published LowRes fi
 
     python benchmarks/carbonbench_emulators.py --root cb_data --out cb_results \\
         [--grid latlon11.25 --levels 5 --train-years 2000-2001 --test-years 2002] \\
-        [--models unet sfno swin] [--minutes 8] [--flux]
+        [--models unet graphcast sfno swin] [--minutes 8] [--flux]
 
 The reported table (2 shared CPU cores, OMP_NUM_THREADS=1, ``docs/carbonbench_*_result.json``): each
 backbone is two runs, single-step then rollouts up to 16 steps, then a warm-started fine-tuning on 16 / 32 / 64
@@ -50,7 +50,7 @@ from sciml.conservation import ConservativeEmulator  # noqa: E402
 from sciml.training.emulator import (carbon_arrays_from_store, emulator_stats, load_emulator, make_rollout_fn,  # noqa: E402
                                       save_emulator, stability_run, train_emulator)
 
-PAPER_NAME = {"unet": "UNet", "sfno": "SFNO", "swin": "SwinTransformer"}
+PAPER_NAME = {"unet": "UNet", "graphcast": "GraphCast", "sfno": "SFNO", "swin": "SwinTransformer"}
 
 
 def backbone(name, cin, cout, nlat, nlon):
@@ -67,6 +67,10 @@ def backbone(name, cin, cout, nlat, nlon):
         # periodic padding in longitude only: the pole-to-pole wrap is not physical
         return build_model("unet", in_channels=cin, out_channels=cout, base_channels=32, depth=3,
                            periodic_dims=(-1,))
+    if name == "graphcast":
+        # multi-mesh level 2 at 11.25 deg (every mesh vertex hears the grid), 4 processor layers
+        return build_model("graphcast", in_channels=cin, out_channels=cout, nlat=nlat, nlon=nlon, latent=64,
+                           n_layers=4)
     raise ValueError(f"unknown model {name!r}")
 
 
@@ -264,7 +268,7 @@ def main(argv=None):
     ap.add_argument("--levels", type=int, default=5)
     ap.add_argument("--train-years", default="2000-2001")
     ap.add_argument("--test-years", default="2002-2002")
-    ap.add_argument("--models", nargs="+", default=["unet", "sfno", "swin"])
+    ap.add_argument("--models", nargs="+", default=["unet", "graphcast", "sfno", "swin"])
     ap.add_argument("--minutes", type=float, default=8.0, help="training budget per model")
     ap.add_argument("--horizons", type=int, nargs="+", default=[1, 2, 4, 8], help="rollout horizons of the stages")
     ap.add_argument("--iters", type=int, nargs="+", default=[1500, 300, 120, 60],

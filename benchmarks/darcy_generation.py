@@ -15,7 +15,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import time  # noqa: E402
 
-import numpy as np  # noqa: E402
 import scipy.sparse.linalg as spla  # noqa: E402
 
 from sciml.datasets.recipes import sample_rng  # noqa: E402

@@ -30,8 +30,7 @@ import scipy.sparse as sp  # noqa: E402
 import scipy.sparse.linalg as spla  # noqa: E402
 
 from sciml.random_fields import grf_neumann_square  # noqa: E402
-from sciml.solvers.elliptic import (assemble_darcy, assemble_heat_step, assemble_helmholtz,  # noqa: E402
-                                    darcy_coefficient)
+from sciml.solvers.elliptic import assemble_darcy, assemble_heat_step, assemble_helmholtz, darcy_coefficient  # noqa: E402
 from sciml.solvers.krylov import RecycleSpace, gcrodr, solve_sequence, sort_systems  # noqa: E402
 
 SKR_TABLE1 = {  # time speedup / iteration ratio ranges reported by SKR (ICLR 2024), GMRES(40) vs GCRO-DR(40,20)
@@ -96,7 +95,7 @@ def table1(s, n_samples, base_every):
             ml = pyamg.ruge_stuben_solver(A)
             cnt = [0]
             x, info = spla.cg(A, b, rtol=1e-8, atol=0.0, M=ml.aspreconditioner(cycle="V"),
-                              callback=lambda _x: cnt.__setitem__(0, cnt[0] + 1))
+                              callback=lambda _x, cnt=cnt: cnt.__setitem__(0, cnt[0] + 1))
             its.append(cnt[0])
             res.append(true_res(A, b, x))
         return (_clock() - t) / len(base_idx), np.mean(its), max(res)
@@ -129,7 +128,7 @@ def table1(s, n_samples, base_every):
 
     t_amg2, it_amg2, res_amg2 = pyamg_rs_pcg()
     t_amg = 0.5 * (t_amg1 + t_amg2)
-    rows.append((f"pyamg RS + CG (setup per sample)", t_amg, f"{it_amg:.1f}", len(base_idx),
+    rows.append(("pyamg RS + CG (setup per sample)", t_amg, f"{it_amg:.1f}", len(base_idx),
                  f"{max(res_amg, res_amg2):.1e}"))
     rows += seq_rows
 
@@ -217,7 +216,7 @@ def _run_gcrodr(systems, order, prec, maxmv):
         warnings.simplefilter("ignore", RuntimeWarning)
         for i in order:
             A, b, _ = systems[i]
-            x, info, st = gcrodr(A, b, rtol=1e-8, m=40, k=20, M=_prec(prec, A), recycle=R, maxiter=maxmv,
+            x, info, st = gcrodr(A, b, rtol=1e-8, m=40, k=20, M=_prec(prec, A), recycle=R, max_steps=maxmv,
                                  full_output=True)
             mv += st["matvecs"]
             nc += int(info > 0)

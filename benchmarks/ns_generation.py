@@ -92,7 +92,7 @@ def main(argv=None):
     print(f"\n## 1. Accuracy, t in (0, {args.t_acc:g}], frames every {rt[0]:g}, stored {args.store}^2")
     print("| pair | rel. L2 (all frames) | max over frames |")
     print("|---|---|---|")
-    for name, a, b in [("sciml etdrk4 vs FNO scheme dt=%g" % args.baseline_dt, mine, base),
+    for name, a, b in [(f"sciml etdrk4 vs FNO scheme dt={args.baseline_dt:g}", mine, base),
                        ("FNO scheme vs fine reference", base, ref), ("sciml etdrk4 vs fine reference", mine, ref)]:
         per = [rel_l2(a[i], b[i]) for i in range(len(rt))]
         print(f"| {name} | {rel_l2(a, b):.3e} | {max(per):.3e} |")
@@ -126,9 +126,12 @@ def main(argv=None):
         fref_s = NavierStokes2D(n, nu, "fno", scheme="etdrk4", cfl=full_s.cfl / 2, max_dt=args.max_dt / 2)
         fref, t_fref = timed(lambda: fref_s.solve(w0, rt_full)[0, :, ::sub, ::sub])
         per = [rel_l2(full[i], fref[i]) for i in range(len(rt_full))]
-        print(f"sciml over the full horizon against a 2x finer ETDRK4 reference (error ~16x smaller) ({fref_s.last_steps[0]} steps, "
-              f"{t_fref:.0f} s): rel. L2 {rel_l2(full, fref):.2e} (max over frames {max(per):.2e}, at t = T: "
-              f"{per[-1]:.2e})")
+        print(
+            "sciml over the full horizon against a 2x finer ETDRK4 reference (error ~16x smaller) "
+            f"({fref_s.last_steps[0]} steps, "
+            f"{t_fref:.0f} s): rel. L2 {rel_l2(full, fref):.2e} (max over frames {max(per):.2e}, at t = T: "
+            f"{per[-1]:.2e})"
+        )
     print(f"max |w(T)| = {np.abs(full[-1]).max():.3f}")
 
     # 3. batched samples per second -------------------------------------------------------------------
@@ -140,10 +143,10 @@ def main(argv=None):
     for B in args.batches:
         w = np.stack([initial_vorticity(nb, 1000 + i) for i in range(B)])
         s = NavierStokes2D(nb, nu, "fno", scheme="etdrk4", cfl=args.cfl, max_dt=args.max_dt)
-        batched, tb = timed(lambda: s.solve(w, rtb))
-        singles, ts = timed(lambda: np.concatenate([NavierStokes2D(nb, nu, "fno", scheme="etdrk4", cfl=args.cfl,
-                                                                   max_dt=args.max_dt).solve(w[i], rtb)
-                                                    for i in range(B)]))
+        batched, tb = timed(lambda: s.solve(w, rtb))  # noqa: B023 (called at once)
+        singles, ts = timed(lambda: np.concatenate([NavierStokes2D(nb, nu, "fno", scheme="etdrk4", cfl=args.cfl,  # noqa: B023
+                                                                   max_dt=args.max_dt).solve(w[i], rtb)  # noqa: B023
+                                                    for i in range(B)]))  # noqa: B023
         same = np.array_equal(batched, singles)
         print(f"| {B} | {tb:.2f} | {B / tb:.2f} | {ts:.2f} | {B / ts:.2f} | {ts / tb:.2f} |"
               + ("" if same else " (results differ!)"))

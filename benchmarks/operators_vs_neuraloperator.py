@@ -10,7 +10,11 @@ Both models are trained by the *same* loop (the ``_train`` function below), each
 subprocess with the same thread count, alternately (neuraloperator, sciml, neuraloperator,
 sciml, ... for ``--rounds``): Darcy data from sciml's FNO-recipe generator (solved at
 127^2, stored at 64^2, a -> u), pointwise unit-Gaussian normalisation, AdamW (lr 1e-3,
-weight decay 1e-4), cosine schedule, batch 20, relative-L2 loss. Printed: test relative L2
+weight decay 1e-4), cosine schedule, batch 20, relative-L2 loss.
+Grid embedding: both sides pass ``positional_embedding="grid"``, which means
+``linspace(0, 1, n + 1)[:-1]`` per axis in neuraloperator (torus points) and
+``linspace(0, 1, n)`` in sciml (nodes including both ends of Darcy's closed square); sciml's
+``"neuralop-grid"`` would reproduce neuraloperator's points exactly. Printed: test relative L2
 of each, real parameter counts (a complex weight counts twice), median seconds per epoch, and the ratios sciml / neuraloperator.
 """
 from __future__ import annotations

@@ -43,7 +43,9 @@ def accuracy_tables(nlats, courant):
             t0 = time.perf_counter()
             r = tr.run_2d_case(case, nlat, courant=courant, check_mass=True, **kw)
             sec = time.perf_counter() - t0
-            order = ["-", "-", "-"] if prev is None else [f"{np.log2(prev[k] / r[k]):.2f}" for k in ("l1", "l2", "linf")]
+            order = (
+                ["-", "-", "-"] if prev is None else [f"{np.log2(prev[k] / r[k]):.2f}" for k in ("l1", "l2", "linf")]
+            )
             alpha = f"{kw.get('alpha', 0.0):.4f}" if case == "williamson1" else "-"
             rows.append([case, init, alpha, f"{180 / nlat:g}", r["nsteps"], f"{r['l1']:.4f}", f"{r['l2']:.4f}",
                          f"{r['linf']:.4f}", *order, f"{r['min']:.2e}", f"{r['max']:.4g}", f"{r['mass_drift']:.1e}",

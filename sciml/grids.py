@@ -203,7 +203,7 @@ class LatLonGrid:
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def from_name(cls, name: str, levels=None, **kw) -> "LatLonGrid":
+    def from_name(cls, name: str, levels=None, **kw) -> LatLonGrid:
         """Grid from a CarbonBench grid name ``"latlon<deg>"`` (e.g. ``latlon5.625`` = 32 x 64,
         ``latlon2.8125`` = 64 x 128, ``latlon22.5`` = 8 x 16); ``deg`` must divide 180."""
         if not isinstance(name, str):
@@ -219,7 +219,7 @@ class LatLonGrid:
         return cls(nlat, 2 * nlat, levels, name=name.strip(), **kw)
 
     @classmethod
-    def carbonbench(cls, variant: str = "lowres", levels=None) -> "LatLonGrid":
+    def carbonbench(cls, variant: str = "lowres", levels=None) -> LatLonGrid:
         """The CarbonBench grids: ``"lowres"`` 32 x 64 (5.625 deg, lat +-87.1875, lon
         0..354.375) with 10 levels; ``"midres"`` 64 x 128 (2.8125 deg) with 20 levels.
         ``levels`` overrides the number of levels."""

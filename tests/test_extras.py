@@ -111,3 +111,29 @@ def test_carbonbench_netcdf_export_without_netcdf4(monkeypatch, tmp_path):
     with pytest.raises(ImportError, match=r"netCDF export .* pip install 'sciml\[netcdf\]'"):
         store.to_netcdf(tmp_path / "cb.nc")
     assert not (tmp_path / "cb.nc").exists()
+
+
+def test_every_module_imports_without_the_extras():
+    # What `make test`'s doctest collection and a user's `import sciml.x` rely on: no module
+    # imports an optional extra at import time.
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent("""
+        import importlib, pkgutil, sys
+        for name in ("dask.distributed", "distributed", "tensorly", "pyvista", "vtk", "netCDF4"):
+            sys.modules[name] = None
+        import sciml
+        bad = []
+        for mod in pkgutil.walk_packages(sciml.__path__, "sciml."):
+            if mod.name.rsplit(".", 1)[-1] == "__main__":
+                continue
+            try:
+                importlib.import_module(mod.name)
+            except ImportError as exc:
+                bad.append(f"{mod.name}: {exc}")
+        print("\\n".join(bad))
+        sys.exit(1 if bad else 0)
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -1,8 +1,15 @@
 import numpy as np
 import pytest
 
-from sciml.grids import (EARTH_RADIUS, GRAVITY, LatLonGrid, default_hybrid_levels, periodic_grid,
-                         torus_grid, unit_square_grid)
+from sciml.grids import (
+    EARTH_RADIUS,
+    GRAVITY,
+    LatLonGrid,
+    default_hybrid_levels,
+    periodic_grid,
+    torus_grid,
+    unit_square_grid,
+)
 
 
 def test_carbonbench_lowres_coordinates():

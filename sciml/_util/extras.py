@@ -44,7 +44,7 @@ def require(module: str, extra: str, feature: str | None = None) -> ModuleType:
     >>> require("sciml_no_such_module", "dask", "the Dask executor")
     Traceback (most recent call last):
     ...
-    ModuleNotFoundError: the Dask executor needs 'sciml_no_such_module', which is not installed; install the 'dask' extra: pip install 'sciml[dask]'
+    ModuleNotFoundError: the Dask executor needs 'sciml_no_such_module', ... pip install 'sciml[dask]'
     """
     try:
         return importlib.import_module(module)

@@ -1,4 +1,5 @@
-"""Checks, before any work, that a job fits the machine: memory, disk, step counts.
+"""Checks, before any work, that a job fits the machine: memory and disk (step counts:
+:func:`sciml._util.validation.check_step_count`).
 
 Estimates are deliberately rough (a small factor); they exist to refuse requests that are
 off by orders of magnitude (``--n 1e11``, a 60000^2 grid, ``--dt 1e-300``) with one line
@@ -11,10 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-__all__ = ["available_memory", "check_memory", "check_disk", "check_steps", "format_bytes", "MAX_STEPS"]
-
-#: most time steps one command may ask for (about a day at 1 ms per step)
-MAX_STEPS = 10**8
+__all__ = ["available_memory", "check_memory", "check_disk", "format_bytes"]
 
 
 def format_bytes(n: float) -> str:
@@ -60,12 +58,3 @@ def check_disk(nbytes: float, path, what: str) -> None:
     if not math.isfinite(nbytes) or nbytes > free:
         raise ValueError(f"{what} needs about {format_bytes(nbytes)} of disk; "
                          f"{format_bytes(free)} is free on {p}")
-
-
-def check_steps(t_end: float, dt: float, what: str, limit: int = MAX_STEPS) -> int:
-    """The step count ``ceil(t_end / dt)``; ``ValueError`` above ``limit``."""
-    steps = t_end / dt if dt > 0 else math.inf
-    if not math.isfinite(steps) or steps > limit:
-        shown = "an unbounded number of" if not math.isfinite(steps) else f"{steps:.3g}"
-        raise ValueError(f"{what} asks for {shown} time steps; at most {limit:,} are allowed")
-    return max(1, math.ceil(steps - 1e-9))

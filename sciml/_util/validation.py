@@ -192,3 +192,30 @@ def converter(kind, check):
 
     convert.__name__ = getattr(kind, "__name__", "value")
     return convert
+
+
+# --------------------------------------------------------------------------- time-step budgets
+def check_step_count(span, dt, *, max_steps: int, name: str = "dt", span_name: str = "t_end") -> int:
+    """Number of steps ``ceil(span / dt)`` a solve will take, refused above ``max_steps``.
+
+    Raises ``ValueError`` naming ``name`` (the step) when the count is not finite or exceeds
+    ``max_steps``, so a mistyped ``dt`` (``1e-300``) or horizon (``1e308``) fails at once instead
+    of running for ever. ``span`` and ``dt`` must be positive finite numbers (checked).
+
+    Examples
+    --------
+    >>> check_step_count(1.0, 0.25, max_steps=10)
+    4
+    >>> check_step_count(1.0, 1e-300, max_steps=10_000_000)
+    Traceback (most recent call last):
+    ...
+    ValueError: dt=1e-300 over t_end=1 needs 1e+300 steps, more than the maximum 10000000; use a larger dt
+    """
+    span = check_float(span, span_name, min=0, min_open=True)
+    dt = check_float(dt, name, min=0, min_open=True)
+    with np.errstate(over="ignore"):
+        steps = span / dt
+    if not math.isfinite(steps) or steps > max_steps * (1 + 1e-12):
+        raise ValueError(f"{name}={dt:g} over {span_name}={span:g} needs {steps:.3g} steps, more than the maximum "
+                         f"{max_steps}; use a larger {name}")
+    return max(1, math.ceil(steps - 1e-9 * max(1.0, steps)))

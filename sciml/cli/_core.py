@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pinn": ("pinn", "train a ready-made PINN problem (burgers, convection, allen-cahn, poisson-lshape)"),
     "landau": ("landau", "Landau equation particle methods on the BKW solution"),
     "demo": ("demo", "the main job on a small default: generate Darcy data, plot it, train an FNO"),
+    "export": ("convert", "write a store (or an FNO checkpoint) for The Well, PDEBench or neuraloperator"),
+    "import": ("convert", "read a Well / PDEBench file or a neuraloperator checkpoint into sciml"),
 }
 
 

@@ -35,7 +35,7 @@ def add_parser(subparsers, argv=()):
 
 
 def run_task(args):
-    from .._util.io import check_output, lock_outputs
+    from .._util.io import check_output, lock_outputs, remove_empty_tree
     from ..bench.runner import run
     from ..bench.tasks import get_task
 
@@ -45,12 +45,18 @@ def run_task(args):
     for key in ("modes", "width", "layers"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
-    with lock_outputs(out):
-        res = run(task, args.model, out=out, data=args.data, data_dir=args.data_dir, epochs=args.epochs,
-                  seconds=args.seconds, n_train=args.n_train, n_test=args.n_test, seed=args.seed,
-                  device=args.device, amp=args.amp, batch_size=args.batch_size, lr=args.lr, model_config=cfg,
-                  inputs=args.inputs, outputs=args.outputs, label=args.label, workers=args.workers,
-                  progress=not args.no_progress and sys.stderr.isatty())
+    existed = out.exists()
+    try:
+        with lock_outputs(out):
+            res = run(task, args.model, out=out, data=args.data, data_dir=args.data_dir, epochs=args.epochs,
+                      seconds=args.seconds, n_train=args.n_train, n_test=args.n_test, seed=args.seed,
+                      device=args.device, amp=args.amp, batch_size=args.batch_size, lr=args.lr, model_config=cfg,
+                      inputs=args.inputs, outputs=args.outputs, label=args.label, workers=args.workers,
+                      progress=not args.no_progress and sys.stderr.isatty())
+    except BaseException:
+        if not existed:
+            remove_empty_tree(out)  # no empty results folder the user did not have
+        raise
     print(f"{res['task']} / {res['model']} ({res['label']}): test relative L2 = {res['test_rel_l2']:.4f}, "
           f"{res['params']:,} params, {res['epochs']} epochs in {res['train_seconds']:.0f} s, "
           f"{res['inference_ms_per_sample']:.2f} ms/sample inference on {res['hardware']['summary']}")

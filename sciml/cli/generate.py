@@ -73,8 +73,20 @@ def recipe_options(parser, recipe) -> None:
             continue
         kw = {"metavar": "{" + ",".join(map(str, decl.choices)) + "}" if decl.choices is not None
               else decl.type.__name__.upper()}
-        grp.add_argument(flag, dest=dest, default=None, help=help_,
-                         type=converter(decl.type, lambda v, n, d=decl: d.check(v, n)), **kw)
+        conv = converter(decl.type, lambda v, n, d=decl: d.check(v, n))
+        if recipe.params is None and decl.default is None:  # undeclared, no default to infer a type from
+            conv, kw = _literal, {"metavar": "VALUE"}
+        grp.add_argument(flag, dest=dest, default=None, help=help_, type=conv, **kw)
+
+
+def _literal(text: str):
+    """A Python literal when the text is one (``3``, ``0.5``, ``[1, 2]``), else the text."""
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
 
 
 def run(args) -> int:
@@ -94,11 +106,27 @@ def run(args) -> int:
     # an existing store is the generator's to resume or refuse; anything else is never replaced
     out = check_output(args.out, name="--out", exist_ok=True, kinds=("hdf5",))
     recipe.check_resources(resolved, args.n, out.parent)
-    with lock_outputs(out), options_named(list(recipe.defaults) + ["n", "seed", "workers", "chunk"]):
-        path = generate(args.recipe, args.n, seed=args.seed, out=args.out, workers=args.workers,
-                        scheduler=args.scheduler, progress=not args.no_progress, **params)
+    partial = out.with_name(out.name + ".partial")
+    had_partial = partial.exists()
+    try:
+        with lock_outputs(out), options_named(list(recipe.defaults) + ["n", "seed", "workers", "chunk"]):
+            path = generate(args.recipe, args.n, seed=args.seed, out=args.out, workers=args.workers,
+                            scheduler=args.scheduler, progress=not args.no_progress, **params)
+    except BaseException:
+        if not had_partial:
+            _drop_empty_partial(partial)
+        raise
     print(f"wrote {path}")
     return 0
+
+
+def _drop_empty_partial(partial) -> None:
+    """A run that failed before finishing any chunk leaves nothing to resume: remove its
+    ``<out>.partial/`` (only a manifest) so the user is left with what they had."""
+    import shutil
+
+    if partial.is_dir() and all(p.name == "manifest.json" for p in partial.rglob("*")):
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- carbonbench
@@ -125,7 +153,8 @@ def _carbonbench_parser(p):
 
     p.add_argument("--grid", default="latlon5.625", help="latlon<degrees> (default latlon5.625 = 32 x 64)")
     p.add_argument("--levels", type=positive_int, default=10, help="vertical layers (default 10)")
-    p.add_argument("--years", type=_text_type(parse_years, "years"), default=(2000, 2003), help="FIRST-LAST, inclusive (default 2000-2003)")
+    p.add_argument("--years", type=_text_type(parse_years, "years"), default=(2000, 2003),
+                   help="FIRST-LAST, inclusive (default 2000-2003)")
     p.add_argument("--splits", type=_text_type(parse_splits, "splits"), default=None,
                    help="NAME=YEARS,... (default: train = all but the last two years, val, test)")
     p.add_argument("--days-per-year", type=converter(int, lambda v, n: check_int(v, n, min=1, max=366)),

@@ -37,14 +37,16 @@ def add_parser(subparsers, argv=()):
 
 def check_request(args) -> None:
     """Sizes and step counts before any work (ValueError naming the option)."""
-    from .._util.resources import check_memory, check_steps
+    from .._util.resources import check_memory
+    from .._util.validation import check_step_count
     from ..pinns.landau_bkw import DEFAULT_DT
+    from ..solvers.landau import MAX_STEPS
 
     if args.particles < 16:
         raise ValueError(f"--particles must be >= 16, got {args.particles}")
     if args.method in DEFAULT_DT:
         dt = args.dt or DEFAULT_DT[args.method]
-        check_steps(args.t_end, dt, f"--t-end {args.t_end:g} with --dt {dt:g}")
+        check_step_count(args.t_end, dt, max_steps=MAX_STEPS, name="--dt", span_name="--t-end")
     # positions, RK stages / score-net batches, snapshots: a few tens of d-vectors per particle, plus the
     # O(chunk N) pairwise blocks (a few tens of MB); PINN-PM trains on all particles at once
     per_particle = 8 * args.dim * (48 if args.method != "pinn-pm" else 512)

@@ -9,8 +9,16 @@
 """
 from .centering import center, denormalize, normalize, uncenter
 from .emulator import ConservativeEmulator
-from .fixers import (add_surface_flux, bounded_fixer, clip_to_bounds, global_mass, local_bounds, scale_fixer, shift_fixer,
-                     tracer_mass)
+from .fixers import (
+                     add_surface_flux,
+                     bounded_fixer,
+                     clip_to_bounds,
+                     global_mass,
+                     local_bounds,
+                     scale_fixer,
+                     shift_fixer,
+                     tracer_mass,
+)
 from .flux_head import FluxFormHead, apply_face_fluxes, flux_divergence, limit_outflow, split_face_fluxes
 from .increments import EmulatorStats, apply_increment, compute_stats, to_increment
 

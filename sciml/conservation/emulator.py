@@ -23,7 +23,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .centering import center as _center, normalize, denormalize, uncenter
+from .centering import center as _center
+from .centering import denormalize, normalize, uncenter
 from .fixers import add_surface_flux, bounded_fixer, local_bounds, scale_fixer, shift_fixer
 from .flux_head import FluxFormHead
 from .increments import EmulatorStats, apply_increment

@@ -189,8 +189,12 @@ def local_bounds(q: torch.Tensor, radius: int = 1, *, column: bool = True):
         lo = lo.amin(dim=1, keepdim=True).expand_as(q)
         hi = hi.amax(dim=1, keepdim=True).expand_as(q)
     elif q.shape[1] > 1:
-        lo = torch.minimum(lo, torch.minimum(torch.cat([lo[:, :1], lo[:, :-1]], 1), torch.cat([lo[:, 1:], lo[:, -1:]], 1)))
-        hi = torch.maximum(hi, torch.maximum(torch.cat([hi[:, :1], hi[:, :-1]], 1), torch.cat([hi[:, 1:], hi[:, -1:]], 1)))
+        lo = torch.minimum(
+            lo, torch.minimum(torch.cat([lo[:, :1], lo[:, :-1]], 1), torch.cat([lo[:, 1:], lo[:, -1:]], 1))
+        )
+        hi = torch.maximum(
+            hi, torch.maximum(torch.cat([hi[:, :1], hi[:, :-1]], 1), torch.cat([hi[:, 1:], hi[:, -1:]], 1))
+        )
     return lo, hi
 
 

@@ -73,7 +73,7 @@ class EmulatorStats:
         return {k: (None if v is None else [float(x) for x in v]) for k, v in d.items()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "EmulatorStats":
+    def from_dict(cls, d: dict) -> EmulatorStats:
         return cls(**d)
 
 

@@ -16,12 +16,14 @@ chunk agrees with a standalone solve to the solver's tolerance.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Param", "FieldSpec", "Layout", "Recipe", "register_recipe", "get_recipe", "list_recipes", "sample_rng", "canonical_params"]
+__all__ = ["Param", "FieldSpec", "Layout", "Recipe", "register_recipe", "get_recipe", "list_recipes", "sample_rng",
+           "canonical_params"]
 
 
 @dataclass(frozen=True)

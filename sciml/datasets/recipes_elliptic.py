@@ -9,8 +9,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..random_fields import grf_neumann_square
-from ..solvers.elliptic import (assemble_darcy, assemble_heat_step, assemble_helmholtz, assemble_poisson,
-                                darcy_coefficient, darcy_grid, interior_to_grid, solve_darcy)
+from ..solvers.elliptic import (
+    assemble_darcy,
+    assemble_heat_step,
+    assemble_helmholtz,
+    assemble_poisson,
+    darcy_coefficient,
+    darcy_grid,
+    interior_to_grid,
+    solve_darcy,
+)
 from ..solvers.krylov import solve_sequence
 from .recipes import FieldSpec, Layout, Param, Recipe, register_recipe, sample_rng
 
@@ -111,7 +119,8 @@ DARCY = register_recipe(Recipe(
         high=Param(12.0, float, "coefficient where the GRF is >= 0", min=0, min_open=True),
         low=Param(3.0, float, "coefficient where the GRF is < 0", min=0, min_open=True),
         f=Param(1.0, float, "constant source term", min=0, min_open=True),
-        mean=Param("harmonic", str, "face average of the coefficient", choices=("harmonic", "arithmetic")),
+        mean=Param("harmonic", str, "face average of the coefficient",
+                   choices=("harmonic", "arithmetic")),
         solver=Param("auto", str, "linear solver (auto: the chunk through solve_sequence)", choices=DARCY_SOLVERS),
     ),
     validate=_validate_darcy,

@@ -21,13 +21,14 @@ import math
 import numpy as np
 import torch
 
-from ..solvers.landau import bkw_density, bkw_min_time, blob_density, blob_eps, blob_method, velocity_grid
+from ..solvers.landau import bkw_density, bkw_min_time, blob_density, blob_eps, blob_method, check_time, velocity_grid
 from .recipes import FieldSpec, Layout, Param, Recipe, register_recipe, sample_rng
 
 INITS = ("bkw", "bimaxwellian", "two_bump", "mixed")
 
 
 def _validate(p: dict) -> dict:
+    check_time(p["t_end"], p["dt"])  # step budget (MAX_STEPS) before any work
     steps = p["t_end"] / p["dt"]
     if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
         raise ValueError(f"t_end={p['t_end']} must be an integer multiple of dt={p['dt']}")

@@ -78,7 +78,7 @@ def _validate_ns(p: dict) -> dict:
     _common_solver_params(p)
     # build the solver once: catches bad combinations before any sample is drawn
     NavierStokes2D(p["resolution"], p["viscosity"], None, scheme=p["scheme"], dt=p["dt"], cfl=p["cfl"],
-                   max_dt=p["max_dt"])
+                   max_dt=p["max_dt"]).check_steps(p["T"])
     return p
 
 
@@ -149,7 +149,8 @@ def _validate_burgers(p: dict) -> dict:
     if p["resolution"] % p["subsample"] or p["resolution"] // p["subsample"] < 4:
         raise ValueError(f"subsample must divide resolution {p['resolution']} leaving >= 4 points, got {p['subsample']}")
     _common_solver_params(p)
-    Burgers1D(p["resolution"], p["viscosity"], scheme=p["scheme"], dt=p["dt"], cfl=p["cfl"], max_dt=p["max_dt"])
+    Burgers1D(p["resolution"], p["viscosity"], scheme=p["scheme"], dt=p["dt"], cfl=p["cfl"],
+              max_dt=p["max_dt"]).check_steps(p["T"])
     return p
 
 

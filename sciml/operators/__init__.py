@@ -13,6 +13,7 @@ constructor arguments, so a checkpoint is weights plus that dict::
 from __future__ import annotations
 
 from .fno import FNO, TFNO, FNOBlock
+from .graphcast import GraphCast
 from .deeponet import DeepONet, PODDeepONet
 from .mgno import MgNO
 from .patching import MultigridPatching2d
@@ -21,7 +22,7 @@ from .sfno import SFNO
 from .swin import SwinTransformer2d
 from .unet import UNet
 
-__all__ = ["SpectralConv", "FNOBlock", "FNO", "TFNO", "MgNO", "DeepONet", "PODDeepONet", "UNet", "MultigridPatching2d", "MODELS", "build_model"]
+__all__ = ["SpectralConv", "FNOBlock", "FNO", "TFNO", "MgNO", "DeepONet", "PODDeepONet", "UNet", "GraphCast", "MultigridPatching2d", "MODELS", "build_model"]
 
 MODELS = {
     "fno": FNO,
@@ -32,6 +33,7 @@ MODELS = {
     "unet": UNet,
     "sfno": SFNO,
     "swin": SwinTransformer2d,
+    "graphcast": GraphCast,
 }
 
 

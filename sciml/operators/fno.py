@@ -77,9 +77,11 @@ class FNO(nn.Module):
     lifting_channels, projection_channels : int or None
         Hidden width of the 2-layer lifting / projection MLPs; None means ``2 * hidden_channels``,
         0 means a single linear layer.
-    positional_embedding : "grid", "periodic-grid" or None
+    positional_embedding : "grid", "periodic-grid", "neuralop-grid" or None
         Append grid coordinates in [0, 1] as input channels: "grid" uses ``linspace(0, 1, n)``
-        (nodes including both ends, e.g. Darcy), "periodic-grid" ``arange(n) / n`` (torus).
+        (nodes including both ends, e.g. Darcy), "periodic-grid" ``arange(n) / n`` (torus),
+        "neuralop-grid" neuraloperator 2.0's ``linspace(0, 1, n + 1)[:-1]`` in float32 (the torus
+        points to one rounding; use it to match a neuraloperator model bit for bit).
     domain_padding : float or tuple of float
         Fraction of each axis to zero-pad before the blocks (non-periodic problems, e.g. 0.1 for
         Darcy); 0 disables. ``domain_padding_mode``: "one-sided" or "symmetric".
@@ -97,6 +99,16 @@ class FNO(nn.Module):
     Shapes: ``(B, in_channels, *spatial) -> (B, out_channels, *spatial)`` at any resolution.
     ``model.config`` holds the constructor arguments (JSON-serialisable); ``FNO(**model.config)``
     rebuilds the same architecture.
+
+    Examples
+    --------
+    >>> model = FNO(in_channels=1, out_channels=1, n_modes=(12, 12), hidden_channels=16, n_layers=2)
+    >>> model(torch.randn(2, 1, 32, 32)).shape
+    torch.Size([2, 1, 32, 32])
+    >>> model(torch.randn(1, 1, 64, 64)).shape   # the same weights at another resolution
+    torch.Size([1, 1, 64, 64])
+    >>> FNO(**model.config).config == model.config
+    True
     """
 
     model_name = "fno"
@@ -118,7 +130,7 @@ class FNO(nn.Module):
             lifting_channels = check_int("lifting_channels", lifting_channels, minimum=0)
         if projection_channels is not None:
             projection_channels = check_int("projection_channels", projection_channels, minimum=0)
-        check_choice("positional_embedding", positional_embedding, (None, "grid", "periodic-grid"))
+        check_choice("positional_embedding", positional_embedding, (None, "grid", "periodic-grid", "neuralop-grid"))
         if isinstance(domain_padding, (list, tuple)):
             if len(domain_padding) != ndim:
                 raise ValueError(f"domain_padding must have {ndim} entries (one per axis), got {len(domain_padding)}")
@@ -150,7 +162,8 @@ class FNO(nn.Module):
         self.embedding = None
         lift_in = in_channels
         if positional_embedding is not None:
-            self.embedding = GridEmbedding(ndim, periodic=positional_embedding == "periodic-grid")
+            self.embedding = GridEmbedding(ndim, periodic=positional_embedding != "grid",
+                                           linspace=positional_embedding == "neuralop-grid")
             lift_in += ndim
         lifting_hidden = 2 * hidden_channels if lifting_channels is None else lifting_channels
         projection_hidden = 2 * hidden_channels if projection_channels is None else projection_channels

@@ -200,12 +200,15 @@ class GridEmbedding(nn.Module):
     ``periodic=False``: nodes ``linspace(0, 1, n)`` (both ends included, e.g. Darcy on the closed
     unit square); ``periodic=True``: ``linspace(0, 1, n + 1)[:-1]`` (a torus). Both are consistent
     under strided subsampling, so the same physical point gets the same coordinate at any resolution.
+    ``linspace=True`` (periodic only) computes the torus points as neuraloperator 2.0's
+    ``GridEmbeddingND`` does, ``torch.linspace(0, 1, n + 1)[:-1]`` in float32 on the CPU, then cast:
+    bit-identical to neuraloperator's grid, within one float32 rounding of the default periodic grid.
     ``(B, C, *spatial) -> (B, C + d, *spatial)``.
     """
 
-    def __init__(self, ndim: int, periodic: bool = False):
+    def __init__(self, ndim: int, periodic: bool = False, linspace: bool = False):
         super().__init__()
-        self.ndim, self.periodic = ndim, periodic
+        self.ndim, self.periodic, self.linspace = ndim, periodic, linspace
         self._cache: tuple | None = None
 
     def grid(self, shape, device, dtype) -> torch.Tensor:
@@ -214,7 +217,9 @@ class GridEmbedding(nn.Module):
             return self._cache[1]
         axes = []
         for n in shape:
-            if self.periodic:
+            if self.periodic and self.linspace:
+                axes.append(torch.linspace(0.0, 1.0, n + 1, dtype=torch.float32)[:-1].to(device=device, dtype=dtype))
+            elif self.periodic:
                 axes.append(torch.arange(n, device=device, dtype=dtype) / n)
             else:
                 axes.append(torch.linspace(0.0, 1.0, n, device=device, dtype=dtype))

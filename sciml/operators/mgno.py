@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import (PointwiseLinear, check_choice, check_input, check_int, get_activation, int_tuple, make_norm)
+from .layers import PointwiseLinear, check_choice, check_input, check_int, get_activation, int_tuple, make_norm
 
 __all__ = ["VCycle", "MgNO"]
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 import torch_harmonics as th
+from torch import nn
 
 __all__ = ["SphericalConv", "SFNOBlock", "SFNO"]
 

@@ -191,9 +191,13 @@ class SwinTransformer2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels or x.shape[-2:] != (self.nlat, self.nlon):
-            raise ValueError(f"x must have shape (B, {self.in_channels}, {self.nlat}, {self.nlon}), got {tuple(x.shape)}")
+            raise ValueError(
+                f"x must have shape (B, {self.in_channels}, {self.nlat}, {self.nlon}), got {tuple(x.shape)}"
+            )
         B = x.shape[0]
-        lat = torch.linspace(-1, 1, self.nlat, dtype=x.dtype, device=x.device) * (torch.pi / 2 - torch.pi / (2 * self.nlat))
+        lat = torch.linspace(-1, 1, self.nlat, dtype=x.dtype, device=x.device) * (
+            torch.pi / 2 - torch.pi / (2 * self.nlat)
+        )
         emb = torch.stack([torch.sin(lat), torch.cos(lat)])[None, :, :, None].expand(B, 2, self.nlat, self.nlon)
         h = self.embed(torch.cat([x, emb], dim=1)).permute(0, 2, 3, 1)  # (B, H, W, C)
         h = self.embed_norm(h)

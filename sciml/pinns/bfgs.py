@@ -38,16 +38,33 @@ __all__ = ["DenseBFGS"]
 class DenseBFGS:
     """Dense BFGS on a function of a flat float64 vector.
 
-    Args:
-        fun_and_grad: ``f(x) -> (value, gradient)`` with ``x`` a 1D float64 ``torch.Tensor`` of size ``n``;
-            ``value`` a float, ``gradient`` a tensor like ``x``.
-        x0: the start, shape ``(n,)``.
-        self_scaling: Al-Baali's restricted self-scaling (see the module docstring).
-        c1, c2: Wolfe constants (sufficient decrease, curvature), ``0 < c1 < c2 < 1``.
-        max_line_search: iterations of one line search.
+    Parameters
+    ----------
+    fun_and_grad : callable
+        ``f(x) -> (value, gradient)`` with ``x`` a 1D float64 ``torch.Tensor`` of size ``n``;
+        ``value`` a float, ``gradient`` a tensor like ``x``.
+    x0 : torch.Tensor
+        The start, shape ``(n,)``.
+    self_scaling : bool, optional
+        Al-Baali's restricted self-scaling (see the module docstring).
+    c1, c2 : float, optional
+        Wolfe constants (sufficient decrease, curvature), ``0 < c1 < c2 < 1``.
+    max_line_search : int, optional
+        Iterations of one line search.
 
-    :meth:`step` runs iterations; the state (``x``, ``H``, the last value and gradient) persists between
-    calls, so a run can be split into chunks for progress reports.
+    Notes
+    -----
+    :meth:`step` runs iterations; the state (``x``, ``H``, the last value and gradient) persists
+    between calls, so a run can be split into chunks for progress reports.
+
+    Examples
+    --------
+    >>> A = torch.tensor([[3.0, 1.0], [1.0, 2.0]], dtype=torch.float64)
+    >>> b = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    >>> opt = DenseBFGS(lambda x: (float(0.5 * x @ A @ x - b @ x), A @ x - b), torch.zeros(2, dtype=torch.float64))
+    >>> _ = opt.step(20)                      # stops once round-off is reached
+    >>> bool(torch.allclose(opt.x, torch.linalg.solve(A, b), atol=1e-10))
+    True
     """
 
     def __init__(self, fun_and_grad: Callable, x0: torch.Tensor, *, self_scaling: bool = True, c1: float = 1e-4,

@@ -38,8 +38,19 @@ def run_bkw(method: str, dim: int = 2, particles: int = 1024, t_end: float = 1.0
     Returns ``method, dim, n_particles, t0, t_final, axis, density, exact, initial, error``
     (relative L2 at ``t_final``), ``errors`` {t: error}, ``history``, ``wall_time`` (s), ``extra``.
     """
-    from ..solvers.landau import (blob_density, blob_eps, blob_method, bkw_density, bkw_score, kde_density,
-                                 moments, relative_l2, sample_bkw, score_method, velocity_grid)
+    from ..solvers.landau import (
+        bkw_density,
+        bkw_score,
+        blob_density,
+        blob_eps,
+        blob_method,
+        kde_density,
+        moments,
+        relative_l2,
+        sample_bkw,
+        score_method,
+        velocity_grid,
+    )
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")

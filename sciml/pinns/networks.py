@@ -44,21 +44,34 @@ def _dtype(dtype):
 class MLP(nn.Module):
     """Multilayer perceptron ``in_features -> [width] * depth -> out_features``.
 
-    Args:
-        in_features, out_features: input / output sizes.
-        width: neurons per hidden layer. depth: number of hidden layers.
-        activation: one of ``tanh, sin, gelu, silu, softplus, relu``.
-        lower, upper: optional box (length ``in_features``); inputs are mapped affinely to ``[-1, 1]``.
-        periodic: optional ``{input_index: period}``; those inputs enter only through
-            ``cos/sin(2 pi k x / period)``, k = 1..``periodic_modes`` (exactly periodic output).
-        fourier_features: number ``m`` of random Fourier features ``[cos(2 pi B x), sin(2 pi B x)]``
-            with ``B ~ N(0, fourier_scale^2)`` of shape ``(m, in)``, fixed (a buffer); 0 = off.
-        dtype: ``torch.float32`` or ``torch.float64`` (parameters and buffers).
-        seed: optional int for a reproducible initialisation.
-        init: ``"glorot"`` (Glorot-uniform weights, zero biases; from ``seed``) or ``"torch"``
-            (``nn.Linear``'s default, drawn from the global RNG).
-        last_activation: apply the activation to the output too.
+    Parameters
+    ----------
+    in_features, out_features : int
+        Input / output sizes.
+    width, depth : int, optional
+        Neurons per hidden layer; number of hidden layers.
+    activation : {"tanh", "sin", "gelu", "silu", "softplus", "relu"}, optional
+        Hidden-layer non-linearity.
+    lower, upper : sequence of float, optional
+        A box (length ``in_features``); inputs are mapped affinely to ``[-1, 1]``.
+    periodic : dict, optional
+        ``{input_index: period}``; those inputs enter only through
+        ``cos/sin(2 pi k x / period)``, k = 1..``periodic_modes`` (exactly periodic output).
+    fourier_features : int, optional
+        Number ``m`` of random Fourier features ``[cos(2 pi B x), sin(2 pi B x)]`` with
+        ``B ~ N(0, fourier_scale^2)`` of shape ``(m, in)``, fixed (a buffer); 0 = off.
+    dtype : torch.dtype, optional
+        ``torch.float32`` or ``torch.float64`` (parameters and buffers).
+    seed : int, optional
+        For a reproducible initialisation.
+    init : {"glorot", "torch"}, optional
+        Glorot-uniform weights and zero biases (from ``seed``), or ``nn.Linear``'s default,
+        drawn from the global RNG.
+    last_activation : bool, optional
+        Apply the activation to the output too.
 
+    Notes
+    -----
     ``model.config`` holds the constructor arguments (JSON data), so checkpoints rebuild it.
     Without a box, periodic inputs or Fourier features the input may have leading batch axes
     ``(..., in_features)``.
@@ -68,6 +81,11 @@ class MLP(nn.Module):
     >>> net = MLP(2, 1, width=16, depth=3, seed=0)
     >>> net(torch.rand(5, 2)).shape
     torch.Size([5, 1])
+    >>> import math
+    >>> wave = MLP(2, 1, width=16, depth=3, periodic={0: 2 * math.pi}, seed=0)   # periodic in x
+    >>> x = torch.rand(4, 2)
+    >>> bool(torch.allclose(wave(x), wave(x + torch.tensor([2 * math.pi, 0.0])), atol=1e-6))
+    True
     """
 
     def __init__(self, in_features: int, out_features: int = 1, width: int = 20, depth: int = 4, *,

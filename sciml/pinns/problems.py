@@ -29,6 +29,9 @@ import scipy.sparse.linalg as spla
 import torch
 from torch import nn
 
+from .._util.validation import check_step_count
+from ..solvers.burgers import burgers_exact
+from ..solvers.exponential import MAX_STEPS, etdrk4_coefficients, etdrk4_step
 from .conditions import HardDirichlet, HardInitial, dirichlet, initial_condition, pde_residual, periodic
 from .derivatives import gradient, jet, laplacian
 from .geometry import Interval, Polygon, TimeDomain, GeometryXTime
@@ -164,32 +167,8 @@ def _batched_predict(model, pts, component=0, batch=65536):
 
 
 # ---------------------------------------------------------------------------- Burgers
-def _cole_hopf(x, t, nu, n_z=6001, z_max=16.0):
-    """Exact viscous Burgers (u0 = -sin(pi x)) by Cole-Hopf, trapezoid in ``z`` with ``eta = 2 sqrt(nu t) z``."""
-    x, t = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(t, dtype=float))
-    out = -np.sin(np.pi * x)
-    pos = t > 0
-    z = np.linspace(-z_max, z_max, n_z)
-    xs, ts = x[pos], t[pos]
-    res = np.empty(xs.size)
-    step = max(1, 4_000_000 // n_z)
-    for s in range(0, xs.size, step):
-        y = xs[s:s + step, None] - 2 * np.sqrt(nu * ts[s:s + step, None]) * z[None]
-        E = -np.cos(np.pi * y) / (2 * np.pi * nu) - z[None] ** 2
-        w = np.exp(E - E.max(axis=1, keepdims=True))
-        res[s:s + step] = -np.sum(np.sin(np.pi * y) * w, axis=1) / np.sum(w, axis=1)
-    out = np.array(out)
-    out[pos] = res
-    return out
-
-
 def burgers_reference(x, t, viscosity: float = BURGERS_VISCOSITY) -> np.ndarray:
-    """Exact Burgers solution (Cole-Hopf) at broadcastable ``x``, ``t``; uses
-    :func:`sciml.solvers.burgers.burgers_exact` when present."""
-    try:
-        from ..solvers.burgers import burgers_exact
-    except ImportError:
-        return _cole_hopf(x, t, viscosity)
+    """Exact Burgers solution (Cole-Hopf) at broadcastable ``x``, ``t``: :func:`sciml.solvers.burgers.burgers_exact`."""
     return burgers_exact(x, t, viscosity)
 
 
@@ -299,6 +278,8 @@ def allen_cahn_reference(n: int = 512, dt: float = 1e-4, t_out=None, *, diffusio
     """Fourier spectral ETDRK4 (Cox & Matthews 2002; Kassam & Trefethen 2005 contour coefficients)
     for ``u_t = d u_xx + r (u - u^3)`` on periodic ``[-1, 1)``, ``u0 = x^2 cos(pi x)``.
 
+    The stepper is the one of the spectral solvers (:mod:`sciml.solvers.exponential`).
+
     Returns ``(x (n,), t (len(t_out),), u (len(t_out), n))``; ``t_out`` defaults to 201 times in ``[0, 1]``
     (each must be a multiple of ``dt``).
     """
@@ -308,20 +289,15 @@ def allen_cahn_reference(n: int = 512, dt: float = 1e-4, t_out=None, *, diffusio
     if not dt > 0:
         raise ValueError(f"dt must be positive, got {dt!r}")
     t_out = np.linspace(0, 1, 201) if t_out is None else np.asarray(t_out, dtype=float)
+    if t_out.size and np.all(np.isfinite(t_out)) and t_out.max() > 0:
+        check_step_count(t_out.max(), dt, max_steps=MAX_STEPS, name="dt", span_name="max(t_out)")
     steps = np.rint(t_out / dt).astype(int)
     if np.any(np.abs(steps * dt - t_out) > 1e-9) or np.any(np.diff(steps) < 0) or steps[0] < 0:
         raise ValueError("t_out must be non-decreasing non-negative multiples of dt")
     x = -1 + 2 * np.arange(n) / n
     k = np.pi * np.fft.rfftfreq(n, d=1.0 / n)  # wavenumbers for period 2
     Lin = -diffusion * k ** 2 + reaction
-    E, E2 = np.exp(dt * Lin), np.exp(dt * Lin / 2)
-    M = 32
-    r = np.exp(1j * np.pi * (np.arange(1, M + 1) - 0.5) / M)
-    LR = dt * Lin[:, None] + r[None]
-    Q = dt * np.real(np.mean((np.exp(LR / 2) - 1) / LR, axis=1))
-    f1 = dt * np.real(np.mean((-4 - LR + np.exp(LR) * (4 - 3 * LR + LR ** 2)) / LR ** 3, axis=1))
-    f2 = dt * np.real(np.mean((2 + LR + np.exp(LR) * (-2 + LR)) / LR ** 3, axis=1))
-    f3 = dt * np.real(np.mean((-4 - 3 * LR - LR ** 2 + np.exp(LR) * (4 - LR)) / LR ** 3, axis=1))
+    c = {key: val.numpy() for key, val in etdrk4_coefficients(torch.from_numpy(dt * Lin), dt).items()}
 
     def N(vh):
         u = np.fft.irfft(vh, n)
@@ -332,14 +308,7 @@ def allen_cahn_reference(n: int = 512, dt: float = 1e-4, t_out=None, *, diffusio
     step = 0
     for j, target in enumerate(steps):
         while step < target:
-            Nv = N(v)
-            a = E2 * v + Q * Nv
-            Na = N(a)
-            b = E2 * v + Q * Na
-            Nb = N(b)
-            c = E2 * a + Q * (2 * Nb - Nv)
-            Nc = N(c)
-            v = E * v + Nv * f1 + 2 * (Na + Nb) * f2 + Nc * f3
+            v = etdrk4_step(v, N(v), N, c)
             step += 1
         out[j] = np.fft.irfft(v, n)
     return x, t_out, out

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..solvers.landau import (_as_tensor, _check_particles, _check_time, _energy_projection, _finish_info,
+from ..solvers.landau import (_as_tensor, _check_particles, check_time, _energy_projection, _finish_info,
                               _progress, _save_indices, implicit_score_matching_loss, landau_velocity, moments)
 from ..training.loop import Loop
 from .networks import ScoreMLP
@@ -61,7 +61,7 @@ def score_method(v0, w, t_end: float, dt: float, *, gamma: float = 0.0, C: float
     vb, wb, batched = _check_particles(v0, w)
     if batched and vb.shape[0] != 1:
         raise ValueError("score_method takes one particle cloud (N, d); loop over batch members")
-    t_end, dt, nsteps = _check_time(t_end, dt)
+    t_end, dt, nsteps = check_time(t_end, dt)
     saves = _save_indices(save_times, dt, nsteps, t_end)
     x, wv = vb[0].clone(), wb[0]
     d = x.shape[-1]

@@ -3,7 +3,7 @@
 * :class:`Burgers1D` solves ``u_t + (u^2 / 2)_x = nu u_xx`` on the periodic unit interval
   ``[0, 1)`` (the FNO setting: ``nu = 0.1``, GRF initial data, 8192 points), Fourier
   pseudo-spectral with the 2/3 rule on ``u^2`` and the time schemes of
-  :mod:`sciml.solvers.navier_stokes` (ETDRK4 by default; the time-stepping engine is shared).
+  :mod:`sciml.solvers.navier_stokes` (ETDRK4 by default; the shared engine is :mod:`sciml.solvers.exponential`).
 * :func:`burgers_exact` is the exact solution of the Raissi et al. benchmark
   ``u_t + u u_x = nu u_xx`` on ``[-1, 1]``, ``u(x, 0) = -sin(pi x)``, ``u(+-1, t) = 0``, by the
   Cole-Hopf transform evaluated with Gauss-Hermite quadrature in log-sum-exp form.
@@ -16,7 +16,7 @@ import numpy as np
 import scipy.special
 import torch
 
-from .navier_stokes import _check_number, _check_record_times, _ExponentialStepper
+from .exponential import _check_number, _check_record_times, _ExponentialStepper
 
 __all__ = ["Burgers1D", "burgers_exact", "burgers_grid"]
 

@@ -30,10 +30,12 @@ from __future__ import annotations
 
 import math
 import time as _time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+
+from .._util.validation import check_step_count
 
 __all__ = [
     "landau_kernel", "landau_velocity", "bkw_K", "bkw_density", "bkw_score", "bkw_dfdt", "bkw_min_time",
@@ -81,7 +83,8 @@ def _check_particles(v, w=None):
         w = _as_tensor(w, dtype=vb.dtype, device=vb.device)
         wb = w if w.ndim == 2 else w[None]
         if wb.shape[-1] != vb.shape[1] or wb.ndim != 2 or (wb.shape[0] not in (1, vb.shape[0])):
-            raise ValueError(f"weights w must have shape (N,) or (B, N) matching v {tuple(v.shape)}, got {tuple(w.shape)}")
+            raise ValueError(f"weights w must have shape (N,) or (B, N) matching v {tuple(v.shape)}, "
+                             f"got {tuple(w.shape)}")
         if torch.any(wb < 0):
             raise ValueError("weights w must be non-negative")
         wb = wb.expand(vb.shape[0], -1)
@@ -322,7 +325,6 @@ def landau_operator_grid(f, h: float, *, gamma: float = 0.0, C: float = 1.0 / 16
     off = h * torch.arange(-(n - 1), n, dtype=ft.dtype, device=ft.device)
     z = torch.stack(torch.meshgrid(*([off] * dim), indexing="ij"), -1)
     A = landau_kernel(z, gamma, C, delta) * h ** dim       # (2n-1,)*d + (d, d)
-    size = [2 * n - 1] * dim
     fsize = [3 * n - 2] * dim
 
     def conv(field, ker):  # field (B, n..), ker (2n-1..) -> (B, n..) "valid" part of the full convolution
@@ -497,9 +499,17 @@ def _energy_projection(v, w, E0):
     return m + lam[:, None, None] * c
 
 
-def _check_time(t_end, dt):
+#: Largest number of time steps of one particle run (a fixed ``dt`` implying more is refused before work).
+MAX_STEPS = 10_000_000
+
+
+def check_time(t_end, dt) -> tuple[float, float, int]:
+    """``(t_end, dt, steps)`` for a particle run; ValueError (naming the argument) before any work when
+    either is not a positive finite number, ``t_end`` is not a multiple of ``dt``, or the run would take
+    more than :data:`MAX_STEPS` steps."""
     t_end = _check_positive("t_end", t_end)
     dt = _check_positive("dt", dt)
+    check_step_count(t_end, dt, max_steps=MAX_STEPS, name="dt")
     nsteps = int(round(t_end / dt))
     if nsteps < 1 or abs(nsteps * dt - t_end) > 1e-9 * max(1.0, t_end):
         raise ValueError(f"t_end={t_end} must be a positive integer multiple of dt={dt}")
@@ -545,7 +555,7 @@ def blob_method(v0, w, t_end: float, dt: float, *, eps: float, quad_axis,
     """
     vb, wb, batched = _check_particles(v0, w)
     eps = _check_positive("eps", eps)
-    t_end, dt, nsteps = _check_time(t_end, dt)
+    t_end, dt, nsteps = check_time(t_end, dt)
     if scheme not in ("rk4", "euler"):
         raise ValueError(f"scheme must be 'rk4' or 'euler', got {scheme!r}")
     u = _check_axis(quad_axis, vb)

@@ -219,7 +219,8 @@ def _check_fluxes(r, m, U, V, W, grid):
     if U.shape != r.shape:
         raise ValueError(f"U must have shape {r.shape} (east faces), got {U.shape}")
     if V.shape != r.shape[:-2] + (nlat + 1, nlon):
-        raise ValueError(f"V must have shape {r.shape[:-2] + (nlat + 1, nlon)} (south faces + north pole), got {V.shape}")
+        raise ValueError(f"V must have shape {r.shape[:-2] + (nlat + 1, nlon)} (south faces + north pole), "
+                         f"got {V.shape}")
     if np.any(V[..., 0, :] != 0.0) or np.any(V[..., -1, :] != 0.0):
         raise ValueError("V must be zero through the poles (V[..., 0, :] and V[..., nlat, :])")
     if W is not None:
@@ -513,7 +514,8 @@ def mix_columns(r, m, mask, fraction=1.0):
     m = np.asarray(m, dtype=np.float64)
     mask = np.asarray(mask, dtype=bool)
     if r.ndim != 3 or m.shape != r.shape or mask.shape != r.shape:
-        raise ValueError(f"r, m and mask must have the same shape (nlev, nlat, nlon), got {r.shape}, {m.shape}, {mask.shape}")
+        raise ValueError(f"r, m and mask must have the same shape (nlev, nlat, nlon), "
+                         f"got {r.shape}, {m.shape}, {mask.shape}")
     f = np.asarray(fraction, dtype=np.float64)
     if np.any(f < 0.0) or np.any(f > 1.0):
         raise ValueError("fraction must lie in [0, 1]")

@@ -10,7 +10,7 @@ domain of length ``L_i`` has measure ``prod(L_i / n_i)``. A relative loss is
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

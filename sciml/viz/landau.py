@@ -1,7 +1,7 @@
 """Figures for the Landau equation: density slices against BKW and moment / entropy histories."""
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

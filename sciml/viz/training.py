@@ -5,8 +5,8 @@ non-interactive Agg backend and returns its path.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -59,9 +59,12 @@ def plot_predictions(x, y_true, y_pred, out, *, n: int = 3, titles: Sequence[str
         rel = np.linalg.norm(yp[i] - yt[i]) / max(np.linalg.norm(yt[i]), 1e-300)
         if ft.ndim == 2:
             lo, hi = min(ft.min(), fp.min()), max(ft.max(), fp.max())
-            for ax, f, title, kw in ((axes[i, 0], fx, titles[0], {}), (axes[i, 1], ft, titles[1], dict(vmin=lo, vmax=hi)),
-                                     (axes[i, 2], fp, titles[2], dict(vmin=lo, vmax=hi)),
-                                     (axes[i, 3], err, f"|error| (rel. L2 {rel:.2e})", dict(cmap="magma"))):
+            for ax, f, title, kw in (
+                (axes[i, 0], fx, titles[0], {}),
+                (axes[i, 1], ft, titles[1], dict(vmin=lo, vmax=hi)),
+                (axes[i, 2], fp, titles[2], dict(vmin=lo, vmax=hi)),
+                (axes[i, 3], err, f"|error| (rel. L2 {rel:.2e})", dict(cmap="magma")),
+            ):
                 im = ax.imshow(f, origin="lower", extent=extent, **({"cmap": "viridis"} | kw))
                 ax.set_title(f"sample {i}: {title}", fontsize=9)
                 ax.set_xticks([])

@@ -1,9 +1,20 @@
 import numpy as np
 import pytest
 
-from sciml.bench.carbonbench import (C_PER_CO2, M_AIR, M_CO2, decorrelation_time, evaluate_rollouts,
-                                     global_co2_mass_pgc, mass_rmse_pgc, quarter_restarts, r2,
-                                     relative_mass_drift, rmse_ppm, to_ppm)
+from sciml.bench.carbonbench import (
+    C_PER_CO2,
+    M_AIR,
+    M_CO2,
+    decorrelation_time,
+    evaluate_rollouts,
+    global_co2_mass_pgc,
+    mass_rmse_pgc,
+    quarter_restarts,
+    r2,
+    relative_mass_drift,
+    rmse_ppm,
+    to_ppm,
+)
 
 LAT = np.linspace(-87.1875, 87.1875, 8)
 

@@ -24,7 +24,8 @@ def test_generate_info_plot(tmp_path, capsys):
 
 def test_plot_trajectory_and_1d_fields(tmp_path):
     t = np.linspace(0, 1, 3)
-    path = save_dataset(tmp_path / "t.h5", {"w": np.random.rand(2, 3, 1, 8, 8), "u": np.random.rand(2, 1, 16)},
+    rng = np.random.default_rng(0)
+    path = save_dataset(tmp_path / "t.h5", {"w": rng.random((2, 3, 1, 8, 8)), "u": rng.random((2, 1, 16))},
                         coords={"t": (("time",), t, "s")})
     assert main(["plot", str(path), "--out", str(tmp_path / "t.png")]) == 0
     assert main(["plot", str(path), "--time", "-1", "--out", str(tmp_path / "t1.png")]) == 0

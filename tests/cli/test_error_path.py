@@ -84,6 +84,7 @@ def test_nan_training_data_is_one_line_nonzero_and_leaves_no_run_dir(tmp_path, c
     assert rc in (1, 2) and err.startswith("sciml: error:") and "\n" not in err, err
     assert "non-finite" in err or "NaN" in err
     assert not run.exists() or any(p.is_file() for p in run.rglob("*"))  # nothing empty left behind
+    assert not list(tmp_path.glob("*.lock"))  # the lock is released on failure
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -104,6 +105,10 @@ def test_nan_training_data_is_one_line_nonzero_and_leaves_no_run_dir(tmp_path, c
     (["generate", "darcy", "--n", "2", "--seed", "-1", "--out", "x.h5"], "--seed"),
     (["generate", "darcy", "--n", "2", "--solver", "magic", "--out", "x.h5"], "--solver"),
     (["demo", "--n", "0"], "--n"),
+    (["generate", "ns2d", "--n", "1", "--dt", "1e-300", "--out", "x.h5"], "--dt=1e-300"),
+    (["generate", "ns2d", "--n", "1", "--max-dt", "1e-300", "--out", "x.h5"], "--max-dt=1e-300"),
+    (["generate", "burgers", "--n", "1", "--dt", "1e-300", "--out", "x.h5"], "--dt=1e-300"),
+    (["generate", "landau", "--n", "1", "--dt", "1e-300", "--out", "x.h5"], "--dt=1e-300"),
 ])
 def test_refused_before_any_work_naming_the_option(tmp_path, monkeypatch, capsys, argv, words):
     monkeypatch.chdir(tmp_path)
@@ -121,3 +126,49 @@ def test_error_line_names_the_file():
     assert core.error_line(e) == "No space left on device: /d/x.h5"
     assert core.exit_status(e) == 1
     assert core.exit_status(FileNotFoundError(errno.ENOENT, "No such file", "x")) == 2
+
+
+def test_unreachable_scheduler_is_one_line_and_leaves_no_partial(tmp_path, capsys, monkeypatch):
+    """A Dask scheduler that cannot be reached: exit 1, one line naming it, no ``.partial`` left behind."""
+    import sciml.datasets as ds
+
+    def unreachable(*a, **k):
+        out = k["out"]
+        (tmp_path / (out.name + ".partial")).mkdir()
+        (tmp_path / (out.name + ".partial") / "manifest.json").write_text("{}")
+        raise OSError("Timed out trying to connect to tcp://10.0.0.1:8786 after 30 s")
+
+    monkeypatch.setattr(ds, "generate", lambda *a, **k: unreachable(*a, out=__import__("pathlib").Path(k["out"])))
+    rc = main(["generate", "darcy", "--n", "2", "--resolution", "17", "--scheduler", "tcp://10.0.0.1:8786",
+               "--out", str(tmp_path / "d.h5"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and err == "sciml: error: Timed out trying to connect to tcp://10.0.0.1:8786 after 30 s"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_corrupt_checkpoints_are_one_line(tmp_path, tiny_darcy, capsys):
+    ck = tmp_path / "ck.pt"
+    ck.write_text("not a checkpoint")
+    assert main(["pinn", "poisson-lshape", "--iterations", "1", "--lbfgs-iterations", "0", "--bfgs-iterations", "0",
+                 "--checkpoint", str(ck), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sciml: error: --checkpoint") and "\n" not in err, err
+    d = tmp_path / "ckdir"
+    d.mkdir()
+    (d / "config.json").write_text("{broken")
+    (d / "model.pt").write_bytes(b"PK\x03\x04garbage")
+    assert main(["pinn", "poisson-lshape", "--iterations", "1", "--lbfgs-iterations", "0", "--bfgs-iterations", "0",
+                 "--checkpoint", str(d), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sciml: error:") and "\n" not in err and "ckdir" in err, err
+    # an operator run whose last checkpoint was damaged: --resume refuses it with one line
+    run = tmp_path / "run"
+    base = ["train", "--data", str(tiny_darcy), "--out", str(run), "--epochs", "1", "--modes", "2", "--width", "4",
+            "--layers", "1", "--no-progress", "--device", "cpu"]
+    assert main(base) == 0
+    capsys.readouterr()
+    weights = next(p for p in (run / "checkpoints" / "last").iterdir() if p.name != "config.json")
+    weights.write_bytes(b"garbage")
+    assert main(base[:7] + ["2"] + base[8:] + ["--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sciml: error:") and "\n" not in err, err

@@ -52,3 +52,26 @@ def test_carbonbench_help(capsys):
     out = capsys.readouterr().out
     for opt in ("--grid", "--levels", "--years", "--splits", "--days-per-year", "--limiter", "--out", "--seed"):
         assert opt in out
+
+
+def test_a_user_recipe_without_declarations_still_gets_options(tmp_path, capsys):
+    import numpy as np
+
+    from sciml.datasets.recipes import _REGISTRY, FieldSpec, Layout, Recipe, register_recipe
+
+    def chunk(p, seed, idx):
+        return {"u": np.full((len(idx), 1, p["size"]), float(p["scale"] or 1.0))}
+
+    register_recipe(Recipe(name="user-const", defaults={"size": 4, "scale": None}, validate=lambda p: p,
+                           layout=lambda p: Layout(fields={"u": FieldSpec((1, p["size"]), ("channel", "x"))}),
+                           solve_chunk=chunk))
+    try:
+        out = tmp_path / "u.h5"
+        assert main(["generate", "user-const", "--n", "2", "--size", "3", "--scale", "2.5", "--out", str(out),
+                     "--no-progress"]) == 0
+        from sciml.datasets import open_dataset
+
+        with open_dataset(out) as ds:
+            assert np.array_equal(ds["u"][:], np.full((2, 1, 3), 2.5))
+    finally:
+        _REGISTRY.pop("user-const", None)

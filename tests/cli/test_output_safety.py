@@ -7,8 +7,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from sciml.cli import main
 
 from .conftest import hdf5_bytes

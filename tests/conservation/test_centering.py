@@ -2,8 +2,16 @@ import numpy as np
 import pytest
 import torch
 
-from sciml.conservation import (EmulatorStats, apply_increment, center, compute_stats, denormalize, normalize,
-                                to_increment, uncenter)
+from sciml.conservation import (
+    EmulatorStats,
+    apply_increment,
+    center,
+    compute_stats,
+    denormalize,
+    normalize,
+    to_increment,
+    uncenter,
+)
 
 
 def test_center_roundtrip_and_zero_mean():

@@ -56,7 +56,9 @@ def test_without_fixer_mass_drifts():
     mt = torch.as_tensor(m)[None]
     with torch.no_grad():
         traj = emu.rollout(torch.as_tensor(q[:1]), mt, torch.as_tensor(f)[None])
-    rel = (global_mass(traj[:, -1], mt[:, -1]) - global_mass(traj[:, 0], mt[:, 0])).abs() / global_mass(traj[:, 0], mt[:, 0])
+    rel = (global_mass(traj[:, -1], mt[:, -1]) - global_mass(traj[:, 0], mt[:, 0])).abs() / global_mass(
+        traj[:, 0], mt[:, 0]
+    )
     assert rel > 1e-8
 
 

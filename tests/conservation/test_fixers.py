@@ -4,7 +4,6 @@ import torch
 from sciml.conservation import add_surface_flux, global_mass, scale_fixer, shift_fixer
 
 
-
 @pytest.fixture(autouse=True)
 def _float64():
     old = torch.get_default_dtype()
@@ -33,8 +32,8 @@ def test_fixer_restores_global_mass(fixer):
 
 
 def test_fixer_formulas_by_hand():
-    q = torch.tensor([[1.0, 2.0]]); m = torch.tensor([[1.0, 1.0]])
-    q_hat = torch.tensor([[2.0, 4.0]]); m2 = torch.tensor([[2.0, 1.0]])
+    q, m = torch.tensor([[1.0, 2.0]]), torch.tensor([[1.0, 1.0]])
+    q_hat, m2 = torch.tensor([[2.0, 4.0]]), torch.tensor([[2.0, 1.0]])
     # M_hat = [4, 4], sum M(t) = 3 -> scale 3/8 -> M = [1.5, 1.5] -> q = [0.75, 1.5]
     assert torch.allclose(scale_fixer(q_hat, m2, q, m), torch.tensor([[0.75, 1.5]]))
     # shift: M = M_hat - 4 + 1.5 = [1.5, 1.5]

@@ -4,7 +4,6 @@ import torch
 from sciml.conservation import FluxFormHead, apply_face_fluxes, flux_divergence, limit_outflow
 
 
-
 @pytest.fixture(autouse=True)
 def _float64():
     old = torch.get_default_dtype()
@@ -43,7 +42,9 @@ def test_local_conservation_each_cell_is_a_divergence():
     by_hand = fx[0, 0, 0, 2] * 0 + fx[0, 0, 0, 1] - fx[0, 0, 0, 2] - fy[0, 0, 0, 2] - fz[0, 0, 0, 2]
     assert torch.allclose(d[0, 0, 0, 2], by_hand, rtol=1e-15, atol=1e-15)
     # north pole row, top level
-    by_hand = fx[0, L - 1, NLAT - 1, 4] - fx[0, L - 1, NLAT - 1, 5] + fy[0, L - 1, NLAT - 2, 5] + fz[0, L - 2, NLAT - 1, 5]
+    by_hand = (
+        fx[0, L - 1, NLAT - 1, 4] - fx[0, L - 1, NLAT - 1, 5] + fy[0, L - 1, NLAT - 2, 5] + fz[0, L - 2, NLAT - 1, 5]
+    )
     assert torch.allclose(d[0, L - 1, NLAT - 1, 5], by_hand, rtol=1e-15, atol=1e-15)
     # any subdomain's change = net flux through its boundary (local budget), here rows 1..3 all lon, level 0..L-1
     sub = d[:, :, 1:4].sum((1, 2, 3))

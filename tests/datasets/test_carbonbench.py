@@ -1,5 +1,4 @@
 """CarbonBench schema reader, CF export and the synthetic generator (sciml.datasets.carbonbench)."""
-import shutil
 
 import numpy as np
 import pytest
@@ -133,7 +132,9 @@ def test_bad_stores(tiny, tmp_path):
         cb.open_carbonbench(bad)
     # a store with only one of the two arrays
     bad2 = tmp_path / "bad2.zarr"
-    xr.Dataset({"variables_3d": s.ds["variables_3d"].isel(time=slice(0, 2)).load()}).drop_encoding().to_zarr(bad2, zarr_format=2)
+    xr.Dataset({"variables_3d": s.ds["variables_3d"].isel(time=slice(0, 2)).load()}).drop_encoding().to_zarr(
+        bad2, zarr_format=2
+    )
     with pytest.raises(ValueError, match="missing arrays \\['variables_2d'\\]"):
         cb.open_carbonbench(bad2)
     # the wrong grid
@@ -152,7 +153,7 @@ def test_bad_stores(tiny, tmp_path):
 def test_resume_after_interruption(tmp_path, monkeypatch):
     """Interrupted in the second year, the rerun finishes; the result equals an uninterrupted run."""
     kw = dict(grid="latlon22.5", levels=2, years=(2000, 2002), days_per_year=2, progress=False)
-    ref = cb.generate_carbonbench(tmp_path / "ref", **kw)
+    cb.generate_carbonbench(tmp_path / "ref", **kw)
     calls = {"n": 0}
     orig = cb._Simulator.step
 

@@ -5,7 +5,7 @@ import scipy.sparse.linalg as spla
 
 from sciml.datasets.recipes import get_recipe
 from sciml.datasets.recipes_elliptic import heat_inputs, helmholtz_inputs, poisson_inputs
-from sciml.solvers.elliptic import assemble_helmholtz, assemble_poisson, interior_to_grid, solve_darcy
+from sciml.solvers.elliptic import assemble_helmholtz, assemble_poisson, interior_to_grid
 
 
 def test_darcy_auto_matches_direct_per_sample():

@@ -72,7 +72,7 @@ def test_activation_memory_per_forward_scales_down():
         mg = MultigridPatching2d(inner, levels=levels, padding_fraction=0.125, stitching=False)
         patches = mg.patch(x)
         b_full = saved_activation_bytes(lambda: full(x), full)
-        b_patch = saved_activation_bytes(lambda: inner(patches[:1]), inner)
+        b_patch = saved_activation_bytes(lambda: inner(patches[:1]), inner)  # noqa: B023 (called at once)
         points_ratio = patches[0, 0].numel() / x[0, 0].numel()
         ratios.append(b_patch / b_full)
         assert b_patch / b_full < 1.15 * points_ratio  # measured: 0.394 vs 0.391, 0.101 vs 0.098

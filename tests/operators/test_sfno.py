@@ -36,8 +36,9 @@ def test_spherical_conv_reproduces_smooth_field():
     with torch.no_grad():
         conv.weight.zero_()
         conv.weight[0, 0, :, 0] = 1.0
-    import torch_harmonics as th
-    lat = torch.as_tensor(__import__("numpy").polynomial.legendre.leggauss(32)[0][::-1].copy())  # cos(colat), north first
+    lat = torch.as_tensor(
+        __import__("numpy").polynomial.legendre.leggauss(32)[0][::-1].copy()
+    )  # cos(colat), north first
     lon = torch.arange(64) * 2 * math.pi / 64
     f = (lat[:, None] ** 2 + torch.sqrt(1 - lat[:, None] ** 2) * torch.cos(lon[None]))  # degrees <= 2
     out = conv(f[None, None].float())
@@ -51,7 +52,7 @@ def test_overfits_tiny_batch():
     y = torch.sin(x[:, :1]) * x[:, 1:]  # a nonlinear pointwise map
     opt = torch.optim.Adam(m.parameters(), lr=1e-2)
     first = None
-    for it in range(60):
+    for _ in range(60):
         opt.zero_grad()
         loss = (m(x) - y).pow(2).mean()
         loss.backward()

@@ -37,7 +37,7 @@ def test_overfits_tiny_batch():
     y = torch.tanh(x[:, :1] + torch.roll(x[:, 1:], 1, -1))
     opt = torch.optim.Adam(m.parameters(), lr=5e-3)
     first = None
-    for it in range(60):
+    for _ in range(60):
         opt.zero_grad()
         loss = (m(x) - y).pow(2).mean()
         loss.backward()

@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from sciml.pinns.conditions import (HardDirichlet, HardInitial, dirichlet, initial_condition, neumann, pde_residual,
-                                    periodic)
+from sciml.pinns.conditions import (
+    HardDirichlet,
+    HardInitial,
+    dirichlet,
+    initial_condition,
+    neumann,
+    pde_residual,
+    periodic,
+)
 from sciml.pinns.geometry import Difference, Disk, GeometryXTime, Interval, Polygon, Rectangle, TimeDomain
 from sciml.pinns.networks import MLP
 from sciml.pinns.problems import LSHAPE_VERTICES

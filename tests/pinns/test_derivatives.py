@@ -3,10 +3,18 @@ import math
 import pytest
 import torch
 
-from sciml.pinns.derivatives import (divergence, func_gradient, func_hessian, func_laplacian, gradient, jet,
-                                     laplacian, partial, pointwise)
+from sciml.pinns.derivatives import (
+    divergence,
+    func_gradient,
+    func_hessian,
+    func_laplacian,
+    gradient,
+    jet,
+    laplacian,
+    partial,
+    pointwise,
+)
 from sciml.pinns.networks import MLP
-
 
 
 def _analytic(x):  # u = sin(x0) * exp(2 x1) + x0^2 x1

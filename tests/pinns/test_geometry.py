@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from sciml.pinns.geometry import (Difference, Disk, GeometryXTime, Interval, Polygon, Rectangle, TimeDomain,
-                                  Union)
+from sciml.pinns.geometry import Difference, Disk, GeometryXTime, Interval, Polygon, Rectangle, TimeDomain, Union
 from sciml.pinns.problems import LSHAPE_VERTICES
 
 

@@ -114,3 +114,10 @@ def test_raissi_setting_spectral_vs_cole_hopf():
     U = Burgers1D(n, NU_RAISSI / 4, dt=1 / 8000).solve(0.5 * np.sin(2 * np.pi * xi), times)
     exact = burgers_exact((2 * xi - 1)[None], np.array(times)[:, None], NU_RAISSI)
     assert np.abs(2 * U[0] - exact).max() < 1e-6
+
+
+@pytest.mark.timeout(60)
+def test_step_count_checked_before_work():
+    with pytest.raises(ValueError, match="dt=1e-300"):
+        Burgers1D(16, 0.1, dt=1e-300).solve(np.zeros(16), [1.0])
+    assert Burgers1D(16, 0.1, dt=0.25).check_steps(1.0) == 4

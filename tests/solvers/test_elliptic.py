@@ -73,3 +73,22 @@ def test_darcy_bad_input():
         solve_darcy(np.ones((5, 5)), solver="magic")
     with pytest.raises(ValueError, match="f must be"):
         assemble_darcy(np.ones((5, 5)), f=np.ones((4, 4)))
+
+
+@pytest.mark.parametrize("f", [np.nan, np.inf, "f"])
+def test_darcy_refuses_non_finite_or_non_numeric_source(f):
+    bad = f if not isinstance(f, float) else np.full((9, 9), f)
+    for value in (f, bad):
+        with pytest.raises((ValueError, TypeError), match="f "):
+            solve_darcy(np.ones((9, 9)), f=value)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e305])
+def test_darcy_refuses_coefficients_whose_face_means_under_or_overflow(scale):
+    with pytest.raises(ValueError, match="a must stay within the range"):
+        solve_darcy(scale * np.ones((9, 9)))
+    # the same problem rescaled is solved, and u scales as 1 / a
+    u = solve_darcy(np.ones((9, 9)), solver="direct")
+    u2 = solve_darcy(2.0 * np.ones((9, 9)), solver="direct")
+    np.testing.assert_allclose(u2, u / 2, rtol=1e-12)
+    assert np.all(np.isfinite(u))

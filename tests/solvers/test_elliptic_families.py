@@ -3,8 +3,14 @@ import numpy as np
 import pytest
 import scipy.sparse.linalg as spla
 
-from sciml.solvers.elliptic import (assemble_heat_step, assemble_helmholtz, assemble_poisson, darcy_grid,
-                                    interior_to_grid, laplacian_matrix)
+from sciml.solvers.elliptic import (
+    assemble_heat_step,
+    assemble_helmholtz,
+    assemble_poisson,
+    darcy_grid,
+    interior_to_grid,
+    laplacian_matrix,
+)
 
 
 def _grid(s):

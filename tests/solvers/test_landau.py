@@ -5,9 +5,25 @@ import numpy as np
 import pytest
 import torch
 
-from sciml.solvers.landau import (blob_density, blob_eps, blob_method, bkw_density, bkw_dfdt, bkw_K, bkw_min_time,
-                                  bkw_score, kde_density, landau_kernel, landau_operator_grid, landau_velocity,
-                                  moments, relative_l2, sample_bkw, score_method, velocity_grid)
+from sciml.solvers.landau import (
+    bkw_density,
+    bkw_dfdt,
+    bkw_K,
+    bkw_min_time,
+    bkw_score,
+    blob_density,
+    blob_eps,
+    blob_method,
+    kde_density,
+    landau_kernel,
+    landau_operator_grid,
+    landau_velocity,
+    moments,
+    relative_l2,
+    sample_bkw,
+    score_method,
+    velocity_grid,
+)
 
 
 def test_bkw_K_matches_reference_formula_in_2d():
@@ -206,3 +222,16 @@ def test_blob_coulomb_conserves_and_dissipates():
     assert info["energy_drift"] < 1e-6            # RK4 only (no projection) for the stiffer Coulomb kernel
     assert float(torch.diff(info["entropy"]).max()) <= 1e-14
     assert float((v - x).abs().max()) > 1e-3
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("t_end,dt", [(1.0, 1e-300), (1e308, 0.05)])
+def test_step_count_checked_before_work(t_end, dt):
+    from sciml.solvers.landau import check_time, score_method
+
+    x, axis, h, w = _bkw_grid(8)
+    with pytest.raises(ValueError, match="dt=.* more than the maximum"):
+        blob_method(x, w, t_end, dt, eps=blob_eps(h), quad_axis=axis)
+    with pytest.raises(ValueError, match="dt=.* more than the maximum"):
+        score_method(x, w, t_end, dt)
+    assert check_time(1.0, 0.05) == (1.0, 0.05, 20)

@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from sciml.solvers.navier_stokes import (NavierStokes2D, energy, enstrophy, fno_forcing, phi_coefficients,
-                                         taylor_green_vorticity)
+from sciml.solvers.navier_stokes import (
+    NavierStokes2D,
+    energy,
+    enstrophy,
+    fno_forcing,
+    phi_coefficients,
+    taylor_green_vorticity,
+)
 
 N = 32
 
@@ -236,3 +242,18 @@ def test_cuda_matches_cpu():
     gpu = NavierStokes2D(N, 1e-2, "fno", device="cuda").solve(torch.tensor(w0, device="cuda"), [0.5])
     assert gpu.device.type == "cuda"
     assert rel(gpu.cpu().numpy(), cpu) < 1e-10
+
+
+@pytest.mark.timeout(60)
+def test_step_count_checked_before_work():
+    """dt = 1e-300 used to loop for ever; the step budget refuses it (naming dt / max_dt) before a step."""
+    from sciml.solvers.exponential import MAX_STEPS
+
+    calls = []
+    with pytest.raises(ValueError, match=r"dt=1e-300 .* more than the maximum"):
+        NavierStokes2D(16, 1e-3, dt=1e-300).solve(np.zeros((16, 16)), [0.0, 1.0], callback=lambda *a: calls.append(a))
+    with pytest.raises(ValueError, match="max_dt"):
+        NavierStokes2D(16, 1e-3, max_dt=1e-300).solve(np.zeros((16, 16)), [1.0])
+    assert not calls
+    assert NavierStokes2D(16, 1e-3, dt=0.01).check_steps(1.0) == 100
+    assert NavierStokes2D(16, 1e-3, dt=1.0 / MAX_STEPS).check_steps(1.0) == MAX_STEPS

@@ -3,9 +3,18 @@ import numpy as np
 import pytest
 
 from sciml.grids import LatLonGrid
-from sciml.solvers.transport import (MassFluxes, TransportModel, advect, balance_mass_fluxes, cosine_bell,
-                                     fluxes_from_streamfunction, run_2d_case, vertical_mass_fluxes,
-                                     williamson1_streamfunction, winds_to_mass_fluxes)
+from sciml.solvers.transport import (
+    MassFluxes,
+    TransportModel,
+    advect,
+    balance_mass_fluxes,
+    cosine_bell,
+    fluxes_from_streamfunction,
+    run_2d_case,
+    vertical_mass_fluxes,
+    williamson1_streamfunction,
+    winds_to_mass_fluxes,
+)
 
 ALPHAS = [0.0, np.pi / 2 - 0.05]
 
@@ -135,7 +144,11 @@ def _divergent_setup(nlat=16, nlev=5, seed=0):
 
     def winds(t):
         sig = np.linspace(1, 0.1, nlev)[:, None, None]
-        u = 20 * np.cos(lat) * sig + 5 * np.sin(3 * lon - 1e-5 * t) * np.cos(lat) + rng.normal(0, 0.0, size=(nlev,) + lon.shape)
+        u = (
+            20 * np.cos(lat) * sig
+            + 5 * np.sin(3 * lon - 1e-5 * t) * np.cos(lat)
+            + rng.normal(0, 0.0, size=(nlev,) + lon.shape)
+        )
         v = 6 * np.sin(2 * lat) * np.cos(np.pi * sig) + 4 * np.cos(2 * lon) * np.cos(lat)  # divergent
         return u, v
 

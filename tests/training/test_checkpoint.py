@@ -133,9 +133,9 @@ def test_a_crafted_pickle_is_refused_and_runs_nothing(tmp_path):
 
 def test_an_edited_config_is_refused(tmp_path):
     from sciml.datasets.loaders import UnitGaussianNormalizer
+    from sciml.operators import build_model
     from sciml.pinns.networks import MLP
     from sciml.training import NormalizedModel
-    from sciml.operators import build_model
 
     ck = save_checkpoint(tmp_path / "mlp", MLP(2, 1, width=8, depth=2, activation="tanh"))
     cfg = json.loads((ck / "config.json").read_text())

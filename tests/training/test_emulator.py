@@ -11,7 +11,9 @@ def _advection_data(T=120, L=2, nlat=8, nlon=16, seed=0):
     """Exact transport: the field moves one cell east per step; a known surface flux is added."""
     rng = np.random.default_rng(seed)
     lon = np.arange(nlon) * 2 * np.pi / nlon
-    base = 400 + np.sin(lon)[None, None, :] * np.linspace(1, 2, nlat)[None, :, None] * np.array([1.0, 0.5])[:, None, None]
+    base = (
+        400 + np.sin(lon)[None, None, :] * np.linspace(1, 2, nlat)[None, :, None] * np.array([1.0, 0.5])[:, None, None]
+    )
     area = np.full((nlat, nlon), 1e11)
     m = np.full((T, L, nlat, nlon), 2.0)
     flux = np.zeros((T, 1, nlat, nlon))

@@ -3,8 +3,7 @@ import math
 import pytest
 import torch
 
-from sciml.training import H1Loss, LpLoss
-from sciml.training import metrics
+from sciml.training import H1Loss, LpLoss, metrics
 
 
 def _grid(n, d=2, dtype=torch.float64):

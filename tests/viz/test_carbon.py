@@ -2,8 +2,15 @@ import numpy as np
 import pytest
 
 from sciml.bench.carbonbench import RolloutScores
-from sciml.viz.carbon import (column_mean, plot_co2_map, plot_error_map, plot_mass_drift, plot_rollout_curves,
-                              pyvista_offscreen_available, render_co2_column_3d)
+from sciml.viz.carbon import (
+    column_mean,
+    plot_co2_map,
+    plot_error_map,
+    plot_mass_drift,
+    plot_rollout_curves,
+    pyvista_offscreen_available,
+    render_co2_column_3d,
+)
 
 LAT = np.linspace(-78.75, 78.75, 8)
 LON = np.arange(16) * 22.5

@@ -5,7 +5,7 @@ classical Ruge-Stuben) on a reference matrix. For each new matrix ``A`` of the
 sequence :meth:`AMGReference.for_matrix` keeps the reference interpolation
 ``P``/``R`` and recomputes only the Galerkin coarse operators
 ``A_{l+1} = R_l A_l P_l``; the result is a symmetric V-cycle preconditioner
-(:class:`VCycle`) for ``A`` itself. The coarse operators are exact for ``A``, so
+(:class:`AMGVCycle`) for ``A`` itself. The coarse operators are exact for ``A``, so
 only the interpolation is "stale"; for the FNO Darcy coefficients (piecewise
 12/3) a hierarchy built on the mean of the coefficient matrices preconditions
 every sample about as well as the sample's own hierarchy, at a fraction of the
@@ -19,7 +19,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.sparse import _sparsetools
 
-__all__ = ["AMGReference", "VCycle", "AMG_KINDS"]
+__all__ = ["AMGReference", "AMGVCycle", "AMG_KINDS"]
 
 AMG_KINDS = ("sa", "rs")
 
@@ -41,7 +41,7 @@ def _spmv_add(M, x, y):
     _sparsetools.csr_matvec(M.shape[0], M.shape[1], M.indptr, M.indices, M.data, x, y)
 
 
-class VCycle(spla.LinearOperator):
+class AMGVCycle(spla.LinearOperator):
     """Symmetric multigrid V(nu, nu) cycle as a LinearOperator ``(n, n)`` (one cycle from a zero guess).
 
     levels: list of ``(A_l, P_l, R_l)`` sparse matrices (``P``/``R`` None on the coarsest level,
@@ -122,7 +122,7 @@ class AMGReference:
     A_ref: ``(n, n)`` sparse SPD reference matrix.
     kind: ``"sa"`` (smoothed aggregation, default) or ``"rs"`` (classical Ruge-Stuben).
     max_coarse: size below which the coarsest level is solved directly.
-    sweeps: Gauss-Seidel sweeps before and after each coarse correction (see :class:`VCycle`).
+    sweeps: Gauss-Seidel sweeps before and after each coarse correction (see :class:`AMGVCycle`).
 
     On the 421^2 Darcy sequence (V(1,1), CG to rtol 1e-8) smoothed aggregation needs
     ~14 iterations at operator complexity 1.3, Ruge-Stuben ~9 at complexity 2.2; the
@@ -151,7 +151,7 @@ class AMGReference:
         self.transfers = [(_csr(lv.P), _csr(lv.R)) for lv in ml.levels[:-1]]
         self.n = A_ref.shape[0]
 
-    def for_matrix(self, A) -> VCycle:
+    def for_matrix(self, A) -> AMGVCycle:
         """V-cycle preconditioner for ``A`` (``(n, n)`` sparse SPD) with Galerkin coarse operators."""
         A = sp.csr_matrix(A)
         if A.shape != (self.n, self.n):
@@ -162,4 +162,4 @@ class AMGReference:
             levels.append((Ak, P, R))
             Ak = (R @ (Ak @ P)).tocsr()
         levels.append((Ak, None, None))
-        return VCycle(levels, sweeps=self.sweeps)
+        return AMGVCycle(levels, sweeps=self.sweeps)

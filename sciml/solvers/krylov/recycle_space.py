@@ -1,6 +1,6 @@
 """The recycled subspace carried from one linear solve to the next.
 
-A :class:`RecycleSpace` holds ``U`` (``(n, k)`` float64, the recycled basis) and,
+A :class:`RecycleSpace` holds ``U`` (``(n, k)`` float64, or complex128 for complex systems; the recycled basis) and,
 for the operator it was last refreshed with, ``C = A U`` (``(n, k)``). Solvers
 call :meth:`RecycleSpace.refresh` with the new system's operator, which recomputes
 ``C`` (``k`` products with ``A``) only when the operator changed, and store their
@@ -48,7 +48,7 @@ class RecycleSpace:
         self._op = None
         self.solves = 0
         if U is not None:
-            U = np.asarray(U, dtype=float)
+            U = _numeric(U)
             if U.ndim == 1:
                 U = U[:, None]
             if U.ndim != 2 or U.shape[1] > self.k:
@@ -94,12 +94,12 @@ class RecycleSpace:
 
     def update(self, U, C=None, MU=None, token=None) -> None:
         """Replace the basis by ``U`` (``(n, j)``, ``j <= k``); ``C`` = its image under the operator ``token``."""
-        U = np.asarray(U, dtype=float)
+        U = _numeric(U)
         if U.ndim != 2 or U.shape[1] > self.k:
             raise ValueError(f"U must be (n, j) with j <= k={self.k}, got {U.shape}")
         self.U = U
-        self.C = None if C is None else np.asarray(C, dtype=float)
-        self.MU = None if MU is None else np.asarray(MU, dtype=float)
+        self.C = None if C is None else _numeric(C)
+        self.MU = None if MU is None else _numeric(MU)
         self._op = token if C is not None else None
         self.solves += 1
 
@@ -108,7 +108,7 @@ class RecycleSpace:
         self.U = self.C = self.MU = None
         self._op = None
 
-    def copy(self) -> "RecycleSpace":
+    def copy(self) -> RecycleSpace:
         out = RecycleSpace(self.k)
         for name in ("U", "C", "MU"):
             v = getattr(self, name)
@@ -118,8 +118,14 @@ class RecycleSpace:
         return out
 
 
+def _numeric(X) -> np.ndarray:
+    """float64, or complex128 for complex input (the solvers' working precisions)."""
+    X = np.asarray(X)
+    return X.astype(np.complex128 if np.iscomplexobj(X) else np.float64, copy=False)
+
+
 def _apply_block(A, X: np.ndarray) -> np.ndarray:
     """``A @ X`` for a LinearOperator / sparse / dense ``A`` and a block ``X`` (n, j)."""
     if hasattr(A, "matmat"):
-        return np.asarray(A.matmat(X), dtype=float).reshape(A.shape[0], -1)
-    return np.asarray(A @ X, dtype=float).reshape(A.shape[0], -1)
+        return _numeric(A.matmat(X)).reshape(A.shape[0], -1)
+    return _numeric(A @ X).reshape(A.shape[0], -1)

@@ -22,116 +22,163 @@ the new ``W``.
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg as sla
-from scipy.linalg.blas import daxpy as _axpy
+from scipy.linalg.blas import get_blas_funcs
 
-from ._common import CountingOperator, check_inputs, finish
-from .recycle_space import RecycleSpace
+from ._common import CountingOperator, Problem, finish, herm
 
 __all__ = ["recycled_cg"]
 
 
 def _spd_solve_factory(E: np.ndarray):
-    """Solver for ``E mu = g`` with ``E = W^T A W`` (k x k SPD); pseudo-inverse on a tiny/negative part."""
-    E = 0.5 * (E + E.T)
+    """Solver for ``E mu = g`` with ``E = W^H A W`` (k x k HPD); pseudo-inverse on a tiny/negative part."""
+    E = 0.5 * (E + herm(E))
     lam, Q = np.linalg.eigh(E)
     keep = lam > max(lam.max(), 0.0) * 1e-12
     Qk, lk = Q[:, keep], lam[keep]
+    QkH = herm(Qk)
 
     def solve(g):
-        return Qk @ ((Qk.T @ g) / (lk if g.ndim == 1 else lk[:, None]))
+        return Qk @ ((QkH @ g) / (lk if g.ndim == 1 else lk[:, None]))
 
     return solve, int(keep.sum())
 
 
 def _rayleigh_ritz(G, F, k):
-    """Smallest ``k`` eigenpairs of the pencil ``(G, F)``, ``F`` symmetric semi-definite (truncated)."""
-    G = 0.5 * (G + G.T)
-    F = 0.5 * (F + F.T)
+    """Smallest ``k`` eigenpairs of the pencil ``(G, F)``, ``F`` Hermitian semi-definite (truncated)."""
+    G = 0.5 * (G + herm(G))
+    F = 0.5 * (F + herm(F))
     lam, Q = np.linalg.eigh(F)
     keep = lam > max(lam.max(), 0.0) * 1e-10
     S = Q[:, keep] / np.sqrt(lam[keep])
-    theta, Y = np.linalg.eigh(S.T @ G @ S)
+    theta, Y = np.linalg.eigh(herm(S) @ G @ S)
     k = min(k, theta.size)
     return theta[:k], S @ Y[:, :k]
 
 
-def recycled_cg(A, b, x0=None, *, rtol=1e-8, atol=0.0, maxiter=None, M=None, recycle=None,
+def recycled_cg(A, b, x0=None, *, rtol=1e-8, atol=0.0, maxiter=None, M=None, callback=None, recycle=None,
                 harvest=None, full_output=False):
-    """Solve the SPD system ``A x = b`` by deflated (recycled) preconditioned CG.
+    """Solve the Hermitian positive definite system ``A x = b`` by deflated (recycled) preconditioned CG.
+
+    The calling conventions are those of ``scipy.sparse.linalg.cg`` (see Notes).
 
     Parameters
     ----------
-    A : sparse matrix, ndarray or LinearOperator, ``(n, n)``, symmetric positive definite.
-    b : array ``(n,)``.
-    x0 : array ``(n,)``, optional initial guess (e.g. a neighbouring system's solution).
-    rtol, atol : float -- stop when ``||b - A x|| <= max(rtol ||b||, atol)`` (2-norm).
-    maxiter : int, optional -- largest number of CG iterations (default ``10 n``).
-    M : preconditioner approximating ``A^{-1}`` (SPD), as for ``scipy.sparse.linalg.cg``.
-    recycle : RecycleSpace, optional -- deflation basis ``W = recycle.U``, refreshed for ``A``
-        on entry and replaced by the ``recycle.k`` harvested Ritz vectors on exit.
-    harvest : int, optional -- number of leading preconditioned residuals kept for the
-        Ritz harvest (default ``max(2 k, 10)``); memory is ``harvest * n`` floats.
-    full_output : bool -- also return a dict of statistics.
+    A : sparse matrix, ndarray or LinearOperator, ``(n, n)``
+        Symmetric (real) or Hermitian (complex) positive definite.
+    b : array ``(n,)`` or ``(n, 1)``
+        Right-hand side, finite (NaN/inf is a ValueError).
+    x0 : None, array ``(n,)`` or ``'Mb'``
+        Initial guess (e.g. a neighbouring system's solution); ``'Mb'`` starts from ``M @ b``;
+        None from zero.
+    rtol, atol : float
+        Stop when ``||b - A x|| <= max(rtol ||b||, atol)`` (2-norm, the TRUE residual).
+        Any real number >= 0, ``inf`` included (``rtol >= 1`` accepts ``x0``); not both zero.
+        Anything else (None, ``'legacy'``, a negative number, NaN) is a ValueError, as in scipy.
+    maxiter : int, optional
+        Largest number of CG iterations (default ``10 n``), scipy's meaning.
+    M : sparse matrix, ndarray or LinearOperator, optional
+        Preconditioner approximating ``A^{-1}`` (Hermitian positive definite), as for ``cg``.
+    callback : callable, optional
+        ``callback(xk)`` after every iteration with the current iterate (a work array, float64
+        or complex128; do not modify it), as in scipy's ``cg``.
+    recycle : RecycleSpace, optional
+        Deflation basis ``W = recycle.U``, refreshed for ``A`` on entry and replaced by the
+        ``recycle.k`` harvested Ritz vectors on exit.
+    harvest : int, optional
+        Number of leading preconditioned residuals kept for the Ritz harvest (default
+        ``max(2 k, 10)``); memory is ``harvest * n`` numbers.
+    full_output : bool
+        Also return a dict of statistics.
 
     Returns
     -------
     x : ndarray ``(n,)``
-    info : int -- 0 when the TRUE residual meets the tolerance, else the iteration count (> 0);
-        a RuntimeWarning is issued whenever ``info > 0``.
-    stats : dict (only with ``full_output``) -- iterations, matvecs, psolves, residual
-        (true relative residual), ritz_values (of ``M A``, the kept ones).
+        In the precision of the input (``result_type(A, b, x0)``, at least float32).
+    info : int
+        0 when the TRUE residual of the returned ``x`` meets the tolerance, else the number
+        of iterations (> 0); a RuntimeWarning is issued whenever ``info > 0``.
+    stats : dict (only with ``full_output``)
+        iterations, matvecs, psolves, residual (true relative residual), ritz_values (of
+        ``M A``, the kept ones).
+
+    Notes
+    -----
+    The iteration runs in float64 (complex128 for complex input) whatever the input precision;
+    ``b = 0`` returns ``x = 0`` at once (as scipy does). ``A`` is assumed Hermitian positive
+    definite on the Krylov space; a direction with ``p^H A p <= 0`` stops the iteration and is
+    reported through ``info``.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> A = sp.diags([-np.ones(9), 2 * np.ones(10), -np.ones(9)], [-1, 0, 1])
+    >>> x, info = recycled_cg(A, np.ones(10), rtol=1e-10)
+    >>> info, bool(np.linalg.norm(A @ x - 1) < 1e-9)
+    (0, True)
     """
-    op, b, x, Mop, bnorm = check_inputs(A, b, x0, rtol, atol, maxiter, M, recycle)
-    n = op.shape[0]
-    maxiter = 10 * n if maxiter is None else int(maxiter)
-    A_ = CountingOperator(op)
+    P = Problem(A, b, x0, rtol, atol, maxiter, M, recycle, callback)
+    op, b, Mop, bnorm = P.op, P.b, P.Mop, P.bnorm
+    n = P.n
+    maxiter = 10 * n if P.maxiter is None else P.maxiter
+    A_ = CountingOperator(op, P.work)
     npsolve = 0
-    tol = max(rtol * bnorm, atol)
-    if x is None:
-        x = np.zeros(n)
-    if bnorm == 0.0 and atol == 0.0:
-        x[:] = 0.0
-        info, rel, _ = finish("recycled_cg", A_, b, x, bnorm, 0.0, 0)
-        return (x, info, _stats(0, A_.count, 0, rel, None)) if full_output else (x, info)
+    if bnorm == 0.0:
+        x = P.zero_rhs()
+        return (x, 0, _stats(0, 0, 0, 0.0, None)) if full_output else (x, 0)
+    tol = P.tol()
+    cplx = P.complex
+    if cplx:
+        def _dot(u, v):
+            return float(np.vdot(u, v).real)
+    else:
+        def _dot(u, v):
+            return float(u @ v)
 
     def prec(v):
         nonlocal npsolve
         if Mop is None:
             return v.copy()
         npsolve += 1
-        return np.asarray(Mop.matvec(v), dtype=float).ravel()
+        return np.asarray(Mop.matvec(v), dtype=P.work).ravel()
+
+    x = P.start(prec)
+    zero_start = x is None
+    if zero_start:
+        x = np.zeros(n, dtype=P.work)
+    _axpy = get_blas_funcs("axpy", (x,))
 
     # ---- deflation space for this operator
-    W = AW = None
+    W = AW = WH = None
     Esolve = None
     if recycle is not None and recycle.dim > 0:
         recycle.refresh(A_, token=A)
         W, AW = recycle.U, recycle.C
-        Esolve, rank = _spd_solve_factory(W.T @ AW)
+        WH = herm(W)
+        Esolve, rank = _spd_solve_factory(WH @ AW)
         if rank == 0:
-            W = AW = Esolve = None
+            W = AW = WH = Esolve = None
 
-    r = b - A_.matvec(x)
-    if W is not None:  # Galerkin start on span W: W^T r = 0 afterwards
-        c = Esolve(W.T @ r)
+    r = b.copy() if zero_start else b - A_.matvec(x)
+    if W is not None:  # Galerkin start on span W: W^H r = 0 afterwards
+        c = Esolve(WH @ r)
         x += W @ c
         r -= AW @ c
 
     kk = recycle.k if recycle is not None else 0
     L = (harvest if harvest is not None else max(2 * kk, 10)) if recycle is not None else 0
     harv = _Harvester(W, AW, recycle, Mop is None, kk, L) if kk > 0 else None
+    AWH = herm(AW) if AW is not None else None
 
     def deflect(z):
         if W is None:
             return None
-        return Esolve(AW.T @ z)
+        return Esolve(AWH @ z)
 
     it = 0
     restarts = 0
     converged = np.linalg.norm(r) <= tol
     z = prec(r)
-    rz = float(r @ z)
+    rz = _dot(r, z)
     mu = deflect(z)
     p = z - W @ mu if W is not None else z.copy()
     beta_prev, q_prev = 0.0, None
@@ -143,13 +190,15 @@ def recycled_cg(A, b, x0=None, *, rtol=1e-8, atol=0.0, maxiter=None, M=None, rec
             if mu is not None:
                 Az += AW @ mu
             harv.add(z, Az, r)
-        pq = float(p @ q)
+        pq = _dot(p, q)
         if not np.isfinite(pq) or pq <= 0.0:
-            break  # operator (or preconditioner) not SPD on this direction
+            break  # operator (or preconditioner) not HPD on this direction
         alpha = rz / pq
         _axpy(p, x, a=alpha)    # x += alpha p, in place (no temporaries of size n)
         _axpy(q, r, a=-alpha)   # r -= alpha q
         it += 1
+        if P.callback is not None:
+            P.callback(x)
         if np.linalg.norm(r) <= tol:
             # check the true residual; the recurrence may have drifted
             r_true = b - A_.matvec(x)
@@ -160,17 +209,17 @@ def recycled_cg(A, b, x0=None, *, rtol=1e-8, atol=0.0, maxiter=None, M=None, rec
             restarts += 1
             r = r_true
             if W is not None:
-                c = Esolve(W.T @ r)
+                c = Esolve(WH @ r)
                 x += W @ c
                 r -= AW @ c
             z = prec(r)
-            rz = float(r @ z)
+            rz = _dot(r, z)
             mu = deflect(z)
             p = z - W @ mu if W is not None else z.copy()
             beta_prev, q_prev = 0.0, None
             continue
         z = prec(r)
-        rz_new = float(r @ z)
+        rz_new = _dot(r, z)
         beta = rz_new / rz
         rz = rz_new
         mu = deflect(z)
@@ -182,7 +231,7 @@ def recycled_cg(A, b, x0=None, *, rtol=1e-8, atol=0.0, maxiter=None, M=None, rec
 
     ritz = harv.finish(A) if harv is not None else None
 
-    info, rel, _ = finish("recycled_cg", A_, b, x, bnorm, tol, it)
+    x, info, rel, _ = finish("recycled_cg", A_, b, x, bnorm, tol, it, P.out_dtype)
     if full_output:
         return x, info, _stats(it, A_.count, npsolve, rel, ritz)
     return x, info
@@ -224,7 +273,8 @@ class _Harvester:
         if self.Y is not None:
             Z, AZ, BZ = np.hstack([self.Y, Z]), np.hstack([self.AY, AZ]), np.hstack([self.BY, BZ])
         try:
-            theta, V = _rayleigh_ritz(Z.T @ AZ, Z.T @ BZ, self.k)
+            ZH = herm(Z)
+            theta, V = _rayleigh_ritz(ZH @ AZ, ZH @ BZ, self.k)
         except np.linalg.LinAlgError:
             return
         keep = theta > 0

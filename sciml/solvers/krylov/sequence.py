@@ -37,6 +37,17 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from ._common import check_tol
+from ._systems import (  # noqa: F401 (re-exported)
+    _features,
+    _is_spd_candidate,
+    _normalise,
+    _reference_matrix,
+    _same_pattern,
+    _shared_matrix,
+    _spd_candidates_same_pattern,
+    classify_systems,
+)
 from .amg_reuse import AMG_KINDS, AMGReference
 from .gcrodr import gcrodr
 from .ordering import SORT_METHODS, sort_systems
@@ -62,145 +73,6 @@ STATS_DTYPE = np.dtype([
     ("method", "U16"),
     ("setup", np.bool_),        # a full AMG hierarchy was built before this system (method recycled_cg)
 ])
-
-
-# --------------------------------------------------------------------------- input
-def _normalise(systems):
-    out = []
-    for i, item in enumerate(systems):
-        if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
-            raise ValueError(f"systems[{i}] must be a tuple (A, b) or (A, b, features), got {type(item).__name__}")
-        A, b = item[0], item[1]
-        feat = item[2] if len(item) == 3 else None
-        shape = getattr(A, "shape", None)
-        if shape is None or len(shape) != 2:
-            raise ValueError(f"systems[{i}]: A must be a 2D matrix or LinearOperator")
-        if shape[0] != shape[1]:
-            raise ValueError(f"systems[{i}]: A must be square, got shape {shape}")
-        b = np.asarray(b, dtype=float).ravel()
-        if b.shape != (shape[0],):
-            raise ValueError(f"systems[{i}]: b must have shape ({shape[0]},), got {b.shape}")
-        if isinstance(A, np.ndarray):
-            A = sp.csr_matrix(A)
-        elif sp.issparse(A):
-            A = A.tocsr() if A.format != "csr" else A
-        out.append((A, b, feat))
-    if not out:
-        raise ValueError("systems must hold at least one (A, b[, features]) tuple")
-    n = out[0][0].shape[0]
-    for i, (A, _b, _f) in enumerate(out):
-        if A.shape[0] != n:
-            raise ValueError(f"systems[{i}]: all systems must have the same size n={n}, got {A.shape[0]}")
-    return out
-
-
-def _features(systems):
-    feats = []
-    for A, b, f in systems:
-        feats.append(np.asarray(b if f is None else f, dtype=float).ravel())
-    sizes = {f.size for f in feats}
-    if len(sizes) != 1:
-        raise ValueError(f"features of all systems must have the same size, got sizes {sorted(sizes)}")
-    return np.stack(feats)
-
-
-def _same_pattern(mats) -> bool:
-    A0 = mats[0]
-    if not sp.issparse(A0):
-        return False
-    for A in mats[1:]:
-        if not sp.issparse(A) or A.nnz != A0.nnz or not (
-                np.array_equal(A.indptr, A0.indptr) and np.array_equal(A.indices, A0.indices)):
-            return False
-    return True
-
-
-def _shared_matrix(mats) -> bool:
-    A0 = mats[0]
-    if all(A is A0 for A in mats):
-        return True
-    return _same_pattern(mats) and all(A is A0 or np.array_equal(A.data, A0.data) for A in mats)
-
-
-def _is_spd_candidate(A) -> bool:
-    """Symmetric, positive diagonal and weakly diagonally dominant (hence positive semi-definite;
-    definite for the irreducible operators of elliptic problems with Dirichlet rows).
-
-    Symmetric matrices that are not diagonally dominant (e.g. indefinite Helmholtz) are not
-    trusted to be SPD and go to the general route.
-    """
-    if not sp.issparse(A):
-        return False
-    A = sp.csr_matrix(A)
-    d = A.diagonal()
-    if np.any(d <= 0):
-        return False
-    D = (A - A.T).tocoo()
-    scale = np.abs(A.data).max() if A.nnz else 1.0
-    if D.nnz and np.abs(D.data).max() > 1e-12 * scale:
-        return False
-    off = np.asarray(abs(A).sum(axis=1)).ravel() - d
-    return bool(np.all(off <= d * (1 + 1e-12)))
-
-
-def _spd_candidates_same_pattern(mats) -> bool:
-    """:func:`_is_spd_candidate` for matrices sharing one canonical CSR pattern, vectorised.
-
-    The transpose permutation (entry ``(i, j)`` -> position of ``(j, i)``) and the diagonal
-    positions are found once; each matrix then costs a few passes over its data instead
-    of a sparse transpose and subtraction.
-    """
-    A0 = mats[0]
-    n = A0.shape[0]
-    nnz_row = np.diff(A0.indptr)
-    if np.any(nnz_row == 0):
-        return False
-    # transpose of the entry-number matrix: its data, read in CSR order, are the positions of (j, i)
-    E = sp.csr_matrix((np.arange(A0.nnz, dtype=np.float64), A0.indices, A0.indptr), shape=A0.shape)
-    ET = E.T.tocsr()
-    ET.sort_indices()
-    if not (np.array_equal(ET.indptr, A0.indptr) and np.array_equal(ET.indices, A0.indices)):
-        return False  # pattern not symmetric
-    pos = ET.data.astype(np.int64)
-    rows = np.repeat(np.arange(n), nnz_row)
-    diag = np.flatnonzero(rows == A0.indices)
-    if diag.size != n:
-        return False
-    starts = A0.indptr[:-1]
-    for A in mats:
-        data = A.data
-        scale = np.abs(data).max() if data.size else 1.0
-        if np.abs(data - data[pos]).max() > 1e-12 * scale:
-            return False
-        d = data[diag]
-        if np.any(d <= 0):
-            return False
-        off = np.add.reduceat(np.abs(data), starts) - d
-        if np.any(off > d * (1 + 1e-12)):
-            return False
-    return True
-
-
-def classify_systems(mats) -> str:
-    """``"shared"`` (one matrix), ``"spd"`` (all symmetric, positive and dominant diagonal) or ``"general"``."""
-    if _shared_matrix(mats):
-        return "shared"
-    if _same_pattern(mats) and mats[0].has_canonical_format:
-        return "spd" if _spd_candidates_same_pattern(mats) else "general"
-    if all(_is_spd_candidate(A) for A in mats):
-        return "spd"
-    return "general"
-
-
-def _reference_matrix(mats):
-    if _same_pattern(mats):
-        A0 = mats[0]
-        data = np.zeros(A0.nnz)
-        for A in mats:  # running sum: memory of one matrix, however long the chain
-            data += A.data
-        data /= len(mats)
-        return sp.csr_matrix((data, A0.indices.copy(), A0.indptr.copy()), shape=A0.shape)
-    return mats[0]
 
 
 # ---------------------------------------------------------------------- chains
@@ -283,14 +155,24 @@ def _warm_start(A, b, x_nb):
     in the residual, and then it would cost iterations instead of saving them.
     """
     Ax = A @ x_nb
-    den = float(x_nb @ Ax)
-    nrm = float(Ax @ Ax)
-    if den > 0:
-        alpha = float(x_nb @ b) / den
-    elif nrm > 0:
-        alpha = float(Ax @ b) / nrm
+    if np.iscomplexobj(Ax) or np.iscomplexobj(b):
+        den = np.vdot(x_nb, Ax)
+        nrm = float(np.vdot(Ax, Ax).real)
+        if abs(den.imag) <= 1e-12 * abs(den) and den.real > 0:
+            alpha = np.vdot(x_nb, b) / den.real
+        elif nrm > 0:
+            alpha = np.vdot(Ax, b) / nrm
+        else:
+            return None, 1.0
     else:
-        return None, 1.0
+        den = float(x_nb @ Ax)
+        nrm = float(Ax @ Ax)
+        if den > 0:
+            alpha = float(x_nb @ b) / den
+        elif nrm > 0:
+            alpha = float(Ax @ b) / nrm
+        else:
+            return None, 1.0
     rho = np.linalg.norm(b - alpha * Ax) / max(np.linalg.norm(b), np.finfo(float).tiny)
     if rho >= 1.0:
         return None, rho
@@ -360,16 +242,27 @@ def _solve_chain(payload):
     if method == "direct":
         if kind == "shared":
             t0 = time.perf_counter()
-            lu = spla.splu(sp.csc_matrix(mats[0]))
-            X = lu.solve(np.column_stack([s[1] for s in systems]))
-            dt = (time.perf_counter() - t0) / N
+            try:
+                lu = spla.splu(sp.csc_matrix(mats[0]))
+            except RuntimeError:  # exactly singular: a minimal-residual Krylov solve instead
+                lu = None
+            if lu is not None:
+                X = lu.solve(np.column_stack([s[1] for s in systems]))
+                dt = (time.perf_counter() - t0) / N
+                for i, (A, b, _f) in enumerate(systems):
+                    xs[i] = X[:, i].copy()
+                    _record(stats, i, A, b, xs[i], dt, 0, 0, 0)
+                return xs, stats
             for i, (A, b, _f) in enumerate(systems):
-                xs[i] = X[:, i].copy()
-                _record(stats, i, A, b, xs[i], dt, 0, 0, 0)
+                xs[i] = _singular_fallback(stats, i, A, b, rtol, opts)
         else:
             for i, (A, b, _f) in enumerate(systems):
                 t0 = time.perf_counter()
-                xs[i] = spla.splu(sp.csc_matrix(A)).solve(b)
+                try:
+                    xs[i] = spla.splu(sp.csc_matrix(A)).solve(b)
+                except RuntimeError:
+                    xs[i] = _singular_fallback(stats, i, A, b, rtol, opts)
+                    continue
                 _record(stats, i, A, b, xs[i], time.perf_counter() - t0, 0, 0, 0)
         return xs, stats
 
@@ -385,7 +278,8 @@ def _solve_chain(payload):
         return xs, stats
 
     if method == "recycled_cg":
-        use_amg = opts.get("preconditioner", "amg") == "amg" and all(sp.issparse(A) for A in mats)
+        use_amg = (opts.get("preconditioner", "amg") == "amg" and all(sp.issparse(A) for A in mats)
+                   and not any(np.dtype(A.dtype).kind == "c" for A in mats))
         # with the re-used AMG V-cycle deflation saved no iterations on Darcy
         # (benchmarks/krylov_recycling.py) while its harvest costs ~k^2 n flops: off by default
         kdef = int(opts.get("k", 0 if use_amg else 8))
@@ -411,7 +305,7 @@ def _solve_chain(payload):
         if opts.get("preconditioner", "ilu") == "ilu" and all(sp.issparse(A) for A in mats):
             ilu = spla.spilu(sp.csc_matrix(_reference_matrix(mats)), drop_tol=opts.get("drop_tol", 1e-4),
                              fill_factor=opts.get("fill_factor", 10))
-            M = spla.LinearOperator(mats[0].shape, ilu.solve, dtype=float)
+            M = spla.LinearOperator(mats[0].shape, ilu.solve, dtype=ilu.L.dtype)
         setup = time.perf_counter() - t0
         k = int(opts.get("k", 20))
         m = int(opts.get("m", 40))
@@ -425,6 +319,17 @@ def _solve_chain(payload):
                     st["iterations"], st["matvecs"], info)
         return xs, stats
     raise ValueError(f"method must be one of {SEQUENCE_METHODS}, got {method!r}")
+
+
+def _singular_fallback(stats, i, A, b, rtol, opts):
+    """A system whose LU factorisation is exactly singular: GCRO-DR (minimal residual; converges
+    when ``b`` is in the range of ``A``, else ``info > 0`` with a warning)."""
+    t0 = time.perf_counter()
+    m = int(opts.get("m", 40))
+    x, info, st = gcrodr(A, b, rtol=rtol, m=m, k=min(int(opts.get("k", 20)) or 20, m - 1), full_output=True)
+    _record(stats, i, A, b, x, time.perf_counter() - t0, st["iterations"], st["matvecs"], info)
+    stats["method"][i] = "gcrodr"
+    return x
 
 
 def _record(stats, i, A, b, x, seconds, iterations, matvecs, info, residual=None):
@@ -441,6 +346,21 @@ def _record(stats, i, A, b, x, seconds, iterations, matvecs, info, residual=None
     stats["info"][i] = info
 
 
+def _to_output_precision(systems, solutions, stats, out_dtype, rtol):
+    """Round the solutions to the input precision; residual and info describe the rounded ones."""
+    for i, (A, b, _f) in enumerate(systems):
+        x = solutions[i].astype(out_dtype)
+        solutions[i] = x
+        r = b - A @ x.astype(b.dtype)
+        bn = np.linalg.norm(b)
+        res = float(np.linalg.norm(r) / bn if bn > 0 else np.linalg.norm(r))
+        stats["residual"][i] = res
+        if stats["info"][i] == 0 and not res <= rtol * (1 + 1e-8):
+            stats["info"][i] = max(int(stats["iterations"][i]), 1)
+            warnings.warn(f"system {i}: the solution rounded to {out_dtype} has relative residual {res:.3e} > "
+                          f"rtol={rtol:g}", RuntimeWarning, stacklevel=3)
+
+
 def solve_sequence(systems, *, method="auto", rtol=1e-8, sort=True, sort_method="greedy", workers=1,
                    k=None, m=40, window=8, warm_start=True, preconditioner=None, direct_max_n=DIRECT_MAX_N,
                    amg="sa", amg_sweeps=1, resetup=True):
@@ -455,7 +375,10 @@ def solve_sequence(systems, *, method="auto", rtol=1e-8, sort=True, sort_method=
     method : ``"auto"`` (route by class, see the module doc), ``"direct"`` (sparse LU per system,
         one factorisation when the matrix is shared), ``"amg"`` (a fresh Ruge-Stuben hierarchy
         + PCG per system, the standard baseline), ``"recycled_cg"`` or ``"gcrodr"``.
-    rtol : float -- relative tolerance on the true residual of every system.
+    rtol : float -- relative tolerance on the true residual of every system (> 0; ``inf`` allowed).
+        Right-hand sides and sparse matrix entries must be finite (ValueError naming the system).
+        A system whose LU factorisation is exactly singular is solved by GCRO-DR instead
+        (method ``"gcrodr"`` in ``stats``; converges when the system is consistent).
     sort : bool -- solve in the order of :func:`sort_systems` (``sort_method``).
     workers : int -- processes; the sorted order is cut into ``workers`` contiguous chunks.
     k, m : recycled-space size (recycled_cg: default 0 with the AMG preconditioner, 8 without;
@@ -465,13 +388,16 @@ def solve_sequence(systems, *, method="auto", rtol=1e-8, sort=True, sort_method=
     direct_max_n : "auto" factors nonsymmetric/indefinite systems up to this size (default 250 000).
     amg : ``"sa"`` (smoothed aggregation, default) or ``"rs"`` (Ruge-Stuben): the re-used
         hierarchy of the SPD route; amg_sweeps : Gauss-Seidel sweeps before and after each
-        coarse correction (default 1, see :class:`~sciml.solvers.krylov.VCycle`).
+        coarse correction (default 1, see :class:`~sciml.solvers.krylov.AMGVCycle`).
     resetup : bool -- rebuild the hierarchy when the iteration growth of a system costs more
         than a full set-up (default True); False keeps the first hierarchy for the whole chain.
 
     Returns
     -------
-    solutions : list of N arrays ``(n,)`` in the ORIGINAL order.
+    solutions : list of N arrays ``(n,)`` in the ORIGINAL order, in the input precision
+        (``result_type`` of all matrices and right-hand sides, at least float32: float32 and
+        complex64 systems are kept). Every solve runs in float64 (complex128 when anything is
+        complex); ``residual`` and ``info`` describe the returned, rounded solutions.
     stats : numpy record array ``(N,)`` in the original order with fields index, position,
         chain, iterations, matvecs, seconds, residual (true relative residual), info, method,
         setup (a full AMG hierarchy was built before this system).
@@ -485,13 +411,16 @@ def solve_sequence(systems, *, method="auto", rtol=1e-8, sort=True, sort_method=
         raise ValueError(f"sort_method must be one of {SORT_METHODS}, got {sort_method!r}")
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    if not (isinstance(rtol, (int, float, np.floating)) and 0 < rtol < 1):
-        raise ValueError(f"rtol must be in (0, 1), got {rtol!r}")
+    rtol = check_tol(rtol, "rtol")
+    if rtol == 0:
+        raise ValueError("rtol must be positive (solve_sequence has no atol), got 0")
     if preconditioner not in (None, "none", "amg", "ilu"):
         raise ValueError(f"preconditioner must be None, 'none', 'amg' or 'ilu', got {preconditioner!r}")
-    systems = _normalise(systems)
+    systems, out_dtype = _normalise(systems)
     if method in ("direct", "amg") and not all(sp.issparse(s[0]) for s in systems):
         raise ValueError(f"method {method!r} needs sparse or dense matrices in systems, not LinearOperators")
+    if method == "amg" and out_dtype.kind == "c":
+        raise ValueError("method 'amg' needs real matrices; complex systems take 'auto', 'direct' or 'gcrodr'")
     N = len(systems)
     feats = _features(systems)
     order = sort_systems(feats, sort_method) if (sort and N > 2) else np.arange(N)
@@ -523,6 +452,8 @@ def solve_sequence(systems, *, method="auto", rtol=1e-8, sort=True, sort_method=
         for j, i in enumerate(c):
             solutions[i] = xs[j]
             stats[i] = st[j]
+    if any(x.dtype != out_dtype for x in solutions):
+        _to_output_precision(systems, solutions, stats, out_dtype, rtol)
     bad = np.flatnonzero(stats["info"] > 0)
     if bad.size and workers > 1:
         # solver warnings raised inside worker processes do not reach the caller

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import scipy.sparse.linalg as spla
 
-from sciml.solvers.krylov import AMGReference, VCycle, recycled_cg
+from sciml.solvers.krylov import AMGReference, AMGVCycle, recycled_cg
 
 from .conftest import diffusion_matrix
 
@@ -19,7 +19,7 @@ def test_vcycle_is_symmetric_positive_definite(kind, sweeps):
     # forward sweeps before, backward after, R = P^T: M must be SPD to precondition CG
     A = _darcy(40, 0)
     M = AMGReference(_darcy(40, 1), kind=kind, sweeps=sweeps, max_coarse=50).for_matrix(A)
-    assert isinstance(M, VCycle) and len(M.levels) >= 3
+    assert isinstance(M, AMGVCycle) and len(M.levels) >= 3
     rng = np.random.default_rng(0)
     X = rng.standard_normal((A.shape[0], 4))
     MX = np.column_stack([M.matvec(x) for x in X.T])
@@ -66,7 +66,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="shape"):
         ref.for_matrix(_darcy(21, 0))
     with pytest.raises(ValueError, match="sweeps"):
-        VCycle([(A, None, None)], sweeps=1.5)
+        AMGVCycle([(A, None, None)], sweeps=1.5)
 
 
 def test_hierarchy_is_deterministic():

@@ -25,7 +25,7 @@ def test_recycled_space_is_consistent_and_reduces_iterations():
     R = RecycleSpace(15)
     its = []
     fresh = []
-    for i in range(5):
+    for _ in range(5):
         A = convection_diffusion(25, 20.0 + rng.standard_normal(), shift=100.0)
         b = rng.standard_normal(A.shape[0])
         x, info, st = gcrodr(A, b, rtol=1e-8, m=35, k=15, recycle=R, full_output=True)
