@@ -57,6 +57,8 @@ from ._layout import (
     open_store,
     restore,
     spatial_order,
+    store_dims,
+    to_store_order,
 )
 
 __all__ = ["export_well", "write_well_file", "read_well", "import_well", "WELL_SPLITS", "RECIPE_BOUNDARY"]
@@ -516,13 +518,10 @@ def read_well(path, *, split: str | None = None) -> dict:
     prov = first["provenance"]
     if prov and prov.get("format") == _PROV_FORMAT and all(r["provenance"] for _, _, r in parts):
         return _restore(cat, first, prov, ranges, parts)
-    spatial, tname = first["spatial"], "time"
-    dims, fields = {}, {}
-    for k, arr in cat.items():
-        space = tuple(spatial) if k in first["fields"] else ()
-        dims[k] = ((tname,) if first["timed"][k] else ()) + ("channel",) + space
-        fields[k] = arr
-    coords = {"t": ((tname,), first["grid"]["time"], "1"), **{d: ((d,), first["grid"][d], "1") for d in spatial}}
+    spatial, timed = first["spatial"], first["timed"]
+    dims = store_dims(cat, timed, spatial)
+    fields = {k: to_store_order(a, timed[k], spatial, dims[k]) for k, a in cat.items()}
+    coords = {"time": (("time",), first["grid"]["time"], "1"), **{d: ((d,), first["grid"][d], "1") for d in spatial}}
     attrs = {"well_dataset_name": first["name"], "grid_type": first["grid_type"],
              "boundary": json.dumps(first["boundary"], sort_keys=True), "well_files": json.dumps(ranges)}
     return {"fields": fields, "dims": dims, "units": {}, "coords": coords, "recipe": f"the_well:{first['name']}",
