@@ -29,7 +29,8 @@ attribute ``sciml_provenance`` (JSON), which :func:`read_well` uses to give back
 (fields rounded to float32).
 
 Well -> sciml (:func:`read_well`, :func:`import_well`): each ``t{k}`` field becomes one store field
-``(N, [T,] d**k, *spatial)`` (tensor components flattened to channels in the Well's order),
+``(N, [T,] d**k, *spatial)`` (tensor components flattened to channels in the Well's order; spatial
+axes in the store's order ``z, y, x``; ``channel_<field>`` where channel counts differ),
 constant scalars become parameters, per-sample scalars fields ``(N, [T,] 1)``; fields that do not
 vary over samples or some axes are broadcast.
 """
