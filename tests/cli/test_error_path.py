@@ -84,6 +84,7 @@ def test_nan_training_data_is_one_line_nonzero_and_leaves_no_run_dir(tmp_path, c
     assert rc in (1, 2) and err.startswith("sciml: error:") and "\n" not in err, err
     assert "non-finite" in err or "NaN" in err
     assert not run.exists() or any(p.is_file() for p in run.rglob("*"))  # nothing empty left behind
+    assert not list(tmp_path.glob("*.lock"))  # the lock is released on failure
 
 
 @pytest.mark.parametrize("argv, words", [
