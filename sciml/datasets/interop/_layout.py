@@ -135,11 +135,12 @@ def open_store(store) -> tuple[StoredDataset, bool]:
 
 
 def coords_meta(ds: StoredDataset) -> dict:
-    """``name -> {"dims": [...], "units": str}`` of the store's coordinates (from its xarray view)."""
-    view = ds.to_xarray(fields=[], lazy=True)
-    names = set(ds.coords)
-    return {k: {"dims": list(v.dims), "units": str(v.attrs.get("units", "1"))}
-            for k, v in view.coords.items() if k in names}
+    """``name -> {"dims": [...], "units": str}`` of the store's coordinates."""
+    out = {}
+    for name in ds.coords:
+        info = ds.coord_info(name)
+        out[name] = {"dims": list(info["dims"]), "units": info["units"]}
+    return out
 
 
 def check_output(out: Path, inputs, overwrite: bool, what: str = "out", directory: bool = False):
