@@ -9,7 +9,6 @@ that order and :func:`restore` undoes it exactly.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,8 +102,9 @@ def open_store(store) -> tuple[StoredDataset, bool]:
 def coords_meta(ds: StoredDataset) -> dict:
     """``name -> {"dims": [...], "units": str}`` of the store's coordinates."""
     out = {}
-    for name, c in ds._file["coords"].items():
-        out[name] = {"dims": list(json.loads(c.attrs["dims"])), "units": str(c.attrs.get("units", "1"))}
+    for name in ds.coords:
+        info = ds.coord_info(name)
+        out[name] = {"dims": list(info["dims"]), "units": info["units"]}
     return out
 
 
