@@ -6,7 +6,7 @@ renders the leaderboard. Tasks: ``darcy85``, ``ns-1e-3``, ``burgers`` (see ``TAS
 """
 from .leaderboard import load_results, plot, table
 from .runner import SCHEMA, ensure_data, hardware, run
-from .tasks import TASKS, Task, get_task, register_task
+from .tasks import TASKS, Published, Task, get_task, register_task
 
-__all__ = ["run", "table", "plot", "load_results", "hardware", "ensure_data", "SCHEMA", "TASKS", "Task", "get_task",
-           "register_task"]
+__all__ = ["run", "table", "plot", "load_results", "hardware", "ensure_data", "SCHEMA", "TASKS", "Task", "Published",
+           "get_task", "register_task"]

@@ -1,41 +1,92 @@
-"""The leaderboard: results JSON files -> a markdown table and a plot.
+"""The leaderboard: results JSON files -> a markdown table and the figures a user opens.
 
 ``table(results_dir)`` reads every ``*.json`` with schema ``sciml-bench-result/1`` in
-``results_dir`` and returns a markdown table per task, best test error first, with the
-task's published reference figures underneath. ``table(results_dir, out="leaderboard.md")``
-also writes the markdown and ``leaderboard.png`` (test error per run, one panel per task,
-dashed lines at the published figures).
+``results_dir`` (other JSON files, e.g. CarbonBench results, are skipped) and returns a
+markdown table per task, best test error first. Each row carries its parameter count,
+training time, inference time, hardware, seed, epochs, a *protocol* column that says how
+the run departs from the task's recipe, and the published figure for that model beside
+it; the task's other published figures are listed under the table.
+``table(results_dir, out="leaderboard.md")`` also writes, beside the markdown:
+
+- ``leaderboard.png``: test error per run, one panel per task (bars);
+- ``leaderboard_error_vs_params.png`` and ``leaderboard_error_vs_time.png``: test error
+  against parameter count and training time, one marker per model, log axes, published
+  figures as dashed lines;
+- ``leaderboard_rollout.png``: per-step rollout error curves, when a result carries
+  ``rollout_rel_l2_per_step`` (ns-1e-3).
+
+Examples
+--------
+>>> from sciml.bench import table
+>>> md = table("docs", out="docs/leaderboard.md")  # doctest: +SKIP
 """
 from __future__ import annotations
 
 import json
+import math
+import os
 from pathlib import Path
 
+from .._util.io import atomic_path, write_text
 from .runner import RESULT_KEYS, SCHEMA
 from .tasks import TASKS
 
-__all__ = ["load_results", "table", "plot"]
+__all__ = ["load_results", "table", "plot", "plot_scatter", "plot_rollout", "figure_paths", "protocol"]
+
+_NUMBERS = ("test_rel_l2", "train_rel_l2", "train_seconds", "inference_ms_per_sample")
+_MARKERS = "osD^vP*Xhp<>"
+
+
+def _no_constant(token):
+    raise ValueError(f"holds the non-finite number {token}")
+
+
+def _check_result(r: dict, name: str) -> None:
+    missing = [k for k in RESULT_KEYS if k not in r]
+    if missing:
+        raise ValueError(f"results file {name} is missing result fields {missing}")
+    for k in _NUMBERS:
+        v = r[k]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"results file {name}: {k} must be a finite non-negative number, got {v!r}")
+    for k in ("params", "epochs", "epochs_recipe", "n_train", "n_test"):
+        v = r[k]
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(f"results file {name}: {k} must be a non-negative integer, got {v!r}")
+    if not isinstance(r["hardware"], dict):
+        raise ValueError(f"results file {name}: hardware must be an object, got {r['hardware']!r}")
+    steps = r.get("rollout_rel_l2_per_step")
+    if steps is not None and not (isinstance(steps, list) and steps and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in steps)):
+        raise ValueError(f"results file {name}: rollout_rel_l2_per_step must be a list of finite numbers")
 
 
 def load_results(results_dir) -> list[dict]:
-    """All valid result dicts in ``results_dir`` (sorted by task, then test error)."""
+    """All leaderboard results in ``results_dir``, sorted by task, then test error.
+
+    Files of another schema are skipped; a leaderboard file with a missing field, a NaN /
+    inf or a wrongly typed value, or a ``*.json`` that is not JSON, is refused with a
+    ``ValueError`` naming the file.
+    """
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise NotADirectoryError(f"results directory does not exist: {results_dir}")
     rows = []
     for f in sorted(results_dir.glob("*.json")):
         try:
-            r = json.loads(f.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
+            r = json.loads(f.read_text(), parse_constant=_no_constant)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"results file {f.name} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        except ValueError as exc:
+            if not f.read_text().count(SCHEMA):
+                continue  # not ours: another tool may write NaN
+            raise ValueError(f"results file {f.name} {exc}") from None
         if not isinstance(r, dict) or r.get("schema") != SCHEMA:
             continue
-        missing = [k for k in RESULT_KEYS if k not in r]
-        if missing:
-            raise ValueError(f"{f.name} is missing result fields {missing}")
+        _check_result(r, f.name)
         r["_file"] = f.name
         rows.append(r)
-    rows.sort(key=lambda r: (r["task"], r["test_rel_l2"]))
+    rows.sort(key=lambda r: (r["task"], r["test_rel_l2"], r["model"], r["label"]))
     return rows
 
 
@@ -47,47 +98,149 @@ def _fmt_seconds(s: float) -> str:
     return f"{s:.0f} s"
 
 
-def table(results_dir, out=None) -> str:
-    """Markdown leaderboard of ``results_dir``; with ``out`` also write it and a PNG beside it."""
-    rows = load_results(results_dir)
-    if not rows:
-        raise ValueError(f"no sciml bench results (*.json, schema {SCHEMA}) in {results_dir}")
-    lines = ["# sciml leaderboard", ""]
+def protocol(r: dict) -> str:
+    """How the run ``r`` departs from its task's recipe (``"full recipe"`` if it does not)."""
+    t = TASKS.get(r["task"])
+    parts = []
+    if r["epochs"] < r["epochs_recipe"]:
+        parts.append(f"{r['epochs']}/{r['epochs_recipe']} epochs")
+    if t is not None and r["n_train"] < t.n_train:
+        parts.append(f"{r['n_train']}/{t.n_train} train samples")
+    if t is not None and r["n_test"] < t.n_test:
+        parts.append(f"{r['n_test']}/{t.n_test} test samples")
+    stopped = str(r.get("stopped") or "")
+    planned = (r.get("training") or {}).get("epochs")
+    if stopped.startswith("time budget"):
+        parts.append(stopped.split(" reached")[0])
+    elif isinstance(planned, int) and planned > r["epochs"]:
+        parts.append(f"stopped after {r['epochs']} of {planned} planned epochs (time budget)")
+    if t is not None:
+        for k, v in t.train.items():
+            got = (r.get("training") or {}).get(k)
+            if k not in ("epochs", "step_size") and got is not None and got != v:
+                parts.append(f"{k} {got} (recipe {v})")
+    if not parts and not r["full_recipe"]:
+        parts.append("shorter than the recipe")
+    return "reduced: " + ", ".join(parts) if parts else "full recipe"
+
+
+def _published_cell(task, model: str) -> str:
+    if task is None:
+        return ""
+    return "; ".join(f"{p.value:.4f} {p.name}" for p in task.published_for(model)) or "—"
+
+
+def figure_paths(out, rows) -> list[Path]:
+    """The figures ``table(..., out=out)`` writes beside the markdown ``out`` for ``rows``."""
+    out = Path(out)
+    stem = out.with_suffix("")
+    paths = [out.with_suffix(".png"), Path(f"{stem}_error_vs_params.png"), Path(f"{stem}_error_vs_time.png")]
+    if any(r.get("rollout_rel_l2_per_step") for r in rows):
+        paths.append(Path(f"{stem}_rollout.png"))
+    return paths
+
+
+def _markdown(rows, results_dir: Path, out: Path | None) -> str:
+    lines = ["# sciml leaderboard", "",
+             "Generated by `sciml bench table` from the results JSON files (schema "
+             f"`{SCHEMA}`); do not edit by hand. Test error is the relative L2 error on the task's test split. "
+             "*protocol* says where a run used less than the task's recipe (epochs, samples, a time budget): "
+             "such rows are not comparable with the published figures, which follow the full recipe.", ""]
+    if out is not None:
+        lines += [f"Regenerate: `sciml bench table {results_dir.as_posix()} --out {out.as_posix()} --overwrite`", ""]
+        figs = figure_paths(out, rows)
+        names = ["test error per run", "error vs parameters", "error vs training time", "rollout error per step"]
+        lines += [" · ".join(f"[{n}]({p.name})" for n, p in zip(names, figs)), ""]
+        lines += [f"![error vs parameters]({figs[1].name})", "", f"![error vs training time]({figs[2].name})", ""]
+        if len(figs) > 3:
+            lines += [f"![rollout error per step]({figs[3].name})", ""]
     for task in sorted({r["task"] for r in rows}):
         t = TASKS.get(task)
         lines.append(f"## {task}")
         if t is not None:
             lines.append(f"{t.description}.")
-        lines += ["", "| rank | model | run | test rel. L2 | train rel. L2 | params | epochs | train time | "
-                      "inference ms/sample | full recipe | hardware | seed | sciml | date |",
-                  "|---:|---|---|---:|---:|---:|---:|---:|---:|:---:|---|---:|---|---|"]
+        lines += ["", "| rank | model | run | test rel. L2 | published | train rel. L2 | params | train time | "
+                      "inference ms/sample | epochs | protocol | hardware | seed | date | result |",
+                  "|---:|---|---|---:|---|---:|---:|---:|---:|---:|---|---|---:|---|---|"]
         for i, r in enumerate((r for r in rows if r["task"] == task), 1):
+            link = r["_file"]
+            if out is not None:
+                link = Path(os.path.relpath(results_dir.resolve() / r["_file"], out.resolve().parent)).as_posix()
             lines.append(
-                f"| {i} | {r['model']} | {r['label']} | {r['test_rel_l2']:.4f} | {r['train_rel_l2']:.4f} | "
-                f"{r['params']:,} | {r['epochs']}/{r['epochs_recipe']} | {_fmt_seconds(r['train_seconds'])} | "
-                f"{r['inference_ms_per_sample']:.2f} | {'yes' if r['full_recipe'] else 'no'} | "
-                f"{r['hardware'].get('summary', '')} | {r['seed']} | {r['sciml_version']} | {r['date'][:10]} |")
-        if t is not None and t.reference:
-            refs = "; ".join(f"{k} {v:.4f}" for k, v in t.reference.items())
-            lines += ["", f"Published test relative L2: {refs}."]
+                f"| {i} | {r['model']} | {r['label']} | {r['test_rel_l2']:.4f} | {_published_cell(t, r['model'])} | "
+                f"{r['train_rel_l2']:.4f} | {r['params']:,} | {_fmt_seconds(r['train_seconds'])} | "
+                f"{r['inference_ms_per_sample']:.2f} | {r['epochs']}/{r['epochs_recipe']} | {protocol(r)} | "
+                f"{r['hardware'].get('summary', '')} | {r['seed']} | {str(r['date'])[:10]} | [json]({link}) |")
+        if t is not None and t.published:
+            lines += ["", "Published test relative L2 for this task:", ""]
+            for p in t.published:
+                lines.append(f"- {p.name}: **{p.value:.4f}** — {p.source}; {p.setting}.")
         lines.append("")
-    text = "\n".join(lines)
+    return "\n".join(lines)
+
+
+def table(results_dir, out=None) -> str:
+    """Markdown leaderboard of ``results_dir``.
+
+    Parameters
+    ----------
+    results_dir : str or Path
+        Folder of results JSON files (see :func:`load_results`).
+    out : str or Path, optional
+        Markdown file to write; the figures of :func:`figure_paths` are written beside it and
+        linked from it. The markdown depends only on the results: regenerating gives the same text.
+
+    Returns
+    -------
+    str
+        The markdown.
+    """
+    results_dir = Path(results_dir)
+    rows = load_results(results_dir)
+    if not rows:
+        raise ValueError(f"no sciml bench results (*.json, schema {SCHEMA}) in {results_dir}")
     if out is not None:
         out = Path(out)
         if not out.parent.exists():
             raise FileNotFoundError(f"directory of --out does not exist: {out.parent}")
-        out.write_text(text)
-        plot(rows, out.with_suffix(".png"))
+    text = _markdown(rows, results_dir, out)
+    if out is not None:
+        figs = figure_paths(out, rows)
+        plot(rows, figs[0])
+        plot_scatter(rows, figs[1], x="params")
+        plot_scatter(rows, figs[2], x="train_seconds")
+        if len(figs) > 3:
+            plot_rollout(rows, figs[3])
+        write_text(out, text)
     return text
 
 
-def plot(rows: list[dict], out) -> Path:
-    """Test relative L2 per run (log scale), one panel per task, published figures dashed."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save(fig, out) -> Path:
+    out = Path(out)
+    with atomic_path(out, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110, format="png", metadata={"Software": None})
+    _pyplot().close(fig)
+    return out
+
+
+def _reference_lines(ax, task):
+    t = TASKS.get(task)
+    for j, p in enumerate(t.published if t else ()):
+        ax.axhline(p.value, ls="--", lw=1, color=f"C{(j + 5) % 10}", label=f"published {p.name}: {p.value:g}")
+
+
+def plot(rows: list[dict], out) -> Path:
+    """Test relative L2 per run (log scale, bars), one panel per task, published figures dashed."""
+    plt = _pyplot()
     tasks = sorted({r["task"] for r in rows})
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.2), squeeze=False)
     for ax, task in zip(axes[0], tasks):
@@ -100,15 +253,71 @@ def plot(rows: list[dict], out) -> Path:
         ax.set_yscale("log")
         ax.set_ylabel("test relative L2")
         ax.set_title(task)
-        t = TASKS.get(task)
-        for j, (name, v) in enumerate((t.reference if t else {}).items()):
-            ax.axhline(v, ls="--", lw=1, color=f"C{j + 2}", label=f"{name}: {v:g}")
+        _reference_lines(ax, task)
         ax.plot([], [], "s", color="C0", label="full recipe")
-        ax.plot([], [], "s", color="C1", label="shorter run")
+        ax.plot([], [], "s", color="C1", label="reduced protocol")
         ax.legend(fontsize=7)
         ax.grid(True, axis="y", which="both", alpha=0.3)
     fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
+
+
+def plot_scatter(rows: list[dict], out, x: str = "params") -> Path:
+    """Test error against ``x`` (``"params"`` or ``"train_seconds"``), log axes, one panel per task.
+
+    One marker shape and colour per model (one scatter collection per model, its points in
+    the order of ``rows``); filled markers follow the full recipe, hollow ones a reduced
+    protocol. Published figures of the task are dashed horizontal lines.
+    """
+    if x not in ("params", "train_seconds"):
+        raise ValueError(f"x must be 'params' or 'train_seconds', got {x!r}")
+    plt = _pyplot()
+    tasks = sorted({r["task"] for r in rows})
+    models = sorted({r["model"] for r in rows})
+    style = {m: (f"C{i % 10}", _MARKERS[i % len(_MARKERS)]) for i, m in enumerate(models)}
+    fig, axes = plt.subplots(1, len(tasks), figsize=(8.5 * len(tasks), 4.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for m in models:
+            rs = [r for r in rows if r["task"] == task and r["model"] == m]
+            if not rs:
+                continue
+            color, marker = style[m]
+            ax.scatter([max(r[x], 1e-3) for r in rs], [r["test_rel_l2"] for r in rs], s=60, marker=marker,
+                       edgecolors=color, linewidths=1.5, label=m,
+                       facecolors=[color if r["full_recipe"] else "none" for r in rs], gid=f"{task}/{m}")
+        _reference_lines(ax, task)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("parameters" if x == "params" else "training time (s)")
+        ax.set_ylabel("test relative L2")
+        ax.set_title(f"{task} (hollow: reduced protocol)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def plot_rollout(rows: list[dict], out) -> Path:
+    """Per-step rollout relative L2 (log scale) of every result carrying ``rollout_rel_l2_per_step``."""
+    rs = [r for r in rows if r.get("rollout_rel_l2_per_step")]
+    if not rs:
+        raise ValueError("no result carries rollout_rel_l2_per_step")
+    plt = _pyplot()
+    tasks = sorted({r["task"] for r in rs})
+    fig, axes = plt.subplots(1, len(tasks), figsize=(9 * len(tasks), 4.2), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        t = TASKS.get(task)
+        t0 = (t.t_in or 0) if t else 0
+        for r in (r for r in rs if r["task"] == task):
+            e = r["rollout_rel_l2_per_step"]
+            ax.plot(range(t0 + 1, t0 + 1 + len(e)), e, marker=".", label=f"{r['model']} ({r['label']})",
+                    gid=f"{task}/{r['model']}/{r['label']}")
+        _reference_lines(ax, task)
+        ax.set_yscale("log")
+        ax.set_xlabel("predicted frame")
+        ax.set_ylabel("relative L2 per step")
+        ax.set_title(f"{task}: rollout error (published: mean over the rollout)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return _save(fig, out)

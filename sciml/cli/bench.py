@@ -28,8 +28,9 @@ def add_parser(subparsers, argv=()):
     r.set_defaults(func=run_task)
     t = sub.add_parser("table", help="render the leaderboard (markdown + png) from results JSON files")
     t.add_argument("results", help="results directory")
-    t.add_argument("--out", default=None, help="markdown file to write (.md; a .png is written beside it)")
-    t.add_argument("--overwrite", action="store_true", help="replace existing table files")
+    t.add_argument("--out", default=None, help="markdown file to write (.md); its figures are written beside it")
+    t.add_argument("--overwrite", action="store_true", help="replace existing table files (regenerating the board)")
+    t.add_argument("--quiet", action="store_true", help="do not print the markdown")
     t.set_defaults(func=run_table)
     return p
 
@@ -66,22 +67,23 @@ def run_task(args):
 
 def run_table(args):
     from .._util.io import check_output, lock_outputs
-    from ..bench.leaderboard import table
+    from ..bench.leaderboard import figure_paths, load_results, table
 
     results = Path(args.results)
     if not results.is_dir():
         raise FileNotFoundError(f"results directory does not exist: {results}")
-    md = png = None
+    outputs = []
     if args.out is not None:
         if Path(args.out).suffix.lower() not in (".md", ".markdown"):
             raise ValueError(f"--out must be a markdown file (.md), got {args.out!r}")
-        inputs = [results, *sorted(results.glob("*.json"))]
+        inputs = sorted(results.glob("*.json"))
         md = check_output(args.out, name="--out", inputs=inputs, overwrite=args.overwrite, kinds=("text",))
-        png = check_output(md.with_suffix(".png"), name="--out (its .png)", inputs=inputs,
-                           overwrite=args.overwrite)
-    with lock_outputs(md, png):
-        text = table(results, out=md)
-    print(text)
-    if md is not None:
-        print(f"wrote {args.out} and {Path(args.out).with_suffix('.png')}")
+        outputs = [md] + [check_output(p, name=f"--out (its {p.name})", inputs=inputs, overwrite=args.overwrite)
+                          for p in figure_paths(md, load_results(results))]
+    with lock_outputs(*outputs):
+        text = table(results, out=Path(args.out) if outputs else None)  # as given: the board names it
+    if not args.quiet:
+        print(text)
+    if outputs:
+        print(f"wrote {args.out} and {', '.join(p.name for p in outputs[1:])}")
     return 0

@@ -4,11 +4,17 @@ Samples are cut into fixed chunks of consecutive indices (``Recipe.chunk_size``)
 is computed by the same pure function whatever the executor, so the finished file is
 bit-identical for serial, process-pool and Dask runs, and a killed run resumes at the first
 missing chunk (see :mod:`sciml.datasets.store`).
+
+Faults end a run with one exception whose message is one line, keeping every finished
+chunk so that the same call resumes: ``OSError`` for a full or failing disk (the space is
+checked against :func:`estimate_bytes` before work; ENOSPC during writes is survived),
+:class:`GenerationError` for a lost worker or an unreachable or empty Dask cluster.
+The output is locked (:class:`sciml._util.io.OutputLock`) for the whole run.
 """
 from __future__ import annotations
 
-import os
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
@@ -17,12 +23,20 @@ import numpy as np
 
 from .. import __version__
 from .._util.extras import require
+from .._util.io import OutputLock
+from .._util.pool import process_pool, single_thread_env
+from .._util.progress import progress as _progress
+from .._util.validation import check_float, check_int
 from .recipes import Recipe, get_recipe
-from .store import ShardDirectory, _now, open_dataset
+from .shards import ShardDirectory
+from .store import _now, open_dataset
 
-__all__ = ["generate", "chunk_ranges"]
+__all__ = ["generate", "chunk_ranges", "estimate_bytes", "GenerationError"]
 
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+class GenerationError(RuntimeError):
+    """A generation run could not finish (lost workers, unreachable scheduler); finished chunks
+    are kept and the same call resumes. The message is one line."""
 
 
 def chunk_ranges(n: int, chunk: int) -> list[range]:
@@ -78,39 +92,45 @@ def _caller_one_thread():
             torch.set_num_threads(n_torch)
 
 
-def _single_thread_worker():
-    # Workers each own one core: pin BLAS/OpenMP/torch to one thread.
-    for var in _THREAD_VARS:
-        os.environ[var] = "1"
-    try:
-        import torch
 
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover
-        pass
+# ---------------------------------------------------------------------------------------------
+# sizes
+# ---------------------------------------------------------------------------------------------
+def estimate_bytes(recipe, n: int, params: dict | None = None) -> int:
+    """Size in bytes of the finished store file of ``n`` samples (fields and coordinates,
+    without HDF5's few kB of metadata).
+
+    A run needs about twice this on the output's file system at its peak (the shards plus the
+    assembled file). ``params`` are recipe parameters as for :func:`generate`.
+
+    Examples
+    --------
+    >>> estimate_bytes("darcy", 100, {"resolution": 65, "subsample": 2})
+    1743828
+    """
+    rec = recipe if isinstance(recipe, Recipe) else get_recipe(recipe)
+    n = check_int(n, "n", min=1)
+    p = rec.resolve(**dict(params or {}))
+    total = n * rec.sample_bytes(p)
+    for _dims, values, _units in rec.layout(p).coords.values():
+        total += np.asarray(values).nbytes
+    return int(total + 9 * n)  # + sample index (int64) and completion mask (bool)
 
 
-@contextmanager
-def _env_single_thread():
-    saved = {v: os.environ.get(v) for v in _THREAD_VARS}
-    os.environ.update({v: "1" for v in _THREAD_VARS})
-    try:
-        yield
-    finally:
-        for v, old in saved.items():
-            if old is None:
-                os.environ.pop(v, None)
-            else:
-                os.environ[v] = old
+def _check_disk(out: Path, need: int, what: str):
+    from .._util.resources import check_disk
+
+    check_disk(need, out.parent, what)
 
 
-def _check_args(n, seed, workers, out):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise ValueError(f"n must be a positive integer number of samples, got {n!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+# ---------------------------------------------------------------------------------------------
+# arguments
+# ---------------------------------------------------------------------------------------------
+def _check_args(n, seed, workers, out, scheduler_timeout):
+    n = check_int(n, "n", min=1)
+    seed = check_int(seed, "seed", min=0)
+    workers = check_int(workers, "workers", min=1)
+    check_float(scheduler_timeout, "scheduler_timeout", min=0, min_open=True)
     if out is None:
         raise ValueError("out must be a file path")
     out = Path(out)
@@ -118,117 +138,221 @@ def _check_args(n, seed, workers, out):
         raise IsADirectoryError(f"out {out} is a directory; give a file path such as {out / 'data.h5'}")
     if not out.parent.exists():
         raise FileNotFoundError(f"output directory {out.parent} does not exist")
-    return out
+    return n, seed, workers, out
 
 
-def generate(recipe, n: int, *, seed: int = 0, out, workers: int = 1, scheduler=None, progress: bool = True,
-             **params) -> Path:
+# Test hook: called with a stage name ("locked", "chunk") from inside generate(); tests use it
+# to hold a run at a known point (a barrier) instead of sleeping.
+_hook = None
+
+
+def _at(stage: str, **info):
+    if _hook is not None:
+        _hook(stage, **info)
+
+
+def generate(recipe, n: int, *, seed: int = 0, out, workers: int = 1, scheduler=None, progress: bool | None = None,
+             scheduler_timeout: float = 30.0, **params) -> Path:
     """Generate ``n`` samples of ``recipe`` into the store file ``out``; return its path.
 
-    recipe: a registered name (``"darcy"``, ...) or a :class:`Recipe`.
-    workers: local processes (or Dask workers for ``scheduler="local"``).
-    scheduler: ``None`` (serial / process pool), ``"local"`` (a dask LocalCluster with
-        ``workers`` processes), a scheduler address ``"tcp://host:port"``, or a
-        ``dask.distributed.Client``.
-    params: recipe parameters (``resolution=421, subsample=5, chunk=8, ...``).
+    Parameters
+    ----------
+    recipe : str or Recipe
+        A registered name (``"darcy"``, ...) or a :class:`Recipe`.
+    n : int
+        Number of samples.
+    seed : int
+        Sample ``i`` depends only on ``(recipe, params, seed, i)``.
+    out : path
+        The store file (its folder must exist).
+    workers : int
+        Local processes (or Dask workers for ``scheduler="local"``).
+    scheduler : None, "local", str or dask.distributed.Client
+        ``None``: serial / process pool; ``"local"``: a dask LocalCluster with ``workers``
+        processes; ``"tcp://host:port"``: a running scheduler; or a Client.
+    progress : bool, optional
+        Progress bar (``None``: shown on a terminal).
+    scheduler_timeout : float
+        Seconds to wait for a scheduler to answer, for a first worker to join, and, during
+        the run, with no worker left, before failing with :class:`GenerationError`.
+    **params
+        Recipe parameters (``resolution=421, subsample=5, chunk=8, ...``).
 
-    Everything is validated before any work. An existing complete file with the same
-    recipe, parameters, seed and n is returned as is; one made otherwise raises
-    FileExistsError and is left untouched. An interrupted run with the same arguments
-    resumes where it stopped.
+    Returns
+    -------
+    Path
+        ``out``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Bad arguments (before any work). ``DamagedDatasetError`` (a ValueError) when ``out``
+        is a damaged store file.
+    FileExistsError
+        ``out`` exists and was made with other settings (left untouched).
+    sciml._util.io.OutputLockedError
+        Another process is writing ``out``.
+    ValueError
+        Not enough disk space for the shards and the final file (checked before work).
+    OSError
+        A disk error while writing (ENOSPC, EIO, ...); finished chunks are kept.
+    GenerationError
+        A worker died, or the Dask cluster is unreachable or has no workers; finished chunks
+        are kept.
+
+    Notes
+    -----
+    An existing complete file with the same recipe, parameters, seed and n is returned as
+    is. An interrupted run with the same arguments resumes where it stopped (and removes the
+    temporary files a killed run left).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "darcy.h5"
+    >>> _ = generate("darcy", 2, out=out, resolution=16, subsample=1, progress=False)
+    >>> with open_dataset(out) as ds:
+    ...     ds["u"].shape
+    (2, 1, 16, 16)
     """
     rec = recipe if isinstance(recipe, Recipe) else get_recipe(recipe)
-    out = _check_args(n, seed, workers, out)
+    n, seed, workers, out = _check_args(n, seed, workers, out, scheduler_timeout)
     p = rec.resolve(**params)
     layout = rec.layout(p)
-    n, seed = int(n), int(seed)
     chunks = chunk_ranges(n, rec.chunk_size(p))
     identity = {"recipe": rec.name, "params": p, "seed": seed, "n": n}
+    if scheduler is not None and not isinstance(scheduler, str) and type(scheduler).__name__ != "Client":
+        raise TypeError(f"scheduler must be None, 'local', an address string or a dask Client, "
+                        f"got {type(scheduler).__name__}")
 
-    if out.exists():
-        with open_dataset(out) as ds:
-            a = ds.attrs
-            have = {"recipe": a.get("recipe"), "params": a["params"], "seed": a.get("seed"), "n": a.get("n")}
-            done = bool(ds.complete.all())
-        if have == identity and done:
-            return out
-        diff = [k for k in identity if have.get(k) != identity[k]]
-        raise FileExistsError(f"{out} exists and was made with other {', '.join(diff) or 'settings'}; "
-                              f"choose another output path or delete it")
+    with OutputLock(out):
+        _at("locked", out=out)
+        if out.exists():
+            with open_dataset(out) as ds:
+                a = ds.attrs
+                have = {"recipe": a.get("recipe"), "params": a["params"], "seed": a.get("seed"), "n": a.get("n")}
+                done = bool(ds.complete.all())
+            if have == identity and done:
+                return out
+            diff = [k for k in identity if have.get(k) != identity[k]]
+            raise FileExistsError(f"{out} exists and was made with other {', '.join(diff) or 'settings'}; "
+                                  f"choose another output path or delete it")
 
-    shards = ShardDirectory(out)
-    if shards.exists():
-        m = shards.read_manifest()
-        if {k: m.get(k) for k in identity} != identity:
-            raise FileExistsError(f"an interrupted run with other parameters exists at {shards.dir}; "
-                                  f"rerun it with its own parameters or delete that directory")
-        created = m["created"]
-    else:
-        created = _now()
-        shards.create({**identity, "n_chunks": len(chunks), "created": created, "sciml_version": __version__})
+        shards = ShardDirectory(out)
+        if shards.exists():
+            m = shards.read_manifest()
+            if {k: m.get(k) for k in identity} != identity:
+                raise FileExistsError(f"an interrupted run with other parameters exists at {shards.dir}; "
+                                      f"rerun it with its own parameters or delete that directory")
+            created = m["created"]
+        else:
+            created = None
+        shards.remove_stale_temporaries()
+        todo = sorted(set(range(len(chunks))) - (shards.done() if created else set()))
+        final = estimate_bytes(rec, n, {k: v for k, v in p.items()})
+        _check_disk(out, final + int(final * len(todo) / max(len(chunks), 1)),
+                    f"{out} (recipe {rec.name!r}, n={n:,}: shards + final file)")
+        if created is None:
+            created = _now()
+            shards.create({**identity, "n_chunks": len(chunks), "created": created, "sciml_version": __version__})
 
-    todo = sorted(set(range(len(chunks))) - shards.done())
-    with _caller_one_thread(), \
-            _Progress(progress, total=n, done=n - sum(len(chunks[c]) for c in todo), label=rec.name) as bar:
-        for cid, arrays in _run(rec, p, seed, chunks, todo, workers, scheduler):
-            shards.write(cid, chunks[cid], arrays, layout)
-            bar.advance(len(chunks[cid]))
+        with _caller_one_thread(), _progress(n, f"generate {rec.name}", enabled=progress, unit="samples",
+                                             done=n - sum(len(chunks[c]) for c in todo)) as bar:
+            for cid, arrays in _run(rec, p, seed, chunks, todo, workers, scheduler, scheduler_timeout, shards):
+                shards.write(cid, chunks[cid], arrays, layout)
+                bar.advance(len(chunks[cid]))
+                _at("chunk", chunk=cid)
 
-    attrs = {**identity, "chunk": rec.chunk_size(p), "sciml_version": __version__, "created": created}
-    shards.assemble(layout, attrs, len(chunks))
+        attrs = {**identity, "chunk": rec.chunk_size(p), "sciml_version": __version__, "created": created}
+        _at("assemble", out=out)
+        shards.assemble(layout, attrs, len(chunks))
     return out
 
 
-def _run(rec, p, seed, chunks, todo, workers, scheduler):
+def _run(rec, p, seed, chunks, todo, workers, scheduler, timeout, shards):
     """Yield ``(chunk_id, arrays)`` as chunks finish."""
     if not todo:
         return
     if scheduler is not None:
-        yield from _run_dask(rec, p, seed, chunks, todo, workers, scheduler)
+        yield from _run_dask(rec, p, seed, chunks, todo, workers, scheduler, timeout, shards)
     elif workers == 1:
         for cid in todo:
             yield cid, _solve_chunk(rec, p, seed, chunks[cid])
     else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import as_completed
         from concurrent.futures.process import BrokenProcessPool
 
-        with _env_single_thread(), ProcessPoolExecutor(
-                max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_single_thread_worker) as ex:
+        with single_thread_env(), process_pool(workers) as ex:
             futures = {ex.submit(_solve_chunk, rec, p, seed, list(chunks[cid])): cid for cid in todo}
             for fut in as_completed(futures):
                 try:
                     result = fut.result()
-                except BrokenProcessPool as exc:
-                    raise RuntimeError(
-                        "a worker process died (finished chunks are kept; rerun to resume). In a script, call "
-                        "generate(..., workers>1) under `if __name__ == \"__main__\":` (worker processes are "
-                        "spawned and re-import the script); otherwise the worker ran out of memory") from exc
+                except BrokenProcessPool:
+                    for f in futures:
+                        f.cancel()
+                    raise GenerationError(
+                        f"a worker process died (out of memory or killed); the {len(shards.done())} finished "
+                        f"chunks are kept in {shards.dir}: rerun to resume (in a script, call generate(..., "
+                        f"workers>1) under `if __name__ == \"__main__\":`)") from None
                 yield futures[fut], result
 
 
-def _run_dask(rec, p, seed, chunks, todo, workers, scheduler):
+def _run_dask(rec, p, seed, chunks, todo, workers, scheduler, timeout, shards):
     require("dask.distributed", "dask", "the Dask executor (scheduler=)")
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import Client, LocalCluster, wait
 
     own_cluster = own_client = None
-    if isinstance(scheduler, Client):
-        client = scheduler
-    elif scheduler == "local":
-        with _env_single_thread():
+    if scheduler == "local":
+        with single_thread_env():
             own_cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                        dashboard_address=None)
         client = own_client = Client(own_cluster)
     elif isinstance(scheduler, str):
-        client = own_client = Client(scheduler)
+        try:
+            client = own_client = _connect(scheduler, timeout)
+        except (OSError, TimeoutError) as exc:
+            raise GenerationError(f"cannot reach the Dask scheduler {scheduler} within {timeout:g} s "
+                                  f"({type(exc).__name__})") from None
     else:
-        raise TypeError(f"scheduler must be None, 'local', an address string or a dask Client, "
-                        f"got {type(scheduler).__name__}")
+        client = scheduler
     try:
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except (OSError, TimeoutError):
+            raise GenerationError(f"no Dask worker joined the scheduler {client.scheduler.address} within "
+                                  f"{timeout:g} s") from None
         futures = {client.submit(_solve_chunk, rec, p, seed, list(chunks[cid]), pure=False): cid for cid in todo}
-        index = {f.key: cid for f, cid in futures.items()}
-        for fut in as_completed(list(futures)):
-            yield index[fut.key], fut.result()
+        pending = set(futures)
+        idle_since = None
+        while pending:
+            try:
+                done = set(wait(list(pending), timeout=min(1.0, timeout), return_when="FIRST_COMPLETED").done)
+            except TimeoutError:
+                done = set()
+            got = False
+            for fut in done:
+                try:
+                    # a finished chunk whose worker is lost goes back to pending: wait for it again
+                    result = fut.result(timeout=min(1.0, timeout))
+                except TimeoutError:
+                    continue
+                except Exception as exc:  # noqa: BLE001 - a lost worker (KilledWorker) or a failed task
+                    if type(exc).__name__ != "KilledWorker":
+                        raise
+                    raise GenerationError(f"Dask workers died running chunk {futures[fut]} "
+                                          f"({len(shards.done())} finished chunks are kept in {shards.dir}; "
+                                          f"rerun to resume)") from None
+                pending.discard(fut)
+                got = True
+                yield futures[fut], result
+            if got or client.nthreads():  # asks the scheduler (scheduler_info() is a cached copy)
+                idle_since = None
+            else:
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since > timeout:
+                    raise GenerationError(f"no Dask worker left for {timeout:g} s ({len(pending)} chunks not done; "
+                                          f"{len(shards.done())} finished chunks are kept in {shards.dir}; "
+                                          f"rerun to resume)")
     finally:
         if own_client is not None:
             own_client.close()
@@ -236,32 +360,19 @@ def _run_dask(rec, p, seed, chunks, todo, workers, scheduler):
             own_cluster.close()
 
 
-class _Progress:
-    """A rich progress bar with samples/s and ETA (silent when ``enabled`` is False)."""
+def _connect(address: str, timeout: float):
+    """A Client for ``address`` that gives up after ``timeout`` seconds, without dask's
+    connection-retry log lines."""
+    import logging
 
-    def __init__(self, enabled: bool, total: int, done: int, label: str):
-        self.enabled, self.total, self.done, self.label = enabled, total, done, label
+    from dask.distributed import Client
 
-    def __enter__(self):
-        if self.enabled:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
-            from rich.text import Text
-
-            class Rate(ProgressColumn):
-                def render(self, task):
-                    return Text(f"{task.speed:.2f} samples/s" if task.speed else "-- samples/s")
-
-            self._p = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
-                               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-            self._p.__enter__()
-            self._task = self._p.add_task(f"generate {self.label}", total=self.total, completed=self.done)
-        return self
-
-    def advance(self, k: int):
-        if self.enabled:
-            self._p.advance(self._task, k)
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self._p.__exit__(*exc)
+    quiet = [logging.getLogger(n) for n in ("distributed.client", "distributed.core", "distributed.comm")]
+    levels = [lg.level for lg in quiet]
+    for lg in quiet:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        return Client(address, timeout=timeout)
+    finally:
+        for lg, lv in zip(quiet, levels):
+            lg.setLevel(lv)

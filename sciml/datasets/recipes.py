@@ -31,7 +31,8 @@ class FieldSpec:
     """One stored field of a sample.
 
     shape: per-sample shape, channel-first: ``(C, *spatial)`` or ``(T, C, *spatial)``.
-    dims: names of those axes, e.g. ``("channel", "y", "x")``.
+    dims: names of those axes in the store's one order (``[time,] channel, [z,] [y,] x``, see
+        :mod:`sciml.datasets.store`), e.g. ``("channel", "y", "x")``.
     """
 
     shape: tuple[int, ...]
@@ -51,7 +52,7 @@ class Layout:
     """What a dataset made with given parameters holds.
 
     fields: name -> FieldSpec.
-    coords: name -> (dims, values, units) for grid coordinates (``x``, ``y``, ``t`` ...).
+    coords: name -> (dims, values, units) for grid coordinates (``x``, ``y``, ``time`` ...).
     """
 
     fields: Mapping[str, FieldSpec]

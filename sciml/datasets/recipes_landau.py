@@ -12,7 +12,9 @@ Sample ``i`` draws its initial distribution from ``sample_rng(seed, i)``:
 The distribution is discretised on a grid of ``particles^d`` blob particles in ``[-L, L]^d``
 (weights ``h^d f0``), evolved by :func:`sciml.solvers.landau.blob_method` (Maxwell or general
 gamma) and the blob reconstruction is stored on a ``grid^d`` velocity grid at ``n_times``
-equally spaced times in ``[0, t_end]``. Field ``f``: ``(N, T, 1, grid, grid[, grid])``.
+equally spaced times in ``[0, t_end]``. Field ``f``: ``(N, T, 1, grid, grid[, grid])`` with axes
+``(sample, time, channel, vy, vx)`` (``vz, vy, vx`` in 3D), the last axis fastest like every
+stored field.
 """
 from __future__ import annotations
 
@@ -47,12 +49,12 @@ def _times(p):
 
 def _layout(p: dict) -> Layout:
     _, axis, _ = velocity_grid(p["grid"], p["L"], p["dim"])
-    names = ("vx", "vy", "vz")[: p["dim"]]
+    names = ("vz", "vy", "vx")[3 - p["dim"]:]  # last axis fastest: (vy, vx) / (vz, vy, vx)
     t = _times(p)
     return Layout(
-        fields={"f": FieldSpec(shape=(len(t), 1) + (p["grid"],) * p["dim"], dims=("t", "channel") + names,
+        fields={"f": FieldSpec(shape=(len(t), 1) + (p["grid"],) * p["dim"], dims=("time", "channel") + names,
                                units="1", long_name="velocity distribution function (blob reconstruction)")},
-        coords={"t": (("t",), t, "1"), **{n: ((n,), axis.numpy().copy(), "1") for n in names}},
+        coords={"time": (("time",), t, "1"), **{n: ((n,), axis.numpy().copy(), "1") for n in names}},
     )
 
 
@@ -111,8 +113,8 @@ def _chunk(p: dict, seed: int, indices) -> dict:
     out = np.empty((len(indices), len(times), 1) + (p["grid"],) * d)
     for k, t in enumerate(times):
         v = vb if t == 0 else snaps[float(t)]
-        f = blob_density(v, wb, xq, eps)
-        out[:, k, 0] = f.reshape((len(indices),) + (p["grid"],) * d).numpy()
+        f = blob_density(v, wb, xq, eps).reshape((len(indices),) + (p["grid"],) * d).numpy()
+        out[:, k, 0] = f.transpose(0, *range(d, 0, -1))  # grid points are (vx, vy[, vz]) in C order
     return {"f": out}
 
 

@@ -10,7 +10,8 @@ its lone solve to round-off; the store's fixed chunks keep any executor bit-iden
 ``ns2d`` solves with ETDRK4 and the adaptive step by default (accurate to ~1e-8 relative, measured in
 ``benchmarks/ns_generation.py``); ``--scheme imex-euler --dt 1e-4`` runs the FNO generator's own
 scheme to regenerate the published data (then ~50x more expensive). The stored field ``w`` holds
-the initial vorticity at ``t = 0`` followed by the frames every ``record_dt``.
+the initial vorticity at ``t = 0`` followed by the frames every ``record_dt``, stored
+``(time, channel, y, x)`` like every field (the solver's arrays are ``(x, y)``: transposed here).
 """
 from __future__ import annotations
 
@@ -92,9 +93,9 @@ def _ns_layout(p: dict) -> Layout:
     t = _ns_times(p)
     x = np.arange(s) / s
     return Layout(
-        fields={"w": FieldSpec(shape=(t.size, 1, s, s), dims=("time", "channel", "x", "y"), units="1",
+        fields={"w": FieldSpec(shape=(t.size, 1, s, s), dims=("time", "channel", "y", "x"), units="1",
                                long_name="vorticity w = v_x - u_y (dimensionless, unit torus)")},
-        coords={"t": (("time",), t, "1"), "x": (("x",), x, "1"), "y": (("y",), x.copy(), "1")},
+        coords={"time": (("time",), t, "1"), "y": (("y",), x.copy(), "1"), "x": (("x",), x, "1")},
     )
 
 
@@ -113,8 +114,8 @@ def _ns_chunk(p: dict, seed: int, indices) -> dict:
                       device=solver.device)
     out = solver.solve(w0, _ns_times(p))
     sub = p["resolution"] // p["store_resolution"]
-    w = out[:, :, ::sub, ::sub].double().cpu().numpy()
-    return {"w": w[:, :, None]}
+    w = out[:, :, ::sub, ::sub].double().cpu().numpy()  # the solver's axes are (x, y)
+    return {"w": np.ascontiguousarray(w.swapaxes(-1, -2))[:, :, None]}
 
 
 NS2D = register_recipe(Recipe(
@@ -171,7 +172,7 @@ def _burgers_layout(p: dict) -> Layout:
     else:
         t = _burgers_times(p)
         fields["u"] = FieldSpec(shape=(t.size, 1, s), dims=("time", "channel", "x"), units="1", long_name="velocity u(x, t)")
-        coords["t"] = (("time",), t, "1")
+        coords["time"] = (("time",), t, "1")
     return Layout(fields=fields, coords=coords)
 
 
@@ -236,7 +237,7 @@ def _raissi_layout(p: dict) -> Layout:
     return Layout(
         fields={"u": FieldSpec(shape=(t.size, 1, x.size), dims=("time", "channel", "x"), units="1",
                                long_name="exact Burgers solution, u0 = -sin(pi x), u(+-1, t) = 0 (Cole-Hopf)")},
-        coords={"t": (("time",), t, "1"), "x": (("x",), x, "1")},
+        coords={"time": (("time",), t, "1"), "x": (("x",), x, "1")},
     )
 
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers import (ChannelMLP, DomainPadding, GridEmbedding, check_choice, check_float, check_input, check_int,
-                     get_activation, int_tuple, make_norm, make_skip)
+from . import layers as _layers
+from .layers import (ChannelMLP, DomainPadding, GridEmbedding, SoftGating, _Identity, add_skip, check_choice,
+                     check_float, check_input, check_int, get_activation, int_tuple, make_norm, make_skip)
 from .spectral import SpectralConv, check_rank
 from .tensorized import FACTORIZATIONS
 
@@ -49,6 +50,9 @@ class FNOBlock(nn.Module):
             self.mlp = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _layers.get_fused() and isinstance(self.norm, _Identity) and (
+                self.mlp is None or isinstance(self.mlp_norm, _Identity)):
+            return self._forward_fused(x)
         mlp_skip = self.mlp_skip(x) if self.mlp is not None else None  # both skips read the block input
         x = self.norm(self.conv(x)) + self.skip(x)
         if self.mlp is not None:
@@ -58,6 +62,26 @@ class FNOBlock(nn.Module):
         if not self.last:
             x = self.act(x)
         return x
+
+    def _forward_fused(self, x: torch.Tensor) -> torch.Tensor:
+        """The same block without normalisation, sums folded into the matrix products (``layers.set_fused``)."""
+        y = add_skip(self.skip, x, self.conv(x))
+        if self.mlp is not None:
+            if not self.last:
+                y = self.act(y)
+            *hidden, out = self.mlp.layers
+            for layer in hidden:
+                y = self.mlp.act(layer(y))
+            bias = None if out.bias is None else out.bias.view(1, -1, *([1] * (x.dim() - 2)))
+            if isinstance(self.mlp_skip, SoftGating) and bias is not None:
+                addend = torch.addcmul(bias, self.mlp_skip.weight, x)  # mlp_skip(x) + b in one pass
+            else:
+                addend = self.mlp_skip(x)
+                addend = addend if bias is None else addend + bias
+            y = out.forward(y, add=addend.expand(y.shape[0], out.out_channels, *y.shape[2:]))
+        if not self.last:
+            y = self.act(y)
+        return y
 
 
 class FNO(nn.Module):

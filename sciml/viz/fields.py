@@ -93,7 +93,7 @@ def plot_sample(path, sample: int = 0, out="sample.png", time_index: int | None 
                     frames = [time_index % T]
                 else:
                     frames = sorted(set(np.linspace(0, T - 1, min(max_frames, T)).round().astype(int)))
-                t = coords.get("t")
+                t = coords.get("time")
                 for k in frames:
                     for c in range(arr.shape[1]):
                         label = f"t={t[k]:.3g}" if t is not None and t.size == T else f"frame {k}"

@@ -24,11 +24,14 @@ def test_landau_recipe_reproducible_and_conservative(tmp_path):
         f = ds["f"][()]
         axis = ds.coords["vx"]
         assert f.shape == (3, 2, 1, 16, 16)
-        assert np.allclose(ds.coords["t"], [0.0, 0.5])
+        assert np.allclose(ds.coords["time"], [0.0, 0.5])
+        assert ds.field_info("f")["dims"] == ("sample", "time", "channel", "vy", "vx")
     rec = get_recipe("landau")
     p = rec.resolve(**SMALL)
     again = rec.solve_chunk(p, 7, [2])["f"][0]
-    assert np.array_equal(again, f[2])                      # sample i from (seed, i) alone
+    # sample i from (seed, i) alone; this direct call runs with the caller's thread count (generate
+    # pins one thread), so other SIMD/threaded kernels: equal to round-off, not bit for bit
+    np.testing.assert_allclose(again, f[2], rtol=1e-12, atol=1e-14 * np.abs(f[2]).max())
     other = rec.solve_chunk(p, 8, [2])["f"][0]
     assert not np.allclose(other, f[2])
     mass, energy = _moments(f[:, :, 0], axis)

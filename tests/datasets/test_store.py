@@ -52,3 +52,22 @@ def test_save_dataset_bad_input(tmp_path):
     with pytest.raises(ValueError, match="at least one"):
         save_dataset(tmp_path / "x.h5", {})
     assert not list(tmp_path.iterdir())  # nothing half-written left behind
+
+
+def test_save_dataset_fields_of_different_sizes_and_xarray(tmp_path):
+    import xarray as xr
+
+    t = np.linspace(0, 1, 3)
+    path = save_dataset(tmp_path / "t.h5", {"w": np.random.rand(2, 3, 1, 8, 8), "u": np.random.rand(2, 1, 16)},
+                        coords={"t": (("time",), t, "s")})
+    with open_dataset(path) as ds:
+        assert ds.field_info("w")["dims"] == ("sample", "time", "channel", "y", "x")
+        assert ds.field_info("u")["dims"] == ("sample", "channel", "x_u")
+    with xr.open_dataset(path, engine="h5netcdf") as x:
+        assert x["u"].dims == ("sample", "channel", "x_u") and x.sizes["x"] == 8 and x.sizes["x_u"] == 16
+        np.testing.assert_array_equal(x["t"].values, t)
+        assert x["t"].dims == ("time",) and "t" in x.coords
+    with pytest.raises(ValueError, match="dimension 'x' has size"):
+        save_dataset(tmp_path / "bad.h5", {"a": np.zeros((2, 1, 4)), "b": np.zeros((2, 1, 5))},
+                     dims={"a": ("channel", "x"), "b": ("channel", "x")})
+    assert not (tmp_path / "bad.h5").exists()

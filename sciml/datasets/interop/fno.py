@@ -97,7 +97,8 @@ def read_fno_navier_stokes(path, *, n: int | None = None, subsample: int = 1, wi
     vorticity at the times ``t``: ``(T,)`` or ``(1, T)``), MATLAB v5 or v7.3 (HDF5, axes reversed on disk).
 
     Returns ``{"a": (N, 1, s', s'), "u": (N, T, 1, s', s')}`` float64 in the store layout (time before
-    channel, the ``ns2d`` recipe's axis order ``x, y``), ``s' = len(range(0, s, subsample))``; with
+    channel, spatial axes ``y, x`` like every store: the file's ``x, y`` axes are swapped),
+    ``s' = len(range(0, s, subsample))``; with
     ``with_times=True`` a pair ``(fields, t)`` with ``t`` the recorded times ``(T,)`` (``1..T`` when the
     file has no ``t``). ``n`` reads only the first ``n`` samples (from HDF5 without loading the rest).
     """
@@ -140,8 +141,8 @@ def read_fno_navier_stokes(path, *, n: int | None = None, subsample: int = 1, wi
             t = None
     if a.shape[0] != u.shape[0] or a.shape[1:] != u.shape[1:3]:
         raise ValueError(f"{path.name}: a {a.shape} and u {u.shape} disagree in samples or grid")
-    fields = {"a": np.ascontiguousarray(a[:, None], dtype=np.float64),
-              "u": np.ascontiguousarray(np.moveaxis(u, -1, 1)[:, :, None], dtype=np.float64)}
+    fields = {"a": np.ascontiguousarray(a[:, None].swapaxes(-1, -2), dtype=np.float64),
+              "u": np.ascontiguousarray(np.moveaxis(u, -1, 1)[:, :, None].swapaxes(-1, -2), dtype=np.float64)}
     if not with_times:
         return fields
     if t is None or t.size != u.shape[-1]:

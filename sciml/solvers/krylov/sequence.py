@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from ..._util.pool import process_pool
 from ._common import check_tol
 from ._systems import (  # noqa: F401 (re-exported)
     _features,
@@ -440,7 +440,7 @@ def solve_sequence(systems, *, method="auto", rtol=1e-8, sort=True, sort_method=
     if workers == 1:
         results = [_solve_chain(payloads[0])]
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with process_pool(workers) as pool:
             results = list(pool.map(_solve_chain, payloads))
     solutions = [None] * N
     stats = np.zeros(N, dtype=STATS_DTYPE)

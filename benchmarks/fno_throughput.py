@@ -1,0 +1,143 @@
+"""Training-step throughput of the darcy85 FNO on CPU, one optimisation at a time.
+
+    python benchmarks/fno_throughput.py [--variants today,new,...] [--rounds 3] [--steps 4] [--threads 2]
+
+The step is the leaderboard recipe's (``sciml.bench.tasks``: darcy85, batch 20 at 85^2, modes 12
+per sign, width 32, 4 layers, domain padding to 96^2, 2.57 M real parameters): forward, relative-L2
+loss, backward, AdamW step, on fixed random inputs. Each variant runs in its own subprocess with the
+same thread count, the variants alternating for ``--rounds`` rounds (so a load change on a shared
+machine hits all of them alike); printed: median wall ms/step, median CPU ms/step (process time, less
+sensitive to other processes than wall time), the ratio to the first variant, and for compiled
+variants the one-off compile time.
+
+Variants (comma-separated; flags combined with ``+`` on top of today's defaults, e.g. ``new+compile``):
+
+``new``        the defaults: DFT-as-matmul spectral path (``impl="auto"``), fused elementwise work
+``today``      the path before this work: ``fft+nofuse``
+``fft``        the FFT spectral path (``SpectralConv(impl="fft")``, ``set_spectral_impl("fft")``)
+``nofuse``     unfused elementwise work in the FNO blocks (``sciml.operators.layers.set_fused(False)``)
+``compile``    ``torch.compile`` of the model (inductor; compile time in the "first step" column)
+``bf16``       ``torch.autocast("cpu", torch.bfloat16)`` around the forward (float32 master weights)
+``cl``         channels-last input (``torch.channels_last``)
+``t1``         one thread instead of ``--threads``
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FLAGS = ("new", "today", "fft", "nofuse", "compile", "bf16", "cl", "t1")
+
+
+def _worker(variant: str, steps: int, threads: int, batch: int) -> dict:
+    import torch
+
+    flags = set(variant.split("+"))
+    if "today" in flags:
+        flags |= {"fft", "nofuse"}
+    torch.set_num_threads(1 if "t1" in flags else threads)
+    from sciml.operators import build_model
+    from sciml.operators import layers
+    from sciml.operators.spectral import set_spectral_impl
+    from sciml.training.pipeline import default_model_config, fft_friendly_padding
+
+    set_spectral_impl("fft" if "fft" in flags else "auto")
+    layers.set_fused("nofuse" not in flags)
+    cfg = default_model_config("fno", 1, 1, 2, modes=12, width=32, layers=4,
+                               domain_padding=fft_friendly_padding((85, 85)))
+    torch.manual_seed(0)
+    model = build_model("fno", **cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(batch, 1, 85, 85, generator=g), torch.randn(batch, 1, 85, 85, generator=g)
+    if "cl" in flags:
+        x = x.contiguous(memory_format=torch.channels_last)
+    net = torch.compile(model) if "compile" in flags else model
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled="bf16" in flags):
+            pred = net(x)
+        pred = pred.float()
+        loss = ((pred - y).flatten(1).norm(dim=1) / y.flatten(1).norm(dim=1)).mean()
+        loss.backward()
+        opt.step()
+        return float(loss)
+
+    t0 = time.perf_counter()
+    step()  # warm-up (and compilation)
+    first = time.perf_counter() - t0
+    wall, cpu = [], []
+    for _ in range(steps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        loss = step()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    if not all(map(lambda v: v == v, [loss])):
+        raise SystemExit("non-finite loss")
+    return {"wall_ms": 1e3 * statistics.median(wall), "cpu_ms": 1e3 * statistics.median(cpu),
+            "first_s": first, "threads": torch.get_num_threads(), "loss": loss,
+            "capability": torch.backends.cpu.get_cpu_capability(),
+            "params": sum(p.numel() for p in model.parameters())}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--variants", default="today,new,fft,nofuse", help="comma-separated; the first is the baseline")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=4, help="timed steps per run (after one warm-up step)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=20)
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        print("RESULT " + json.dumps(_worker(args.worker, args.steps, args.threads, args.batch)))
+        return 0
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    for v in variants:
+        bad = set(v.split("+")) - set(FLAGS)
+        if bad:
+            ap.error(f"--variants: unknown flag(s) {sorted(bad)}; known: {', '.join(FLAGS)}")
+    for name in ("rounds", "steps", "threads", "batch"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name} must be >= 1")
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads),
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    runs: dict[str, list[dict]] = {v: [] for v in variants}
+    for r in range(args.rounds):
+        for v in variants:
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", v, "--steps", str(args.steps),
+                   "--threads", str(args.threads), "--batch", str(args.batch)]
+            res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            if res.returncode != 0:
+                raise RuntimeError(f"variant {v} failed:\n{res.stderr[-3000:]}")
+            runs[v].append(json.loads([l for l in res.stdout.splitlines() if l.startswith("RESULT ")][-1][7:]))
+            print(f"round {r + 1} {v:16s} {runs[v][-1]['wall_ms']:8.0f} ms wall {runs[v][-1]['cpu_ms']:8.0f} ms cpu",
+                  flush=True)
+    info = runs[variants[0]][0]
+    print()
+    print(f"darcy85 FNO step (batch {args.batch}, 85^2 padded to 96^2, {info['params']:,} parameters), "
+          f"{args.threads} threads, CPU capability {info['capability']}, {args.rounds} rounds x {args.steps} steps, "
+          f"load average at the end {os.getloadavg()[0]:.1f}")
+    print()
+    print("| variant | wall ms/step | CPU ms/step | wall ratio to first | CPU ratio to first | first step s |")
+    print("|---|---:|---:|---:|---:|---:|")
+    base = None
+    for v in variants:
+        w = statistics.median(r["wall_ms"] for r in runs[v])
+        c = statistics.median(r["cpu_ms"] for r in runs[v])
+        f = statistics.median(r["first_s"] for r in runs[v])
+        base = base or (w, c)
+        print(f"| {v} | {w:.0f} | {c:.0f} | {w / base[0]:.3f} | {c / base[1]:.3f} | {f:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
