@@ -62,7 +62,8 @@ class _Rich(_Null):
                    TimeElapsedColumn(), TimeRemainingColumn()]
         columns += [TextColumn("{task.fields[%s]}" % f) for f in fields]
         self._fields = tuple(fields)
-        self._p = Progress(*columns, console=Console(stderr=True), transient=False)
+        # force_jupyter=False: in a notebook rich would otherwise want ipywidgets (and warn without it)
+        self._p = Progress(*columns, console=Console(stderr=True, force_jupyter=False), transient=False)
         self._task = self._p.add_task(description, total=total, completed=done,
                                       **{f: "" for f in self._fields})
         self.completed = done

@@ -161,7 +161,7 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     res = train_operator(path, run_dir, model=model, model_config=cfg, inputs=ins, outputs=outs, n_train=n_tr,
                          n_test=n_te, t_in=task.t_in, t_out=task.t_out, epochs=epochs, seconds=seconds, seed=seed,
-                         device=device, amp=amp, progress=progress, **training)
+                         device=device, amp=amp, progress=progress, overwrite=True, **training)  # a rerun replaces its label
     result = {
         "schema": SCHEMA, "task": task.name, "model": model.lower(), "label": label,
         "test_rel_l2": res["test_rel_l2"], "train_rel_l2": res["train_rel_l2"], "params": res["params"],

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -34,7 +35,7 @@ import torch
 from torch import nn
 
 from .. import __version__
-from .._util.io import atomic_dir, write_bytes, write_text
+from .._util.io import atomic_dir, write_bytes
 from ..datasets.loaders import UnitGaussianNormalizer
 from .wrappers import NormalizedModel
 
@@ -98,7 +99,11 @@ def model_spec(model: nn.Module, name: str | None = None) -> dict:
     if isinstance(model, RolloutModel):
         return {"kind": "rollout", "model": model_spec(model.model, name), **model.config}
     if isinstance(model, ConservativeEmulator):
-        return {"kind": "emulator", "backbone": model_spec(model.backbone, name), "options": model.config,
+        try:
+            backbone = model_spec(model.backbone, name)
+        except TypeError:  # a backbone only its own code builds: loaded with model=
+            backbone = {"kind": "custom", "class": type(model.backbone).__name__}
+        return {"kind": "emulator", "backbone": backbone, "options": model.config,
                 "stats": model.stats.to_dict()}
     if isinstance(model, MLP):
         return {"kind": "mlp", "config": _json_config(model)}
@@ -149,6 +154,9 @@ def model_from_spec(spec: dict, builder: Callable[..., nn.Module] | None = None)
         return LandauPINNPM(**spec["config"])
     if kind == "operator":
         return (builder or _default_builder)(spec["name"], **spec["config"])
+    if kind == "custom":
+        raise ValueError(f"a {spec.get('class', 'custom')} model is rebuilt by its own code: pass model= "
+                         "(an instance to load the weights into)")
     raise ValueError(f"unknown model spec kind {kind!r}")
 
 
@@ -224,9 +232,20 @@ def save_checkpoint(path, model: nn.Module, *, name: str | None = None, trainer:
             write_bytes(path / fname, data)
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_dir(path, replace=True) as tmp:
-        for fname, data in files.items():
-            (tmp / fname).write_bytes(data)
+    aside = None
+    if path.is_file():  # a single-file checkpoint of the earlier layout (PINNTrainer .pt): keep it until done
+        aside = path.with_name(f".{path.name}.previous")
+        os.replace(path, aside)
+    try:
+        with atomic_dir(path, replace=True) as tmp:
+            for fname, data in files.items():
+                (tmp / fname).write_bytes(data)
+    except BaseException:
+        if aside is not None and not path.exists():
+            os.replace(aside, path)
+        raise
+    if aside is not None:
+        aside.unlink(missing_ok=True)
     return path
 
 

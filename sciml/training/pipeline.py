@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._util.io import write_json
+from .._util.io import OutputLock, write_json
 from ..datasets.loaders import FieldDataset, UnitGaussianNormalizer, split_indices
 from .rollout import RolloutModel, rollout_errors
 from .trainer import Trainer
@@ -95,8 +95,8 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
                    epochs: int | None = None, seconds: float | None = None, batch_size: int = 20, lr: float = 1e-3,
                    weight_decay: float = 1e-4, scheduler: str | None = "cosine", step_size: int | None = None,
                    gamma: float = 0.5, grad_clip: float | None = None, amp: str | None = None, device=None,
-                   seed: int = 0, progress: bool = True, resume: bool = False, figures: bool = True,
-                   builder=None) -> dict:
+                   seed: int = 0, progress: bool | None = True, resume: bool = False, figures: bool = True,
+                   builder=None, overwrite: bool = False) -> dict:
     """Train registry model ``model`` on store file ``data``; evaluate on the test split.
 
     Splits: ``n_train``/``n_test`` take the first ``n_train`` and the last ``n_test``
@@ -114,6 +114,12 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
         filled in from the data, and ``domain_padding="auto"`` becomes
         :func:`fft_friendly_padding` of the grid (at least 10 %, to an FFT-friendly size).
 
+    Outputs: ``out_dir`` is locked while the run writes it (a second run into it is refused with
+    :class:`~sciml._util.io.OutputLockedError` naming the holder); a directory that already holds
+    a run (``results.json`` or ``checkpoints/``) is refused with ``FileExistsError`` unless
+    ``resume`` (continue it) or ``overwrite`` (replace it).
+    Fourier modes larger than the (padded) grid are refused with ``ValueError``.
+
     Returns a dict with ``test_rel_l2``, ``train_rel_l2``, ``params``, ``train_seconds``,
     ``epochs``, ``inference_ms_per_sample``, ``n_train``, ``n_test``, ``resolution``,
     ``history`` and the written paths.
@@ -129,6 +135,12 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
     out_dir = Path(out_dir)
     if not out_dir.parent.exists():
         raise FileNotFoundError(f"parent directory of out_dir does not exist: {out_dir.parent}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"out_dir must be a directory, got the file {out_dir}")
+    previous = [p.name for p in (out_dir / "results.json", out_dir / "checkpoints") if p.exists()]
+    if previous and not resume and not overwrite:
+        raise FileExistsError(f"{out_dir} already holds a run ({', '.join(previous)}); resume it, choose another "
+                              "output, or overwrite it")
     probe = FieldDataset(data, inputs, outputs, t_in=t_in, t_out=t_out)
     avail = np.zeros(probe.n_stored, bool)
     avail[probe.indices] = True
@@ -168,6 +180,7 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
         cfg["domain_padding"] = fft_friendly_padding(spatial)
     cfg.setdefault("in_channels", step_in)
     cfg.setdefault("out_channels", step_out)
+    _check_modes(cfg, spatial)
     net = (builder or build_model)(model, **cfg)
     name = getattr(net, "model_name", model)
     if trajectory:
@@ -180,6 +193,36 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
     # the test split is only monitored (loss curves), never used to pick a checkpoint: no "best"
     trainer = Trainer(net, epochs=epochs, progress=progress, checkpoint_dir=out_dir / "checkpoints",
                       max_seconds=seconds, keep_best=False, **kw)
+    with OutputLock(out_dir):
+        return _run(trainer, train, test, out_dir, data, name, cfg, spatial, trajectory, resume, overwrite,
+                    load_seconds, batch_size, seed, epochs, seconds, figures, t_in)
+
+
+def _check_modes(cfg: dict, spatial) -> None:
+    modes = cfg.get("n_modes")
+    if modes is None:
+        return
+    pad = cfg.get("domain_padding") or 0.0
+    pads = list(pad) if isinstance(pad, (list, tuple)) else [pad] * len(spatial)
+    for axis, (m, n, p) in enumerate(zip(modes, spatial, pads)):
+        size = int(round(n * (1 + float(p))))
+        per_sign = -(-int(m) // 2)
+        if per_sign > size // 2 + 1:  # more than the FFT of the (padded) axis has: parameters without modes
+            raise ValueError(f"modes: {per_sign} per sign (n_modes {int(m)}) on axis {axis} exceed its {size}-point "
+                             f"grid ({n} points + padding); use at most {size // 2 + 1} per sign")
+
+
+def _run(trainer, train, test, out_dir, data, name, cfg, spatial, trajectory, resume, overwrite, load_seconds,
+         batch_size, seed, epochs, seconds, figures, t_in):
+    if overwrite and not resume:
+        import shutil
+
+        for old in ("checkpoints", "results.json", "predictions.png", "loss_curves.png", "rollout_errors.png"):
+            target = out_dir / old
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
     history = trainer.fit(train, test, resume=resume, val_name="test")
     test_metrics = trainer.evaluate(test, what="test")
     train_metrics = trainer.evaluate(train, what="training")

@@ -7,7 +7,7 @@ __all__ = ["quick_train"]
 
 
 def quick_train(data_path, out_dir, *, model: str = "fno", epochs: int | None = None, seconds: float | None = 60.0,
-                seed: int = 0, progress: bool | None = None) -> dict:
+                seed: int = 0, progress: bool | None = None, overwrite: bool = True) -> dict:
     """Train ``model`` on the store file ``data_path`` for ``epochs``, or for ``seconds`` of wall clock.
 
     Uses 80 % of the samples to train and 20 % to test (seeded), a small FNO (modes 8 per
@@ -24,6 +24,9 @@ def quick_train(data_path, out_dir, *, model: str = "fno", epochs: int | None = 
         trains until it is spent, the cosine schedule following the fraction used.
     progress : bool or None
         Progress bar; ``None``: when standard error is a terminal.
+    overwrite : bool
+        Replace a run already in ``out_dir`` (the demo's folder is rerun in place); ``False``
+        refuses it.
 
     Returns
     -------
@@ -57,4 +60,5 @@ def quick_train(data_path, out_dir, *, model: str = "fno", epochs: int | None = 
         config.pop("out_channels")
     return train_operator(data_path, out_dir, model=model, model_config=config, epochs=epochs,
                           seconds=None if seconds is None else float(seconds), seed=seed,
-                          batch_size=8, lr=3e-3, weight_decay=1e-4, scheduler="cosine", progress=progress)
+                          batch_size=8, lr=3e-3, weight_decay=1e-4, scheduler="cosine", progress=progress,
+                          overwrite=overwrite)

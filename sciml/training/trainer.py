@@ -1,8 +1,8 @@
 """``Trainer``: supervised training of field-to-field models.
 
 One object holds the model, optimiser, scheduler and the data-order generator;
-``fit(train, val)`` runs the epochs with a rich progress bar, gradient clipping, AMP on
-CUDA, a NaN guard and checkpoints (``checkpoint_dir/last`` after every epoch, ``best`` by
+``fit(train, val)`` runs the epochs on the loop core (:mod:`sciml.training.loop`: progress bar,
+time cap, NaN guard) with gradient clipping, AMP on CUDA and checkpoints (``checkpoint_dir/last`` after every epoch, ``best`` by
 validation error), and ``fit(..., resume=True)`` continues an interrupted run exactly
 where it stopped (same data order, same RNG stream, same optimiser state).
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from pathlib import Path
 from typing import Callable
 

@@ -106,14 +106,15 @@ def test_reads_pdebench_files_without_sciml_provenance(tmp_path):
         f["nu"], f["tensor"] = nu, t
         f["x-coordinate"], f["y-coordinate"] = np.linspace(0, 1, 6), np.linspace(0, 1, 5)
     d = read_pdebench(tmp_path / "darcy.hdf5")
-    assert d["dims"]["u"] == ("channel", "x", "y") and np.array_equal(d["fields"]["a"][:, 0], nu.astype(np.float32))
+    assert d["dims"]["u"] == ("channel", "y", "x")  # the store's axis order
+    assert np.array_equal(d["fields"]["a"][:, 0], np.swapaxes(nu, 1, 2).astype(np.float32))
     with h5py.File(tmp_path / "cfd.hdf5", "w") as f:
         for k in ("density", "pressure", "Vx"):
             f[k] = rng.random((2, 4, 7))
         f["x-coordinate"], f["t-coordinate"] = np.arange(7.0), np.arange(5.0)
     d = read_pdebench(tmp_path / "cfd.hdf5")
     assert sorted(d["fields"]) == ["Vx", "density", "pressure"] and d["fields"]["Vx"].shape == (2, 4, 1, 7)
-    assert d["coords"]["t"][1].shape == (4,)  # PDEBench keeps T + 1 times; the frames have T
+    assert d["coords"]["time"][1].shape == (4,)  # PDEBench keeps T + 1 times; the frames have T
 
 
 def test_bad_input_names_the_file_and_writes_nothing(tmp_path):

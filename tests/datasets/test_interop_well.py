@@ -71,7 +71,8 @@ def test_well_reads_a_sciml_trajectory_store(tmp_path):
     assert np.array_equal(grid[:, 0, 0], c["x"].astype(np.float32))
     assert np.array_equal(grid[0, :, 1], c["y"].astype(np.float32))
     assert np.array_equal(got["train/0/boundary_conditions"], np.full((2, 2), 2.0))  # PERIODIC on both ends
-    assert np.allclose(got["train/1/output_time_grid"], np.float32(c["t"][2] - c["t"][1]))
+    t = c["time"] if "time" in c else c["t"]  # the time coordinate's name in store formats 2 / 1
+    assert np.allclose(got["train/1/output_time_grid"], np.float32(t[2] - t[1]))
 
 
 def test_well_reads_a_static_store_as_constant_inputs_and_one_output_step(tmp_path):
@@ -151,11 +152,14 @@ def test_sciml_reads_a_file_written_by_the_well_and_trains_on_it(tmp_path):
     f = data["fields"]
     assert f["field"].shape == (2, 10, 2, 32, 32) and f["constant_field"].shape == (2, 1, 32, 32)
     assert f["time_varying_scalar"].shape == (2, 10, 1) and data["params"] == {"a": 0.25, "b": 0.75}
+    # the store's axis order (z, y, x); channel axes of different sizes get the field's name
+    assert data["dims"]["field"] == ("time", "channel_field", "y", "x")
+    assert data["dims"]["constant_field"] == ("channel_constant_field", "y", "x")
     # the Well's own reader and sciml's see the same numbers: sample j = trajectory j // 9, step j % 9
     for j in (0, 13):
         tr, t = divmod(j, 9)
-        assert np.array_equal(got[f"train/{j}/input_fields"][0], np.moveaxis(f["field"][tr, t], 0, -1))
-        assert np.array_equal(got[f"train/{j}/constant_fields"][..., 0], f["constant_field"][tr, 0])
+        assert np.array_equal(got[f"train/{j}/input_fields"][0], np.transpose(f["field"][tr, t], (2, 1, 0)))
+        assert np.array_equal(got[f"train/{j}/constant_fields"][..., 0], f["constant_field"][tr, 0].T)
     store = import_well(tmp_path / "dummy", tmp_path / "dummy.h5")
     from sciml.datasets.loaders import FieldDataset
     from sciml.operators import FNO

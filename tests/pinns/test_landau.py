@@ -85,3 +85,30 @@ def test_pinn_pm_bkw_2d_accuracy():
     assert relative_l2(m.density(1.0, q), bkw_density(q, 1.0, 2)) < 0.08
     cert = m.certificate([0.5, 1.0])
     assert max(cert["fisher_rel"]) < 0.1
+
+
+def test_pinn_pm_nan_guard_time_cap_callback_and_checkpoint(tmp_path, monkeypatch):
+    import numpy as np
+    import pytest
+    import torch
+
+    import sciml.training.loop as loop
+    from sciml.pinns.landau import LandauPINNPM, train_pinn_pm
+    from sciml.training import NonFiniteLossError, load_model
+
+    v0 = torch.as_tensor(np.random.default_rng(0).standard_normal((10, 2)))
+    model = LandauPINNPM(dim=2, width=8, depth=2, seed=0)
+    _, info = train_pinn_pm(model, v0, iters=6, init_iters=2, n_times=2, checkpoint=tmp_path / "ck", checkpoint_every=2,
+                            callback=lambda it, info: it == 3)
+    assert info["stopped"] == "callback stop" and len(info["loss_dyn"]) == 4
+    back = load_model(tmp_path / "ck")
+    x = torch.randn(3, 2, dtype=torch.float64)
+    assert torch.equal(back.flow(0.4, x), model.flow(0.4, x)) and back.v0.shape == (10, 2)
+
+    ticks = iter(range(0, 10_000, 1))
+    monkeypatch.setattr(loop, "clock", lambda: float(next(ticks)))
+    _, info = train_pinn_pm(LandauPINNPM(dim=2, width=8, depth=2), v0, iters=500, init_iters=0, n_times=2, seconds=5)
+    assert info["stopped"].startswith("time budget of 5 s") and len(info["loss_dyn"]) < 10
+
+    with pytest.raises(NonFiniteLossError, match="iteration 1"):
+        train_pinn_pm(LandauPINNPM(dim=2, width=8, depth=2), v0 * float("nan"), iters=3, init_iters=0)

@@ -236,3 +236,20 @@ def test_bfgs_continuation_is_invariant_to_a_new_loss_scale():
     a = torch.nn.utils.parameters_to_vector(tr.model.parameters()).detach()
     b = torch.nn.utils.parameters_to_vector(twin.model.parameters()).detach()
     assert float((a - b).norm() / a.norm()) < 1e-8
+
+
+def test_non_finite_loss_raises_and_names_the_phase(tmp_path):
+    from sciml.pinns.training import LossTerm, PINNTrainer
+    from sciml.training import NonFiniteLossError
+
+    net = torch.nn.Linear(1, 1).double()
+    calls = {"n": 0}
+
+    def fn(model, x):
+        calls["n"] += 1
+        return model(x)[:, 0] * (float("nan") if calls["n"] > 3 else 1.0)
+
+    tr = PINNTrainer(net, [LossTerm("r", fn, np.ones((4, 1)))], progress=False, log_every=1)
+    with pytest.raises(NonFiniteLossError, match="Adam iteration 4"):
+        tr.adam(10, lr=1e-2)
+    assert tr.result.stopped == "non-finite loss at Adam iteration 4"

@@ -215,3 +215,20 @@ def test_files_get_the_umask_permissions(tmp_path):
     finally:
         os.umask(old)
     assert oct(os.stat(ck / "config.json").st_mode & 0o777) == oct(0o644)
+
+
+def test_a_pinn_run_resumed_from_an_old_pt_file_continues_in_the_new_format(tmp_path):
+    import shutil
+
+    from sciml.pinns.networks import MLP
+    from sciml.pinns.training import LossTerm, PINNTrainer
+
+    old = tmp_path / "run.pt"
+    shutil.copy(V0 / "pinn.pt", old)
+    net = MLP(2, 1, width=8, depth=2, activation="tanh", lower=[0, 0], upper=[1, 1], dtype=torch.float64, seed=0)
+    term = LossTerm("fit", lambda model, x: model(x)[:, 0] - torch.sin(x[:, 0]) * x[:, 1],
+                    np.random.default_rng(2).random((16, 2)))
+    tr = PINNTrainer(net, [term], checkpoint=old, resume=True, progress=False, log_every=5)
+    tr.adam(5, lr=1e-2)
+    assert old.is_dir() and load_checkpoint(old)["config"]["trainer"]["iterations"]["adam"] == 15
+    assert list(tmp_path.iterdir()) == [old]  # nothing left aside

@@ -37,3 +37,57 @@ def test_nan_in_a_test_sample_is_a_failure_not_a_result(tmp_path):
                        model_config={"n_modes": [4, 4], "hidden_channels": 4, "n_layers": 1}, progress=False,
                        figures=False)
     assert not (tmp_path / "run" / "results.json").exists()
+
+
+def _tiny_store(tmp_path, s=8):
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(10, 1, s, s))
+    return save_dataset(tmp_path / f"d{s}.h5", {"a": a, "u": 0.5 * a})
+
+
+def test_an_existing_run_is_refused_without_resume_or_overwrite(tmp_path):
+    path = _tiny_store(tmp_path)
+    kw = dict(model="fno", epochs=1, batch_size=4, progress=False, figures=False,
+              model_config={"n_modes": [4, 4], "hidden_channels": 4, "n_layers": 1})
+    first = train_operator(path, tmp_path / "run", **kw)
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        train_operator(path, tmp_path / "run", **kw)
+    again = train_operator(path, tmp_path / "run", overwrite=True, **kw)
+    assert again["test_rel_l2"] == first["test_rel_l2"]  # same seed, same run
+    more = train_operator(path, tmp_path / "run", resume=True, **dict(kw, epochs=2))
+    assert more["epochs"] == 2
+    assert not (tmp_path / "run.lock").exists()  # the lock is released
+
+
+def test_a_run_directory_being_written_is_locked(tmp_path):
+    from sciml._util.io import OutputLock, OutputLockedError
+
+    path = _tiny_store(tmp_path)
+    (tmp_path / "run").mkdir()
+    with OutputLock(tmp_path / "run"):
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        q = ctx.Queue()
+        p = ctx.Process(target=_train_into, args=(str(path), str(tmp_path / "run"), q))
+        p.start()
+        p.join(120)
+        kind, msg = q.get(timeout=5)
+    assert kind == "OutputLockedError" and "is being written by PID" in msg
+    assert OutputLockedError.__name__ == kind
+
+
+def _train_into(path, out, q):
+    try:
+        train_operator(path, out, model="fno", epochs=1, batch_size=4, progress=False, figures=False,
+                       model_config={"n_modes": [4, 4], "hidden_channels": 4, "n_layers": 1})
+        q.put(("ok", ""))
+    except Exception as exc:  # noqa: BLE001 - report any outcome to the parent
+        q.put((type(exc).__name__, str(exc)))
+
+
+def test_modes_larger_than_the_grid_are_refused_before_building(tmp_path):
+    path = _tiny_store(tmp_path, s=13)
+    with pytest.raises(ValueError, match=r"modes: 1000 per sign .* exceed its 13-point grid"):
+        train_operator(path, tmp_path / "run", model="fno", epochs=1, progress=False, figures=False,
+                       model_config={"n_modes": [2000, 2000], "hidden_channels": 4, "n_layers": 1})

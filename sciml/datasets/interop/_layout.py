@@ -52,9 +52,44 @@ def field_axes(name: str, dims) -> FieldAxes:
     times = [i for i, d in enumerate(dims) if d in TIME_NAMES]
     if len(times) > 1:
         raise ValueError(f"field {name!r} has two time axes {dims}")
-    chans = [i for i, d in enumerate(dims) if d == CHANNEL]
-    spatial = tuple(d for d in dims if d not in TIME_NAMES and d != CHANNEL)
+    chans = [i for i, d in enumerate(dims) if is_channel(d)]
+    spatial = tuple(d for d in dims if d not in TIME_NAMES and not is_channel(d))
     return FieldAxes(name, dims, times[0] if times else None, chans[0] if chans else None, spatial)
+
+
+def is_channel(dim: str) -> bool:
+    """``channel``, or ``channel_<field>`` (a channel axis whose size differs from other fields')."""
+    return dim == CHANNEL or dim.startswith(CHANNEL + "_")
+
+
+def store_dims(fields: dict, timed: dict, spatial) -> dict:
+    """Axis names (after ``sample``) for arrays ``(N, [T,] C, *spatial)`` read from another format.
+
+    Spatial axes named ``x, y, z`` are given in the store's order ``z, y, x`` (the arrays are
+    transposed to match by :func:`to_store_order`); a channel axis whose size differs between
+    fields is called ``channel_<field>``, as :func:`sciml.datasets.save_dataset` names it.
+    """
+    sizes = {}
+    for name, arr in fields.items():
+        sizes.setdefault(arr.shape[1 + bool(timed[name])], []).append(name)
+    one = len(sizes) <= 1
+    space = tuple(reversed(spatial)) if spatial_order(spatial) == tuple(spatial) and \
+        all(len(s) == 1 and s in "xyz" for s in spatial) else tuple(spatial)
+    out = {}
+    for name, arr in fields.items():
+        n_sp = arr.ndim - 2 - bool(timed[name])
+        out[name] = (("time",) if timed[name] else ()) + (CHANNEL if one else f"{CHANNEL}_{name}",) + \
+            (space if n_sp else ())
+    return out
+
+
+def to_store_order(arr: np.ndarray, timed: bool, spatial, dims) -> np.ndarray:
+    """``(N, [T,] C, *spatial)`` -> the axis order of ``dims`` (reversed ``x, y, z``)."""
+    lead = 2 + bool(timed)
+    n_sp = arr.ndim - lead
+    if not n_sp or tuple(dims[-n_sp:]) == tuple(spatial):
+        return arr
+    return np.ascontiguousarray(np.transpose(arr, list(range(lead)) + list(range(arr.ndim - 1, lead - 1, -1))))
 
 
 def spatial_order(names) -> tuple[str, ...]:

@@ -45,6 +45,8 @@ from ._layout import (
     open_store,
     restore,
     spatial_order,
+    store_dims,
+    to_store_order,
 )
 
 __all__ = ["export_pdebench", "read_pdebench", "import_pdebench", "LAYOUTS"]
@@ -287,8 +289,11 @@ def read_pdebench(path) -> dict:
         return {"fields": fields, "dims": dims, "units": units, "coords": coords, "recipe": prov["recipe"],
                 "params": prov["params"], "seed": int(prov.get("seed") or 0),
                 "attrs": {k: v for k, v in attrs.items() if v is not None}}
-    coords = {d: ((d if d != "t" else "time",), v, "1") for d, v in raw["grid"].items()}
-    return {"fields": raw["fields"], "dims": raw["dims"], "units": {}, "coords": coords,
+    coords = {(d if d != "t" else "time"): ((d if d != "t" else "time",), v, "1") for d, v in raw["grid"].items()}
+    timed = {k: "time" in d for k, d in raw["dims"].items()}
+    dims = store_dims(raw["fields"], timed, raw["spatial"])
+    fields = {k: to_store_order(a, timed[k], raw["spatial"], dims[k]) for k, a in raw["fields"].items()}
+    return {"fields": fields, "dims": dims, "units": {}, "coords": coords,
             "recipe": f"pdebench:{path.stem}", "params": raw["params"], "seed": 0,
             "attrs": {"pdebench_layout": raw["layout"], "source": path.name}}
 

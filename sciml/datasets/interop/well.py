@@ -29,7 +29,8 @@ attribute ``sciml_provenance`` (JSON), which :func:`read_well` uses to give back
 (fields rounded to float32).
 
 Well -> sciml (:func:`read_well`, :func:`import_well`): each ``t{k}`` field becomes one store field
-``(N, [T,] d**k, *spatial)`` (tensor components flattened to channels in the Well's order),
+``(N, [T,] d**k, *spatial)`` (tensor components flattened to channels in the Well's order; spatial
+axes in the store's order ``z, y, x``; ``channel_<field>`` where channel counts differ),
 constant scalars become parameters, per-sample scalars fields ``(N, [T,] 1)``; fields that do not
 vary over samples or some axes are broadcast.
 """
@@ -57,6 +58,8 @@ from ._layout import (
     open_store,
     restore,
     spatial_order,
+    store_dims,
+    to_store_order,
 )
 
 __all__ = ["export_well", "write_well_file", "read_well", "import_well", "WELL_SPLITS", "RECIPE_BOUNDARY"]
@@ -516,13 +519,10 @@ def read_well(path, *, split: str | None = None) -> dict:
     prov = first["provenance"]
     if prov and prov.get("format") == _PROV_FORMAT and all(r["provenance"] for _, _, r in parts):
         return _restore(cat, first, prov, ranges, parts)
-    spatial, tname = first["spatial"], "time"
-    dims, fields = {}, {}
-    for k, arr in cat.items():
-        space = tuple(spatial) if k in first["fields"] else ()
-        dims[k] = ((tname,) if first["timed"][k] else ()) + ("channel",) + space
-        fields[k] = arr
-    coords = {"t": ((tname,), first["grid"]["time"], "1"), **{d: ((d,), first["grid"][d], "1") for d in spatial}}
+    spatial, timed = first["spatial"], first["timed"]
+    dims = store_dims(cat, timed, spatial)
+    fields = {k: to_store_order(a, timed[k], spatial, dims[k]) for k, a in cat.items()}
+    coords = {"time": (("time",), first["grid"]["time"], "1"), **{d: ((d,), first["grid"][d], "1") for d in spatial}}
     attrs = {"well_dataset_name": first["name"], "grid_type": first["grid_type"],
              "boundary": json.dumps(first["boundary"], sort_keys=True), "well_files": json.dumps(ranges)}
     return {"fields": fields, "dims": dims, "units": {}, "coords": coords, "recipe": f"the_well:{first['name']}",
