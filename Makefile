@@ -35,6 +35,7 @@ $(PEER_STAMP): Makefile $(STAMP)
 	touch $(PEER_STAMP)
 
 test: setup test-deps
+	$(PY) -m ruff check sciml tests benchmarks
 	OMP_NUM_THREADS=2 $(PY) -m pytest -q --doctest-modules sciml
 	SCIML_REQUIRE_PEERS=1 OMP_NUM_THREADS=2 $(PY) -m pytest -q -m "not slow" tests
 

@@ -46,8 +46,15 @@ class _Rich(_Null):
     def __init__(self, total, description, done, unit, fields):
         super().__init__()
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
         from rich.text import Text
 
         start = time.perf_counter()
@@ -60,7 +67,7 @@ class _Rich(_Null):
 
         columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
                    TimeElapsedColumn(), TimeRemainingColumn()]
-        columns += [TextColumn("{task.fields[%s]}" % f) for f in fields]
+        columns += [TextColumn(f"{{task.fields[{f}]}}") for f in fields]
         self._fields = tuple(fields)
         # force_jupyter=False: in a notebook rich would otherwise want ipywidgets (and warn without it)
         self._p = Progress(*columns, console=Console(stderr=True, force_jupyter=False), transient=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -41,7 +41,9 @@ def _cpu_model() -> str:
 
 def hardware(device=None) -> dict:
     """``{"cpu", "cpu_count", "torch_threads", "gpu", "device", "summary"}`` of this machine."""
-    device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = (
+        torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    )
     gpu = torch.cuda.get_device_name(device if device.type == "cuda" else 0) if torch.cuda.is_available() else None
     cpu = _cpu_model()
     cores = os.cpu_count()
@@ -159,9 +161,26 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
     label = _label(label or f"e{epochs if epochs is not None else 'auto'}_n{n_tr}_s{seed}")
     run_dir = out / "runs" / f"{task.name}__{model}__{label}"
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    res = train_operator(path, run_dir, model=model, model_config=cfg, inputs=ins, outputs=outs, n_train=n_tr,
-                         n_test=n_te, t_in=task.t_in, t_out=task.t_out, epochs=epochs, seconds=seconds, seed=seed,
-                         device=device, amp=amp, progress=progress, overwrite=True, **training)  # a rerun replaces its label
+    res = train_operator(
+        path,
+        run_dir,
+        model=model,
+        model_config=cfg,
+        inputs=ins,
+        outputs=outs,
+        n_train=n_tr,
+        n_test=n_te,
+        t_in=task.t_in,
+        t_out=task.t_out,
+        epochs=epochs,
+        seconds=seconds,
+        seed=seed,
+        device=device,
+        amp=amp,
+        progress=progress,
+        overwrite=True,
+        **training,
+    )  # a rerun replaces its label
     result = {
         "schema": SCHEMA, "task": task.name, "model": model.lower(), "label": label,
         "test_rel_l2": res["test_rel_l2"], "train_rel_l2": res["train_rel_l2"], "params": res["params"],
@@ -172,7 +191,7 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
         "full_recipe": bool(res["epochs"] >= recipe_epochs and res["n_train"] >= task.n_train
                             and res["n_test"] >= task.n_test),
         "hardware": hardware(res["device"]), "seed": seed, "sciml_version": __version__,
-        "torch_version": torch.__version__, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "torch_version": torch.__version__, "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "model_config": res["model_config"], "training": res["hyperparameters"], "data": str(path),
         "run_dir": str(run_dir), "history": res["history"], "stopped": res.get("stopped", ""),
     }

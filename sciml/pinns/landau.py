@@ -47,14 +47,25 @@ __all__ = ["LandauPINNPM", "train_pinn_pm"]
 class LandauPINNPM(nn.Module):
     """Flow-map network and time-dependent score network for the Landau equation in ``dim`` dimensions.
 
-    Args:
-        dim: velocity dimension (2 or 3).
-        t_end: final time ``T`` (times are normalised to ``[-1, 1]`` inside the networks).
-        v_max: velocities are normalised by the box ``[-v_max, v_max]^dim``.
-        width, depth: hidden size / number of hidden layers of both MLPs (tanh).
-        gamma, C, delta: Landau kernel ``A(z) = C (|z|^2+delta^2)^(gamma/2) (|z|^2 I - z z^T)``.
-        dtype: ``torch.float64`` (default) or ``torch.float32``. seed: initialisation seed.
+    Parameters
+    ----------
+    dim : {2, 3}, optional
+        Velocity dimension.
+    t_end : float, optional
+        Final time ``T`` (times are normalised to ``[-1, 1]`` inside the networks).
+    v_max : float, optional
+        Velocities are normalised by the box ``[-v_max, v_max]^dim``.
+    width, depth : int, optional
+        Hidden size / number of hidden layers of both MLPs (tanh).
+    gamma, C, delta : float, optional
+        Landau kernel ``A(z) = C (|z|^2+delta^2)^(gamma/2) (|z|^2 I - z z^T)``.
+    dtype : torch.dtype, optional
+        ``torch.float64`` (default) or ``torch.float32``.
+    seed : int, optional
+        Initialisation seed.
 
+    Notes
+    -----
     Shapes: ``t`` a float or tensor broadcastable to ``(N,)``; ``v`` ``(N, dim)``.
     """
 

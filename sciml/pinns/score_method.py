@@ -9,12 +9,22 @@ importable as ``sciml.solvers.landau.score_method``.
 from __future__ import annotations
 
 import time as _time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
-from ..solvers.landau import (_as_tensor, _check_particles, check_time, _energy_projection, _finish_info,
-                              _progress, _save_indices, implicit_score_matching_loss, landau_velocity, moments)
+from ..solvers.landau import (
+    _as_tensor,
+    _check_particles,
+    _energy_projection,
+    _finish_info,
+    _progress,
+    _save_indices,
+    check_time,
+    implicit_score_matching_loss,
+    landau_velocity,
+    moments,
+)
 from ..training.loop import Loop
 from .networks import ScoreMLP
 

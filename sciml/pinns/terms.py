@@ -6,8 +6,8 @@ callback). Nothing here knows about a particular PDE or optimiser.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -67,17 +67,26 @@ class CausalWeighting:
 class LossTerm:
     """One named contribution to the loss.
 
-    Args:
-        name: label shown in the progress bar and history.
-        fn: ``fn(model, points) -> residual`` (``fn(model)`` if ``points`` is None).
-        points: ``(n, d)`` numpy array or tensor; converted once to the model's dtype/device.
-            Replace them with :meth:`set_points` (adaptive resampling).
-        weight: initial weight ``lambda`` (annealed if ``adaptive`` and annealing is on).
-        kind: ``"pde"`` terms are the reference of learning-rate annealing and have their
-            points passed with ``requires_grad``; others: ``"data"``, ``"boundary"``, ``"initial"``.
-        adaptive: whether learning-rate annealing may change this term's weight.
-        requires_grad: force ``requires_grad`` on the points (default: ``kind == "pde"``).
-        causal: optional :class:`CausalWeighting` (time-dependent residuals).
+    Parameters
+    ----------
+    name : str
+        Label shown in the progress bar and history.
+    fn : callable
+        ``fn(model, points) -> residual`` (``fn(model)`` if ``points`` is None).
+    points : numpy.ndarray or torch.Tensor or None
+        ``(n, d)``; converted once to the model's dtype/device. Replace them with
+        :meth:`set_points` (adaptive resampling).
+    weight : float, optional
+        Initial weight ``lambda`` (annealed if ``adaptive`` and annealing is on).
+    kind : {"pde", "data", "boundary", "initial"}, optional
+        ``"pde"`` terms are the reference of learning-rate annealing and have their points
+        passed with ``requires_grad``.
+    adaptive : bool, optional
+        Whether learning-rate annealing may change this term's weight.
+    requires_grad : bool, optional
+        Force ``requires_grad`` on the points (default: ``kind == "pde"``).
+    causal : CausalWeighting, optional
+        For time-dependent residuals.
     """
 
     def __init__(self, name: str, fn: Callable, points=None, *, weight: float = 1.0, kind: str = "data",

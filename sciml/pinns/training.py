@@ -28,8 +28,8 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -76,21 +76,33 @@ def _check_int(v, name, minimum=0):
 class PINNTrainer:
     """Adam then L-BFGS on a list of :class:`LossTerm`.
 
-    Args:
-        model: a ``torch.nn.Module`` (its parameters are optimised).
-        terms: the loss terms (names must be unique).
-        adaptive_weights: ``"none"`` or ``"lr_annealing"`` (Wang, Teng & Perdikaris 2021).
-        annealing_alpha: moving-average factor (paper: 0.9). annealing_every: Adam steps between updates.
-        checkpoint: optional path of a checkpoint directory (:func:`sciml.training.save_checkpoint`,
-            kind ``pinn``), written every ``checkpoint_every`` iterations and at the end of each phase.
-            ``resume=True`` loads it first if it exists (also a ``.pt`` file of the earlier layout,
-            read with ``weights_only=True``: nothing in it can run code).
-        progress: show the progress bar with the loss terms (``None``: when standard error is a terminal).
-            log_every: history/progress cadence.
-        max_seconds: wall-clock cap of each phase call, read from the clock at the log cadence.
-        A NaN/inf loss raises :class:`~sciml.training.NonFiniteLossError` (``result.stopped`` says where).
-        callback: ``callback(trainer, phase, iteration)`` called every ``log_every`` iterations
-            (e.g. adaptive resampling with :meth:`LossTerm.set_points`); it may return ``True`` to stop.
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Its parameters are optimised.
+    terms : list of LossTerm
+        The loss terms (names must be unique).
+    adaptive_weights : {"none", "lr_annealing"}, optional
+        Learning-rate annealing of the weights (Wang, Teng & Perdikaris 2021).
+    annealing_alpha, annealing_every : optional
+        Moving-average factor (paper: 0.9); Adam steps between updates.
+    checkpoint : path, optional
+        A checkpoint directory (:func:`sciml.training.save_checkpoint`, kind ``pinn``), written
+        every ``checkpoint_every`` iterations and at the end of each phase. ``resume=True`` loads
+        it first if it exists (also a ``.pt`` file of the earlier layout, read with
+        ``weights_only=True``: nothing in it can run code).
+    progress : bool or None, optional
+        Show the progress bar with the loss terms (``None``: when standard error is a terminal);
+        ``log_every`` is the history/progress cadence.
+    max_seconds : float, optional
+        Wall-clock cap of each phase call, read from the clock at the log cadence.
+    callback : callable, optional
+        ``callback(trainer, phase, iteration)`` called every ``log_every`` iterations (e.g.
+        adaptive resampling with :meth:`LossTerm.set_points`); it may return ``True`` to stop.
+
+    Notes
+    -----
+    A NaN/inf loss raises :class:`~sciml.training.NonFiniteLossError` (``result.stopped`` says where).
     """
 
     def __init__(self, model: nn.Module, terms: Sequence[LossTerm], *, adaptive_weights: str = "none",
@@ -317,7 +329,9 @@ class PINNTrainer:
                     # fewer iterations than asked with evaluations to spare: torch's tolerance tests (or a
                     # line search that made no progress) ended the step; an exhausted evaluation budget
                     # of the chunk is not convergence, so that case goes on with the next chunk
-                    self.result.stopped = f"L-BFGS converged (torch tolerances) after {self.iterations['lbfgs']} iterations"
+                    self.result.stopped = (
+                        f"L-BFGS converged (torch tolerances) after {self.iterations['lbfgs']} iterations"
+                    )
                     break
                 if self._after_chunk("lbfgs", "L-BFGS", done, n_done, out_of_time and done < iterations):
                     break

@@ -40,7 +40,7 @@ from .._util.validation import check_step_count
 __all__ = [
     "landau_kernel", "landau_velocity", "bkw_K", "bkw_density", "bkw_score", "bkw_dfdt", "bkw_min_time",
     "sample_bkw", "velocity_grid", "landau_operator_grid", "blob_method", "blob_density", "blob_entropy",
-    "blob_eps", "score_method", "implicit_score_matching_loss", "kde_density", "kde_bandwidth",
+    "blob_eps", "score_method", "implicit_score_matching_loss", "kde_density", "kde_bandwidth",  # noqa: F822
     "moments", "grid_entropy", "relative_l2",
 ]
 

@@ -169,10 +169,10 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
     trajectory = t_in is not None
     if trajectory:
         _, ti, c, *spatial = x_tr.shape
-        step_in, step_out, ndim = ti * c, c, len(spatial)
+        step_in, step_out = ti * c, c
     else:
         _, step_in, *spatial = x_tr.shape
-        step_out, ndim = y_tr.shape[1], len(spatial)
+        step_out = y_tr.shape[1]
 
     torch.manual_seed(seed)
     cfg = dict(model_config or {})
@@ -229,14 +229,28 @@ def _run(trainer, train, test, out_dir, data, name, cfg, spatial, trajectory, re
     x_te, y_te = test.tensors()
     ms = _inference_ms(trainer.module, x_te, trainer.device, batch_size)
     result = {
-        "model": name, "model_config": cfg, "data": str(data), "recipe": train.attrs.get("recipe"),
-        "resolution": list(spatial), "n_train": len(train), "n_test": len(test),
-        "test_rel_l2": test_metrics["rel_l2"], "train_rel_l2": train_metrics["rel_l2"],
-        "params": _count(trainer.module), "epochs": trainer.epoch, "epochs_requested": epochs, "time_cap_seconds": seconds,
-        "stopped": trainer.stopped, "train_seconds": trainer.train_seconds,
-        "seconds_per_epoch": trainer.train_seconds / max(trainer.epoch, 1), "load_seconds": load_seconds,
-        "inference_ms_per_sample": ms, "seed": seed, "device": str(trainer.device),
-        "hyperparameters": trainer.hyperparameters, "history": history,
+        "model": name,
+        "model_config": cfg,
+        "data": str(data),
+        "recipe": train.attrs.get("recipe"),
+        "resolution": list(spatial),
+        "n_train": len(train),
+        "n_test": len(test),
+        "test_rel_l2": test_metrics["rel_l2"],
+        "train_rel_l2": train_metrics["rel_l2"],
+        "params": _count(trainer.module),
+        "epochs": trainer.epoch,
+        "epochs_requested": epochs,
+        "time_cap_seconds": seconds,
+        "stopped": trainer.stopped,
+        "train_seconds": trainer.train_seconds,
+        "seconds_per_epoch": trainer.train_seconds / max(trainer.epoch, 1),
+        "load_seconds": load_seconds,
+        "inference_ms_per_sample": ms,
+        "seed": seed,
+        "device": str(trainer.device),
+        "hyperparameters": trainer.hyperparameters,
+        "history": history,
         "checkpoint": str(out_dir / "checkpoints" / "last"),
     }
     if trajectory:

@@ -2,8 +2,8 @@
 
 One object holds the model, optimiser, scheduler and the data-order generator;
 ``fit(train, val)`` runs the epochs on the loop core (:mod:`sciml.training.loop`: progress bar,
-time cap, NaN guard) with gradient clipping, AMP on CUDA and checkpoints (``checkpoint_dir/last`` after every epoch, ``best`` by
-validation error), and ``fit(..., resume=True)`` continues an interrupted run exactly
+time cap, NaN guard) with gradient clipping, AMP on CUDA and checkpoints (``checkpoint_dir/last``
+after every epoch, ``best`` by validation error), and ``fit(..., resume=True)`` continues an interrupted run exactly
 where it stopped (same data order, same RNG stream, same optimiser state).
 
 Under ``torchrun`` (``WORLD_SIZE > 1``) the process group is initialised (NCCL on CUDA,
@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from .checkpoint import load_checkpoint, save_checkpoint
 from .._util.progress import default_enabled
 from . import loop as _loop
+from .checkpoint import load_checkpoint, save_checkpoint
 from .loop import Loop, NonFiniteLossError, NonFiniteMetricError
 from .losses import LpLoss
 from .metrics import relative_l2
@@ -272,8 +272,13 @@ class Trainer:
 
     def save(self, path) -> Path:
         """Write a full checkpoint (weights, JSON config, optimiser/scheduler/RNG state) to ``path``."""
-        trainer = {"epoch": self.epoch, "history": self.history, "best": self.best if math.isfinite(self.best) else None,
-                   "train_seconds": self.train_seconds, "hyperparameters": self.hyperparameters}
+        trainer = {
+            "epoch": self.epoch,
+            "history": self.history,
+            "best": self.best if math.isfinite(self.best) else None,
+            "train_seconds": self.train_seconds,
+            "hyperparameters": self.hyperparameters,
+        }
         return save_checkpoint(path, self.module, name=self.model_name, trainer=trainer, state=self._state())
 
     def _restore(self, path):
@@ -298,7 +303,9 @@ class Trainer:
             torch.cuda.set_rng_state(state["cuda_rng"].cpu(), self.device)
 
     # -- the loop -------------------------------------------------------------------------
-    def fit(self, train: Dataset, val: Dataset | None = None, *, resume=None, val_name: str = "validation") -> list[dict]:
+    def fit(
+        self, train: Dataset, val: Dataset | None = None, *, resume=None, val_name: str = "validation"
+    ) -> list[dict]:
         """Train for the configured epochs; return the per-epoch history.
 
         resume: ``True`` (``checkpoint_dir/last``) or a checkpoint directory to continue from.
