@@ -203,19 +203,20 @@ def evaluate_rollouts(rollout, q_true, air_mass, lat, starts, n_steps: int, dt_h
     if np.any(starts + n_steps >= len(q_true)):
         raise ValueError("every start + n_steps must lie inside q_true")
     r2s, rm, mass_err = [], [], []
-    it = starts
-    if progress:
-        from rich.progress import track
-        it = track(starts, description="rollouts")
-    for s in it:
-        pred = np.asarray(rollout(int(s), n_steps), dtype=np.float64)
-        true = np.asarray(q_true[s:s + n_steps + 1], dtype=np.float64)
-        am = np.asarray(air_mass[s:s + n_steps + 1], dtype=np.float64)
-        if pred.shape != true.shape:
-            raise ValueError(f"rollout returned shape {pred.shape}, expected {true.shape}")
-        r2s.append(r2(pred, true, lat))
-        rm.append(rmse_ppm(pred, true, lat, mass_mix_unit))
-        mass_err.append(global_co2_mass_pgc(pred, am, mass_mix_unit) - global_co2_mass_pgc(true, am, mass_mix_unit))
+    from .._util.progress import progress as _bar
+
+    with _bar(len(starts), "rollouts", enabled=bool(progress), unit="rollouts") as bar:
+        for s in starts:
+            pred = np.asarray(rollout(int(s), n_steps), dtype=np.float64)
+            true = np.asarray(q_true[s:s + n_steps + 1], dtype=np.float64)
+            am = np.asarray(air_mass[s:s + n_steps + 1], dtype=np.float64)
+            if pred.shape != true.shape:
+                raise ValueError(f"rollout returned shape {pred.shape}, expected {true.shape}")
+            r2s.append(r2(pred, true, lat))
+            rm.append(rmse_ppm(pred, true, lat, mass_mix_unit))
+            mass_err.append(global_co2_mass_pgc(pred, am, mass_mix_unit)
+                            - global_co2_mass_pgc(true, am, mass_mix_unit))
+            bar.advance()
     days = np.arange(n_steps + 1) * dt_hours / 24.0
     r2m, rmm = np.mean(r2s, axis=0), np.mean(rm, axis=0)
     mrm = np.sqrt(np.mean(np.square(mass_err), axis=0))

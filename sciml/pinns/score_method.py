@@ -13,12 +13,12 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from .._util.progress import progress as _bar
 from ..solvers.landau import (
     _as_tensor,
     _check_particles,
     _energy_projection,
     _finish_info,
-    _progress,
     _save_indices,
     check_time,
     implicit_score_matching_loss,
@@ -103,22 +103,21 @@ def score_method(v0, w, t_end: float, dt: float, *, gamma: float = 0.0, C: float
     record(0, float(implicit_score_matching_loss(net, x, wv, create_graph=False).detach()))
     for ts in saves.get(0, []):
         snaps[ts] = x.clone()
-    bar = _progress(progress, nsteps, "score")
-    for k in range(1, nsteps + 1):
-        if k > 1:
-            loss = _fit_score(net, opt, x, wv, step_iters, where=f"at step {k}, ")
-        else:
-            loss = float(implicit_score_matching_loss(net, x, wv, create_graph=False).detach())
-        with torch.no_grad():
-            s = net(x)
-            x = x + dt * landau_velocity(x, s, wv, gamma=gamma, C=C, delta=delta)
-            if energy_fix:
-                x = _energy_projection(x[None], wv[None], E0c[None])[0]
-        record(k, loss)
-        for ts in saves.get(k, []):
-            snaps[ts] = x.clone()
-        bar(k)
-    bar(None)
+    with _bar(nsteps, "score", enabled=bool(progress), unit="steps") as bar:
+        for k in range(1, nsteps + 1):
+            if k > 1:
+                loss = _fit_score(net, opt, x, wv, step_iters, where=f"at step {k}, ")
+            else:
+                loss = float(implicit_score_matching_loss(net, x, wv, create_graph=False).detach())
+            with torch.no_grad():
+                s = net(x)
+                x = x + dt * landau_velocity(x, s, wv, gamma=gamma, C=C, delta=delta)
+                if energy_fix:
+                    x = _energy_projection(x[None], wv[None], E0c[None])[0]
+            record(k, loss)
+            for ts in saves.get(k, []):
+                snaps[ts] = x.clone()
+            bar.advance()
     info = _finish_info(hist, False, snaps, nsteps, _time.perf_counter() - t0)
     info["score_loss"] = info.pop("entropy")
     info["net"] = net

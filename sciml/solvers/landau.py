@@ -586,24 +586,25 @@ def blob_method(v0, w, t_end: float, dt: float, *, eps: float, quad_axis,
     record(0, x)
     for ts in saves.get(0, []):
         snaps[ts] = (x if batched else x[0]).clone()
-    bar = _progress(progress, nsteps, "blob")
-    for k in range(1, nsteps + 1):
-        if scheme == "euler":
-            x = x + dt * rhs(x)
-        else:
-            k1 = rhs(x)
-            k2 = rhs(x + 0.5 * dt * k1)
-            k3 = rhs(x + 0.5 * dt * k2)
-            k4 = rhs(x + dt * k3)
-            x = x + (dt / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
-        if energy_fix:
-            x = _energy_projection(x, wb, E0c)
-        if k % diagnostics_every == 0 or k == nsteps:
-            record(k, x)
-        for ts in saves.get(k, []):
-            snaps[ts] = (x if batched else x[0]).clone()
-        bar(k)
-    bar(None)
+    from .._util.progress import progress as _bar
+
+    with _bar(nsteps, "blob", enabled=bool(progress), unit="steps") as bar:
+        for k in range(1, nsteps + 1):
+            if scheme == "euler":
+                x = x + dt * rhs(x)
+            else:
+                k1 = rhs(x)
+                k2 = rhs(x + 0.5 * dt * k1)
+                k3 = rhs(x + 0.5 * dt * k2)
+                k4 = rhs(x + dt * k3)
+                x = x + (dt / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+            if energy_fix:
+                x = _energy_projection(x, wb, E0c)
+            if k % diagnostics_every == 0 or k == nsteps:
+                record(k, x)
+            for ts in saves.get(k, []):
+                snaps[ts] = (x if batched else x[0]).clone()
+            bar.advance()
     info = _finish_info(hist, batched, snaps, nsteps, _time.perf_counter() - t0)
     return (x if batched else x[0]), info
 
@@ -622,24 +623,6 @@ def _finish_info(hist, batched, snaps, nsteps, wall):
     info["steps"] = nsteps
     info["wall_time"] = wall
     return info
-
-
-def _progress(enabled, total, label):
-    if not enabled:
-        return lambda k: None
-    from rich.progress import Progress
-
-    prog = Progress(transient=True)
-    prog.start()
-    task = prog.add_task(label, total=total)
-
-    def update(k):
-        if k is None:
-            prog.stop()
-        else:
-            prog.update(task, completed=k)
-
-    return update
 
 
 # ----------------------------------------------------------------------------- score method
