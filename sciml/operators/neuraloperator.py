@@ -2,8 +2,8 @@
 
 neuraloperator's ``BaseModel.state_dict()`` adds a ``_metadata`` entry holding the constructor
 arguments, some of them Python objects (the activation function, the ``SpectralConv`` class), so a
-plain ``torch.load(weights_only=True)`` refuses the file and a ``weights_only=False`` load would run
-whatever the pickle names. Here the file is read with ``weights_only=True`` and a short list of
+plain ``torch.load(weights_only=True)`` refuses the file, and an unrestricted unpickling load would
+run whatever the pickle names. Here the file is read with ``weights_only=True`` and a short list of
 stand-ins for exactly those names (the activations and neuraloperator's ``SpectralConv``); any
 other global in the file is refused with an error naming it, and neuraloperator need not be
 installed.
