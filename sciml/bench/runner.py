@@ -115,7 +115,7 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
         :func:`sciml.training.pipeline.default_model_config`).
     Returns the result dict (also written as JSON).
     """
-    from ..training.pipeline import default_model_config, train_operator
+    from ..training.pipeline import check_modes, default_model_config, train_operator
 
     task = task if isinstance(task, Task) else get_task(task)
     if not isinstance(model, str):
@@ -155,7 +155,9 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
 
     with open_dataset(path) as ds:
         ndim = ds[outs[0]].ndim - (3 if task.t_in is not None else 2)
+        grid = tuple(ds[outs[0]].shape[-ndim:])
     cfg = default_model_config(model, 1, 1, ndim, **knobs, **overrides)
+    check_modes(cfg, grid)  # before training: a mistyped --modes is refused in one line
     cfg.pop("in_channels")
     cfg.pop("out_channels")
     label = _label(label or f"e{epochs if epochs is not None else 'auto'}_n{n_tr}_s{seed}")

@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 from .._util.validation import nonnegative_int, positive_float, positive_int
+from ._core import options_named
 
-__all__ = ["add_parser", "add_common_training_args", "parse_model_args", "model_config_from_args",
-           "check_modes"]
+__all__ = ["add_parser", "add_common_training_args", "parse_model_args", "model_config_from_args"]
 
 
 def parse_model_args(items) -> dict:
@@ -80,21 +80,6 @@ def model_config_from_args(args, ndim: int) -> dict:
     return cfg
 
 
-def check_modes(cfg: dict, grid) -> None:
-    """Refuse Fourier modes the grid cannot hold (``n_modes`` counts both signs, per axis)."""
-    n_modes = cfg.get("n_modes")
-    if n_modes is None:
-        return
-    n_modes = [n_modes] * len(grid) if isinstance(n_modes, int) else list(n_modes)
-    if len(n_modes) != len(grid):
-        raise ValueError(f"n_modes {n_modes} has {len(n_modes)} entries for a {len(grid)}-D grid {tuple(grid)}")
-    for m, s in zip(n_modes, grid):
-        per_sign = -(-int(m) // 2)
-        if per_sign > s // 2 + 1:
-            raise ValueError(f"--modes {per_sign} is more than the {s}-point grid holds "
-                             f"(at most {s // 2 + 1} per sign on a {'x'.join(map(str, grid))} grid)")
-
-
 def _operator_spec(spec: dict) -> dict:
     while spec.get("kind") in ("normalized", "rollout"):
         spec = spec["model"]
@@ -138,7 +123,7 @@ def run(args) -> int:
     with lock_outputs(out):
         from ..datasets import open_dataset
         from ..operators import MODELS
-        from ..training.pipeline import train_operator
+        from ..training.pipeline import check_modes, train_operator
 
         if args.model.lower() not in MODELS:
             raise ValueError(f"--model must be one of {', '.join(sorted(MODELS))}; got {args.model!r}")
@@ -152,7 +137,8 @@ def run(args) -> int:
             ndim = ds[outputs[0]].ndim - (3 if args.t_in else 2)
             grid = tuple(ds[outputs[0]].shape[-ndim:])
         cfg = model_config_from_args(args, ndim)
-        check_modes(cfg, grid)
+        with options_named(["modes"]):
+            check_modes(cfg, grid)  # before any work (train_operator checks again, after loading)
         if args.resume:
             check_resume(out, args.model, cfg)
         elif existed and args.overwrite:

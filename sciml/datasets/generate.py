@@ -218,6 +218,7 @@ def generate(recipe, n: int, *, seed: int = 0, out, workers: int = 1, scheduler=
     rec = recipe if isinstance(recipe, Recipe) else get_recipe(recipe)
     n, seed, workers, out = _check_args(n, seed, workers, out, scheduler_timeout)
     p = rec.resolve(**params)
+    rec.check_resources(p, n)  # memory; the disk is checked under the lock, for what is left to do
     layout = rec.layout(p)
     chunks = chunk_ranges(n, rec.chunk_size(p))
     identity = {"recipe": rec.name, "params": p, "seed": seed, "n": n}

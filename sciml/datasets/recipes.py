@@ -212,7 +212,9 @@ class Recipe:
 
     def check_resources(self, params: Mapping[str, Any], n: int, out=None) -> None:
         """Refuse, before any work, ``n`` samples that cannot fit in memory (one chunk being
-        solved) or on the disk holding ``out``; ``ValueError`` naming the sizes."""
+        solved) or on the disk holding ``out`` (at the run's peak: the shards and the assembled
+        file, twice the stored size); ``ValueError`` naming the sizes. :func:`sciml.datasets.generate`
+        calls it before it locks or writes anything."""
         from .._util.resources import check_disk, check_memory
 
         per = float(self.sample_bytes(params))
@@ -222,7 +224,7 @@ class Recipe:
         check_memory(chunk * (3 * per + work), f"{what} (a chunk of {chunk} samples being solved)")
         check_memory(n * 8.0 + 4 * per, what)  # per-sample bookkeeping and the assembly buffers
         if out is not None:
-            check_disk(n * per, out, what)
+            check_disk(2.0 * n * per, out, f"{what} (shards + final file)")
 
     def chunk_size(self, params: Mapping[str, Any]) -> int:
         return int(params.get("chunk", self.chunk))

@@ -21,7 +21,7 @@ from .rollout import RolloutModel, rollout_errors
 from .trainer import Trainer
 from .wrappers import NormalizedModel
 
-__all__ = ["train_operator", "default_model_config", "fft_friendly_padding"]
+__all__ = ["train_operator", "check_modes", "default_model_config", "fft_friendly_padding"]
 
 
 def default_model_config(name: str, in_channels: int, out_channels: int, ndim: int, *, modes: int | None = None,
@@ -180,7 +180,7 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
         cfg["domain_padding"] = fft_friendly_padding(spatial)
     cfg.setdefault("in_channels", step_in)
     cfg.setdefault("out_channels", step_out)
-    _check_modes(cfg, spatial)
+    check_modes(cfg, spatial)
     net = (builder or build_model)(model, **cfg)
     name = getattr(net, "model_name", model)
     if trajectory:
@@ -198,18 +198,31 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
                     load_seconds, batch_size, seed, epochs, seconds, figures, t_in)
 
 
-def _check_modes(cfg: dict, spatial) -> None:
+def check_modes(cfg: dict, spatial) -> None:
+    """Refuse Fourier modes the (padded) grid cannot hold: ``ValueError`` naming the axis.
+
+    ``cfg["n_modes"]`` counts both signs per axis (an int: every axis); ``cfg["domain_padding"]``
+    widens each axis by that fraction. A mode beyond the FFT of the axis would be parameters
+    that multiply nothing (``--modes 1000`` on a 13x13 grid is 256 M of them).
+    """
     modes = cfg.get("n_modes")
     if modes is None:
         return
+    spatial = tuple(int(n) for n in spatial)
+    modes = [modes] * len(spatial) if isinstance(modes, int) else list(modes)
+    if len(modes) != len(spatial):
+        raise ValueError(f"n_modes {modes} has {len(modes)} entries for a {len(spatial)}-D grid {spatial}")
     pad = cfg.get("domain_padding") or 0.0
+    if pad == "auto":
+        pad = fft_friendly_padding(spatial)
     pads = list(pad) if isinstance(pad, (list, tuple)) else [pad] * len(spatial)
     for axis, (m, n, p) in enumerate(zip(modes, spatial, pads)):
         size = int(round(n * (1 + float(p))))
         per_sign = -(-int(m) // 2)
-        if per_sign > size // 2 + 1:  # more than the FFT of the (padded) axis has: parameters without modes
+        if per_sign > size // 2 + 1:
+            grid = "x".join(map(str, spatial))
             raise ValueError(f"modes: {per_sign} per sign (n_modes {int(m)}) on axis {axis} exceed its {size}-point "
-                             f"grid ({n} points + padding); use at most {size // 2 + 1} per sign")
+                             f"grid ({n} points + padding, grid {grid}); use at most {size // 2 + 1} per sign")
 
 
 def _run(trainer, train, test, out_dir, data, name, cfg, spatial, trajectory, resume, overwrite, load_seconds,

@@ -64,8 +64,11 @@ def test_bench_and_train_cli(darcy, tmp_path, capsys):
     (["train", "--data", "{darcy}", "--out", "x", "--epochs", "1", "--model", "nope"], "--model must be one of"),
     (["train", "--data", "{darcy}", "--out", "x", "--epochs", "1", "--inputs", "b"], "field 'b'"),
     (["bench", "run", "--task", "nope"], "task must be one of"),
-    (["bench", "run", "--task", "darcy85", "--data", "{darcy}", "--n-train", "100", "--epochs", "1"], "exceeds"),
+    (["bench", "run", "--task", "darcy85", "--data", "{darcy}", "--n-train", "100", "--epochs", "1", "--modes", "2"],
+     "exceeds"),
     (["bench", "table", "/no/such/results"], "does not exist"),
+    (["bench", "run", "--task", "darcy85", "--data", "{darcy}", "--modes", "1000", "--epochs", "1"],
+     "--modes: 1000 per sign"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(darcy, tmp_path, capsys, monkeypatch, argv, words):
     monkeypatch.chdir(tmp_path)

@@ -168,6 +168,16 @@ def test_estimate_bytes_and_disk_check(tmp_path, monkeypatch):
         estimate_bytes("darcy", 0)
 
 
+def test_library_call_refuses_a_size_beyond_memory_before_work(tmp_path, monkeypatch):
+    # the same check as the CLI's, in generate() itself: nothing locked, nothing written
+    import sciml._util.resources as resources
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 50_000_000)
+    with pytest.raises(ValueError, match=r"recipe 'darcy' with n=10,000,000 needs about .* of memory"):
+        generate("darcy", 10_000_000, out=tmp_path / "big.h5", progress=False, **SMALL)
+    assert sorted(tmp_path.iterdir()) == []
+
+
 # --------------------------------------------------------------------------------- kills, modes
 def test_kill_during_assembly_leaves_no_temporary_forever(tmp_path):
     out = tmp_path / "d.h5"
