@@ -105,7 +105,11 @@ register_task(Task(
             "unet": {"base_channels": 32, "depth": 4},
             # no "width" key: the runner reads width/modes/layers as FNO knobs (DeepONet width stays 128)
             "deeponet": {"branch_in": 85 * 85, "trunk_in": 2, "sensor_shape": [85, 85],
-                         "depth": 3, "n_basis": 64}},
+                         "depth": 3, "n_basis": 64},
+            # the trunk replaced by the leading POD modes of the (normalised) training outputs,
+            # fitted by train_operator before training (Lu et al. 2022)
+            "pod-deeponet": {"branch_in": 85 * 85, "out_shape": [85, 85], "sensor_shape": [85, 85],
+                             "depth": 3, "n_basis": 64}},
     # MgNO's (He, Liu, Xu, ICLR 2024) and DeepONet's own Darcy figures are not listed: their results
     # tables could not be read from a source here, and an unverified number does not go on the board.
     published=(
@@ -128,7 +132,8 @@ register_task(Task(
     description="2D Navier-Stokes vorticity on the torus, nu = 1e-3, T = 50 at 64^2: 10 frames in, 40 out (rollout)",
     train={"epochs": 500, "batch_size": 20, "lr": 1e-3, "weight_decay": 1e-4, "scheduler": "step",
            "step_size": 100, "gamma": 0.5},
-    models={"fno": {"modes": 12, "width": 20, "layers": 4, "positional_embedding": "periodic-grid"}},
+    models={"fno": {"modes": 12, "width": 20, "layers": 4, "positional_embedding": "periodic-grid"},
+            "unet": {"base_channels": 32, "depth": 4, "periodic": True}},
     published=(
         Published("fno3d", 0.0086, "FNO-3D", _FNO_PAPER, _NS),
         Published("fno", 0.0128, "FNO-2D (rollout)", _FNO_PAPER, _NS),
@@ -147,7 +152,10 @@ register_task(Task(
            "step_size": 100, "gamma": 0.5},
     models={"fno": {"modes": 16, "width": 64, "layers": 4, "positional_embedding": "periodic-grid"},
             "deeponet": {"branch_in": 1024, "trunk_in": 1, "sensor_shape": [1024], "depth": 3,
-                         "n_basis": 64}},
+                         "n_basis": 64},
+            "pod-deeponet": {"branch_in": 1024, "out_shape": [1024], "sensor_shape": [1024], "depth": 3,
+                             "n_basis": 64},
+            "unet": {"base_channels": 32, "depth": 4, "periodic": True, "n_dim": 1}},
     published=(
         Published("fno", 0.0160, "FNO", _FNO_PAPER,
                   "nu = 0.1, s = 1024 (subsampled from 8192), 1000 train / 200 test"),

@@ -1,13 +1,15 @@
-"""2D U-Net (Ronneberger et al. 2015) for field-to-field regression, optionally periodic.
+"""U-Net (Ronneberger et al. 2015) on 1D or 2D grids for field-to-field regression, optionally periodic.
 
-Encoder: ``depth`` levels of two 3x3 conv-norm-activation layers, 2x2 average pooling between
-levels (channels doubling). Decoder: 2x2 transposed convolutions up, concatenation with the
-encoder features of the same level, two conv layers; a final 1x1 convolution.
+Encoder: ``depth`` levels of two 3x3 (1D: 3-point) conv-norm-activation layers, 2x2 (2-point)
+average pooling between levels (channels doubling). Decoder: transposed convolutions up (stride
+2), concatenation with the encoder features of the same level, two conv layers; a final 1x1
+convolution.
 
 Padding: every 3x3 convolution pads explicitly, circularly along ``periodic_dims`` and with
 zeros along the other axes, so ``periodic_dims=(-1,)`` gives a longitude-periodic network for
 lat-lon grids and ``periodic_dims=(-2, -1)`` a doubly periodic one (torus). Along periodic axes
 the network commutes with shifts by multiples of ``2 ** (depth - 1)`` points.
+In 1D (``n_dim=1``, Burgers) ``periodic_dims`` is ``()`` or ``(-1,)``.
 Any H, W work: odd sizes are handled by cropping/padding the upsampled features to the skip's size.
 """
 from __future__ import annotations
@@ -23,35 +25,32 @@ __all__ = ["UNet"]
 _PERIODIC_CHOICES = ((), (-1,), (-2, -1))
 
 
-def _norm(kind, channels):
+def _norm(kind, channels, n_dim=2):
     if kind is None:
         return nn.Identity()
     if kind == "batch":
-        return nn.BatchNorm2d(channels)
+        return (nn.BatchNorm1d if n_dim == 1 else nn.BatchNorm2d)(channels)
     if kind == "instance":
         return nn.GroupNorm(channels, channels)
     return nn.GroupNorm(min(8, channels) if channels % min(8, channels) == 0 else 1, channels)
 
 
 class _ConvBlock(nn.Module):
-    def __init__(self, c_in, c_out, norm, act, periodic_dims):
+    def __init__(self, c_in, c_out, norm, act, periodic_dims, n_dim=2):
         super().__init__()
-        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=0, bias=norm is None)
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=0, bias=norm is None)
-        self.norm1, self.norm2 = _norm(norm, c_out), _norm(norm, c_out)
+        conv = nn.Conv1d if n_dim == 1 else nn.Conv2d
+        self.conv1 = conv(c_in, c_out, 3, padding=0, bias=norm is None)
+        self.conv2 = conv(c_out, c_out, 3, padding=0, bias=norm is None)
+        self.norm1, self.norm2 = _norm(norm, c_out, n_dim), _norm(norm, c_out, n_dim)
         self.act = act
+        self.n_dim = n_dim
         self.periodic_w = -1 in periodic_dims
         self.periodic_h = -2 in periodic_dims
 
     def _pad(self, x):
-        if self.periodic_w:
-            x = F.pad(x, (1, 1, 0, 0), mode="circular")
-        else:
-            x = F.pad(x, (1, 1, 0, 0))
-        if self.periodic_h:
-            x = F.pad(x, (0, 0, 1, 1), mode="circular")
-        else:
-            x = F.pad(x, (0, 0, 1, 1))
+        x = F.pad(x, (1, 1) + (0, 0) * (self.n_dim - 1), mode="circular" if self.periodic_w else "constant")
+        if self.n_dim == 2:
+            x = F.pad(x, (0, 0, 1, 1), mode="circular" if self.periodic_h else "constant")
         return x
 
     def forward(self, x):
@@ -60,18 +59,22 @@ class _ConvBlock(nn.Module):
 
 
 def _match(x, size):
-    """Crop or zero-pad the last two axes of ``x`` (at the end) to ``size``."""
-    dh, dw = size[0] - x.shape[-2], size[1] - x.shape[-1]
-    if dh < 0 or dw < 0:
-        x = x[..., : size[0], : size[1]]
-        dh, dw = max(dh, 0), max(dw, 0)
-    if dh or dw:
-        x = F.pad(x, (0, dw, 0, dh), mode="replicate")
+    """Crop or pad (replicating the edge) the last ``len(size)`` axes of ``x`` (at the end) to ``size``."""
+    size = tuple(size)
+    d = [n - m for n, m in zip(size, x.shape[-len(size):])]
+    if any(v < 0 for v in d):
+        x = x[(..., *(slice(0, n) for n in size))]
+        d = [max(v, 0) for v in d]
+    if any(d):
+        pad = []
+        for v in reversed(d):
+            pad += [0, v]
+        x = F.pad(x, tuple(pad), mode="replicate")
     return x
 
 
 class UNet(nn.Module):
-    """U-Net on 2D grids.
+    """U-Net on 1D or 2D grids.
 
     Parameters
     ----------
@@ -86,22 +89,27 @@ class UNet(nn.Module):
         ``()``, ``(-1,)`` (periodic along the last axis, e.g. longitude) or ``(-2, -1)``.
     norm : "group" (default), "batch", "instance" or None
     non_linearity : str
-
-    Shapes: ``(B, in_channels, H, W) -> (B, out_channels, H, W)``.
+    n_dim : int
+        2 (default): ``(B, in_channels, H, W) -> (B, out_channels, H, W)``; 1: ``(B, C, N)``
+        (periodic along it with ``periodic_dims=(-1,)``).
 
     Examples
     --------
     >>> model = UNet(1, 1, base_channels=8, depth=3, periodic_dims=(-1,))   # periodic in longitude
     >>> model(torch.randn(2, 1, 32, 64)).shape
     torch.Size([2, 1, 32, 64])
+    >>> UNet(1, 1, base_channels=8, depth=3, periodic_dims=(-1,), n_dim=1)(torch.randn(2, 1, 100)).shape
+    torch.Size([2, 1, 100])
     """
 
     model_name = "unet"
 
     def __init__(self, in_channels: int, out_channels: int, base_channels: int = 32, depth: int = 4,
                  periodic: bool = False, periodic_dims=None, norm: str | None = "group",
-                 non_linearity: str = "gelu"):
+                 non_linearity: str = "gelu", n_dim: int = 2):
         super().__init__()
+        n_dim = check_int("n_dim", n_dim)
+        check_choice("n_dim", n_dim, (1, 2))
         in_channels = check_int("in_channels", in_channels)
         out_channels = check_int("out_channels", out_channels)
         base_channels = check_int("base_channels", base_channels)
@@ -109,46 +117,47 @@ class UNet(nn.Module):
         if not isinstance(periodic, bool):
             raise TypeError(f"periodic must be a bool, got {type(periodic).__name__}")
         if periodic_dims is None:
-            periodic_dims = (-2, -1) if periodic else ()
+            periodic_dims = (-2, -1)[-n_dim:] if periodic else ()
         else:
             if isinstance(periodic_dims, int) or not hasattr(periodic_dims, "__iter__"):
                 raise TypeError("periodic_dims must be a tuple such as (-1,) or (-2, -1)")
             periodic_dims = tuple(sorted(set(periodic_dims)))
-            check_choice("periodic_dims", periodic_dims, _PERIODIC_CHOICES)
-            if periodic and periodic_dims != (-2, -1):
+            check_choice("periodic_dims", periodic_dims, _PERIODIC_CHOICES if n_dim == 2 else ((), (-1,)))
+            if periodic and periodic_dims != (-2, -1)[-n_dim:]:
                 raise ValueError(f"periodic=True contradicts periodic_dims={periodic_dims}")
         check_choice("norm", norm, (None, "group", "batch", "instance"))
         act = get_activation(non_linearity)
         self.config = dict(in_channels=in_channels, out_channels=out_channels, base_channels=base_channels,
                            depth=depth, periodic=False, periodic_dims=list(periodic_dims), norm=norm,
-                           non_linearity=non_linearity)
-        self.in_channels, self.periodic_dims = in_channels, periodic_dims
+                           non_linearity=non_linearity, n_dim=n_dim)
+        self.in_channels, self.periodic_dims, self.n_dim = in_channels, periodic_dims, n_dim
         widths = [base_channels * 2**i for i in range(depth)]
         self.down = nn.ModuleList()
         c = in_channels
         for w in widths:
-            self.down.append(_ConvBlock(c, w, norm, act, periodic_dims))
+            self.down.append(_ConvBlock(c, w, norm, act, periodic_dims, n_dim))
             c = w
         self.up = nn.ModuleList()
         self.up_blocks = nn.ModuleList()
         for w in reversed(widths[:-1]):
-            self.up.append(nn.ConvTranspose2d(c, w, kernel_size=2, stride=2))
-            self.up_blocks.append(_ConvBlock(2 * w, w, norm, act, periodic_dims))
+            self.up.append((nn.ConvTranspose1d if n_dim == 1 else nn.ConvTranspose2d)(c, w, kernel_size=2, stride=2))
+            self.up_blocks.append(_ConvBlock(2 * w, w, norm, act, periodic_dims, n_dim))
             c = w
-        self.head = nn.Conv2d(c, out_channels, kernel_size=1)
+        self.head = (nn.Conv1d if n_dim == 1 else nn.Conv2d)(c, out_channels, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, in_channels, H, W) -> (B, out_channels, H, W)``."""
-        check_input("x", x, ndim=2, channels=self.in_channels)
+        """``(B, in_channels, H, W) -> (B, out_channels, H, W)`` (1D: ``(B, C, N)``)."""
+        check_input("x", x, ndim=self.n_dim, channels=self.in_channels)
+        pool = F.avg_pool1d if self.n_dim == 1 else F.avg_pool2d
         skips = []
         for i, block in enumerate(self.down):
             if i > 0:
-                x = F.avg_pool2d(x, 2, ceil_mode=True)
+                x = pool(x, 2, ceil_mode=True)
             x = block(x)
             skips.append(x)
         skips.pop()
         for up, block in zip(self.up, self.up_blocks):
             skip = skips.pop()
-            x = _match(up(x), skip.shape[-2:])
+            x = _match(up(x), skip.shape[2:])
             x = block(torch.cat([x, skip], dim=1))
         return self.head(x)

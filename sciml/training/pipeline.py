@@ -183,10 +183,18 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
     check_modes(cfg, spatial)
     net = (builder or build_model)(model, **cfg)
     name = getattr(net, "model_name", model)
+    pod = getattr(net, "fit_pod", None)
     if trajectory:
+        if pod is not None:
+            raise ValueError(f"model {model!r} (a POD basis of single outputs) cannot be trained on rollouts")
         net = RolloutModel(net, t_in=t_in, t_out=y_tr.shape[1])
     elif normalize:
-        net = NormalizedModel(net, UnitGaussianNormalizer.fit(x_tr), UnitGaussianNormalizer.fit(y_tr))
+        y_norm = UnitGaussianNormalizer.fit(y_tr)
+        net = NormalizedModel(net, UnitGaussianNormalizer.fit(x_tr), y_norm)
+        if pod is not None:  # the basis of what the inner model predicts: normalised training outputs
+            pod(y_norm.encode(y_tr))
+    elif pod is not None:
+        pod(y_tr)
 
     kw = dict(lr=lr, weight_decay=weight_decay, scheduler=scheduler, batch_size=batch_size, grad_clip=grad_clip,
               amp=amp, device=device, seed=seed, step_size=step_size, gamma=gamma, model_name=name)

@@ -65,3 +65,44 @@ def test_config_round_trip():
 def test_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         UNet(1, 1, **kwargs)
+
+
+@pytest.mark.parametrize("n", [64, 101])
+def test_1d_shapes_and_periodic_shift(n):
+    torch.manual_seed(0)
+    model = UNet(2, 3, base_channels=4, depth=3, periodic_dims=(-1,), n_dim=1).eval()
+    x = torch.randn(2, 2, n)
+    with torch.no_grad():
+        y = model(x)
+        assert y.shape == (2, 3, n)
+        if n % 4 == 0:  # shifts by multiples of 2**(depth-1) commute with the periodic network
+            assert torch.allclose(model(torch.roll(x, 8, -1)), torch.roll(y, 8, -1), atol=1e-5)
+    with pytest.raises(ValueError, match="periodic_dims"):
+        UNet(1, 1, periodic_dims=(-2, -1), n_dim=1)
+    with pytest.raises(ValueError, match="n_dim"):
+        UNet(1, 1, n_dim=3)
+
+
+def test_1d_overfits_a_burgers_like_batch():
+    torch.manual_seed(0)
+    s = torch.linspace(0, 2 * torch.pi, 128)
+    x = torch.stack([torch.sin(k * s) for k in (1, 2, 3, 4)])[:, None]
+    y = torch.roll(x, 5, -1) ** 2
+    model = UNet(1, 1, base_channels=8, depth=3, periodic=True, n_dim=1)
+    assert model.config["periodic_dims"] == [-1]
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(150):
+        opt.zero_grad()
+        loss = torch.mean((model(x) - y) ** 2) / torch.mean(y**2)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] / 10, (losses[0], losses[-1])
+
+
+def test_config_without_n_dim_is_2d():
+    # configs written before n_dim existed build the same 2D network
+    cfg = UNet(1, 1, base_channels=4, depth=2).config
+    old = {k: v for k, v in cfg.items() if k != "n_dim"}
+    assert UNet(**old).config == cfg

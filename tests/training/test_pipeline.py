@@ -91,3 +91,23 @@ def test_modes_larger_than_the_grid_are_refused_before_building(tmp_path):
     with pytest.raises(ValueError, match=r"modes: 1000 per sign .* exceed its 13-point grid"):
         train_operator(path, tmp_path / "run", model="fno", epochs=1, progress=False, figures=False,
                        model_config={"n_modes": [2000, 2000], "hidden_channels": 4, "n_layers": 1})
+
+
+def test_pod_deeponet_basis_is_fitted_from_the_training_outputs(tmp_path):
+    # outputs in a 3-dimensional space: a 3-mode POD basis holds them, so the test error is
+    # the branch's only; without the fit the model refuses to run
+    rng = np.random.default_rng(2)
+    s = np.linspace(0, 1, 12)
+    basis = np.stack([np.outer(np.sin(np.pi * k * s), np.sin(np.pi * s)) for k in (1, 2, 3)])
+    coef = rng.normal(size=(40, 3))
+    u = np.einsum("nk,kxy->nxy", coef, basis)[:, None]
+    a = np.einsum("nk,kxy->nxy", coef, basis[::-1])[:, None]
+    path = save_dataset(tmp_path / "pod.h5", {"a": a, "u": u})
+    cfg = {"branch_in": 144, "out_shape": [12, 12], "n_basis": 3, "width": 32, "depth": 2}
+    res = train_operator(path, tmp_path / "run", model="pod-deeponet", model_config=cfg, n_train=32, n_test=8,
+                         epochs=60, batch_size=8, lr=3e-3, progress=False, figures=False)
+    assert res["test_rel_l2"] < 0.1, res["test_rel_l2"]
+    traj = save_dataset(tmp_path / "traj.h5", {"w": np.stack([u, u, u], axis=1)})  # (N, T=3, 1, 12, 12)
+    with pytest.raises(ValueError, match="rollouts"):
+        train_operator(traj, tmp_path / "r2", model="pod-deeponet", model_config=cfg, inputs="w", outputs="w",
+                       t_in=1, t_out=2, epochs=1, progress=False, figures=False)
