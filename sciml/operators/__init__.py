@@ -15,6 +15,7 @@ from __future__ import annotations
 from .deeponet import DeepONet, PODDeepONet
 from .fno import FNO, TFNO, FNOBlock
 from .graphcast import GraphCast
+from .mg_tfno import MGTFNO
 from .mgno import MgNO
 from .patching import MultigridPatching2d
 from .sfno import SFNO
@@ -27,6 +28,7 @@ __all__ = [
     "FNOBlock",
     "FNO",
     "TFNO",
+    "MGTFNO",
     "MgNO",
     "DeepONet",
     "PODDeepONet",
@@ -40,6 +42,7 @@ __all__ = [
 MODELS = {
     "fno": FNO,
     "tfno": TFNO,
+    "mg-tfno": MGTFNO,
     "mgno": MgNO,
     "deeponet": DeepONet,
     "pod-deeponet": PODDeepONet,

@@ -33,14 +33,14 @@ def default_model_config(name: str, in_channels: int, out_channels: int, ndim: i
     width: hidden channels; layers: number of blocks. ``overrides`` are passed as they are.
     """
     name = name.lower()
-    if name in ("fno", "tfno"):
+    if name in ("fno", "tfno", "mg-tfno"):
         cfg = {"in_channels": in_channels, "out_channels": out_channels,
                "n_modes": [2 * (modes or 12)] * ndim, "hidden_channels": width or 32, "n_layers": layers or 4}
     else:
         cfg = {"in_channels": in_channels, "out_channels": out_channels}
         for key, value in (("modes", modes), ("width", width), ("layers", layers)):
             if value is not None:
-                raise ValueError(f"--{key} is only understood for fno/tfno; pass {name}'s own arguments instead")
+                raise ValueError(f"--{key} is only understood for fno/tfno/mg-tfno; pass {name}'s own arguments instead")
     cfg.update(overrides)
     return cfg
 
