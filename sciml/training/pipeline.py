@@ -40,7 +40,7 @@ def default_model_config(name: str, in_channels: int, out_channels: int, ndim: i
         cfg = {"in_channels": in_channels, "out_channels": out_channels}
         for key, value in (("modes", modes), ("width", width), ("layers", layers)):
             if value is not None:
-                raise ValueError(f"--{key} is only understood for fno/tfno/mg-tfno; pass {name}'s own arguments instead")
+                raise ValueError(f"--{key} is only understood for fno/tfno/mg-tfno; pass {name}'s own arguments")
     cfg.update(overrides)
     return cfg
 
