@@ -163,14 +163,21 @@ def _markdown(rows, results_dir: Path, out: Path | None) -> str:
                       "inference ms/sample | epochs | protocol | hardware | seed | date | result |",
                   "|---:|---|---|---:|---|---:|---:|---:|---:|---:|---|---|---:|---|---|"]
         for i, r in enumerate((r for r in rows if r["task"] == task), 1):
-            link = r["_file"]
-            if out is not None:
-                link = Path(os.path.relpath(results_dir.resolve() / r["_file"], out.resolve().parent)).as_posix()
+            def rel(name, r=r):
+                if out is None:
+                    return name
+                return Path(os.path.relpath(results_dir.resolve() / Path(r["_file"]).parent / name,
+                                            out.resolve().parent)).as_posix()
+
+            link = rel(Path(r["_file"]).name)
+            figs = " · ".join(f"[{k}]({rel(v)})" for k, v in (r.get("figures") or {}).items()
+                              if (results_dir / Path(r["_file"]).parent / v).exists())
             lines.append(
                 f"| {i} | {r['model']} | {r['label']} | {r['test_rel_l2']:.4f} | {_published_cell(t, r['model'])} | "
                 f"{r['train_rel_l2']:.4f} | {r['params']:,} | {_fmt_seconds(r['train_seconds'])} | "
                 f"{r['inference_ms_per_sample']:.2f} | {r['epochs']}/{r['epochs_recipe']} | {protocol(r)} | "
-                f"{r['hardware'].get('summary', '')} | {r['seed']} | {str(r['date'])[:10]} | [json]({link}) |")
+                f"{r['hardware'].get('summary', '')} | {r['seed']} | {str(r['date'])[:10]} | [json]({link})"
+                + (f" · {figs}" if figs else "") + " |")
         if t is not None and t.published:
             lines += ["", "Published test relative L2 for this task:", ""]
             for p in t.published:

@@ -3,20 +3,23 @@
 The results JSON (schema ``sciml-bench-result/1``) records the test relative L2 error,
 parameter count, training seconds, inference milliseconds per sample, the hardware
 (CPU model, GPU name), seed, sciml / torch versions and date, the training settings
-and whether the run followed the task's full recipe (all samples, all epochs).
+and whether the run followed the task's full recipe (all samples, all epochs). The run's
+prediction, loss-curve and (for rollouts) per-step error figures are copied beside it as
+``<results stem>_predictions.png`` etc. and named under ``figures``.
 """
 from __future__ import annotations
 
 import os
 import platform
 import re
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
 
 from .. import __version__
-from .._util.io import write_json
+from .._util.io import atomic_path, write_json
 from .tasks import Task, get_task
 
 __all__ = ["SCHEMA", "run", "hardware", "ensure_data", "RESULT_KEYS"]
@@ -200,6 +203,18 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
     if "rollout_rel_l2_per_step" in res:
         result["rollout_rel_l2_per_step"] = res["rollout_rel_l2_per_step"]
     file = out / f"{task.name}__{model.lower()}__{label}.json"
+    # the run's figures beside its results file, so the board links what a reader wants to see
+    figures = {}
+    for key, suffix in (("predictions_figure", "predictions"), ("loss_curves_figure", "loss"),
+                        ("rollout_figure", "rollout")):
+        src = res.get(key)
+        if src and Path(src).exists():
+            dst = file.with_name(f"{file.stem}_{suffix}.png")
+            with atomic_path(dst, suffix=".png") as tmp:
+                shutil.copyfile(src, tmp)
+            figures[suffix] = dst.name
+    if figures:
+        result["figures"] = figures
     write_json(file, result, indent=1)  # strict JSON: a NaN metric never reaches here (train_operator raises)
     result["results_file"] = str(file)
     return result

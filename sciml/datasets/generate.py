@@ -53,6 +53,17 @@ def _solve_chunk(recipe: Recipe, params: dict, seed: int, indices: Sequence[int]
     return recipe.solve_chunk(params, seed, list(indices))
 
 
+def _solve_and_write(recipe: Recipe, params: dict, seed: int, chunk_id: int, indices: Sequence[int], out: str) -> int:
+    """Pool worker: solve a chunk and write its shard itself; return only the chunk id.
+
+    The arrays never travel through the pool's result pipe: a message larger than the pipe's
+    atomic write size that a killed worker leaves half-written blocks the parent's reader for
+    good (the executor then never sees the death). A few-byte result is written atomically."""
+    arrays = _solve_chunk(recipe, params, seed, indices)
+    ShardDirectory(Path(out)).write(chunk_id, indices, arrays, recipe.layout(params))
+    return chunk_id
+
+
 # True while generate() holds single-thread limits in this process (serial runs, in-process
 # Dask threads). Elsewhere (pool / Dask worker processes) the first chunk pins the process to
 # one thread for good: restoring limits from one thread and setting them again from another
@@ -260,7 +271,8 @@ def generate(recipe, n: int, *, seed: int = 0, out, workers: int = 1, scheduler=
         with _caller_one_thread(), _progress(n, f"generate {rec.name}", enabled=progress, unit="samples",
                                              done=n - sum(len(chunks[c]) for c in todo)) as bar:
             for cid, arrays in _run(rec, p, seed, chunks, todo, workers, scheduler, scheduler_timeout, shards):
-                shards.write(cid, chunks[cid], arrays, layout)
+                if arrays is not None:  # None: a pool worker wrote the shard
+                    shards.write(cid, chunks[cid], arrays, layout)
                 bar.advance(len(chunks[cid]))
                 _at("chunk", chunk=cid)
 
@@ -284,10 +296,11 @@ def _run(rec, p, seed, chunks, todo, workers, scheduler, timeout, shards):
         from concurrent.futures.process import BrokenProcessPool
 
         with single_thread_env(), process_pool(workers) as ex:
-            futures = {ex.submit(_solve_chunk, rec, p, seed, list(chunks[cid])): cid for cid in todo}
+            futures = {ex.submit(_solve_and_write, rec, p, seed, cid, list(chunks[cid]), str(shards.out)): cid
+                       for cid in todo}
             for fut in as_completed(futures):
                 try:
-                    result = fut.result()
+                    fut.result()
                 except BrokenProcessPool:
                     for f in futures:
                         f.cancel()
@@ -295,7 +308,7 @@ def _run(rec, p, seed, chunks, todo, workers, scheduler, timeout, shards):
                         f"a worker process died (out of memory or killed); the {len(shards.done())} finished "
                         f"chunks are kept in {shards.dir}: rerun to resume (in a script, call generate(..., "
                         f"workers>1) under `if __name__ == \"__main__\":`)") from None
-                yield futures[fut], result
+                yield futures[fut], None
 
 
 def _run_dask(rec, p, seed, chunks, todo, workers, scheduler, timeout, shards):

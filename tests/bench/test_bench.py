@@ -29,6 +29,8 @@ def test_run_writes_schema_and_table_renders(darcy, tmp_path):
     assert 0 < saved["test_rel_l2"] < 2 and saved["params"] > 0 and saved["train_seconds"] > 0
     assert saved["inference_ms_per_sample"] > 0 and saved["hardware"]["cpu"]
     assert saved["training"]["scheduler"] == "step" and saved["training"]["step_size"] == 1  # 100/500 of 2 epochs
+    assert saved["figures"] == {"predictions": f.stem + "_predictions.png", "loss": f.stem + "_loss.png"}
+    assert all((tmp_path / v).stat().st_size > 1000 for v in saved["figures"].values())
     # a second entry, then the table: ordered by test error, markdown + png
     run("darcy85", "fno", out=tmp_path, data=darcy, epochs=1, n_train=10, n_test=4, model_config=TINY,
         progress=False, label="short")
@@ -38,6 +40,7 @@ def test_run_writes_schema_and_table_renders(darcy, tmp_path):
     assert (tmp_path / "leaderboard.png").stat().st_size > 1000
     assert "## darcy85" in md and "| 1 | fno |" in md and "| 2 | fno |" in md
     assert "0.0076" in md  # the published bar is printed beside the runs
+    assert f"[json]({f.name}) · [predictions]({f.stem}_predictions.png) · [loss]({f.stem}_loss.png)" in md
     assert md == (tmp_path / "leaderboard.md").read_text()
 
 
