@@ -107,12 +107,15 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
         seconds: float | None = None, n_train: int | None = None, n_test: int | None = None, seed: int = 0,
         device=None, amp=None, batch_size: int | None = None, lr: float | None = None,
         model_config: dict | None = None, inputs=None, outputs=None, label: str | None = None,
-        workers: int = 1, progress: bool = True, keep_run_dir: bool = True) -> dict:
+        workers: int = 1, progress: bool = True, keep_run_dir: bool = True, resume: bool = False) -> dict:
     """Train ``model`` on ``task`` (a name or :class:`Task`) and write ``out/<task>__<model>__<label>.json``.
 
     data: an existing store file (default: the task's file in ``data_dir``, generated
         when missing). epochs / seconds / n_train / n_test / batch_size / lr override the
         task's recipe (a shorter run is recorded with ``full_recipe: false``).
+    resume: continue this label's run from its last checkpoint (each epoch writes one) with the
+        same result as an uninterrupted run; without a checkpoint the run starts. Without
+        ``resume`` a rerun of a label replaces it.
     model_config: constructor arguments on top of the task's defaults for ``model``
         (``modes``/``width``/``layers`` in the FNO paper's convention, see
         :func:`sciml.training.pipeline.default_model_config`).
@@ -166,6 +169,7 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
     label = _label(label or f"e{epochs if epochs is not None else 'auto'}_n{n_tr}_s{seed}")
     run_dir = out / "runs" / f"{task.name}__{model}__{label}"
     run_dir.parent.mkdir(parents=True, exist_ok=True)
+    resume = bool(resume) and (run_dir / "checkpoints" / "last").exists()
     res = train_operator(
         path,
         run_dir,
@@ -183,9 +187,10 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
         device=device,
         amp=amp,
         progress=progress,
-        overwrite=True,
+        overwrite=not resume,
+        resume=resume,
         **training,
-    )  # a rerun replaces its label
+    )  # a rerun without resume replaces its label
     result = {
         "schema": SCHEMA, "task": task.name, "model": model.lower(), "label": label,
         "test_rel_l2": res["test_rel_l2"], "train_rel_l2": res["train_rel_l2"], "params": res["params"],

@@ -25,6 +25,8 @@ def add_parser(subparsers, argv=()):
     r.add_argument("--workers", type=positive_int, default=1, help="processes for data generation")
     r.add_argument("--label", default=None, help="run label in the file name and table")
     add_common_training_args(r)
+    r.add_argument("--resume", action="store_true",
+                   help="continue this label's run from its last checkpoint (same result as an uninterrupted run)")
     r.set_defaults(func=run_task)
     t = sub.add_parser("table", help="render the leaderboard (markdown + png) from results JSON files")
     t.add_argument("results", help="results directory")
@@ -53,7 +55,7 @@ def run_task(args):
             res = run(task, args.model, out=out, data=args.data, data_dir=args.data_dir, epochs=args.epochs,
                       seconds=args.seconds, n_train=args.n_train, n_test=args.n_test, seed=args.seed,
                       device=args.device, amp=args.amp, batch_size=args.batch_size, lr=args.lr, model_config=cfg,
-                      inputs=args.inputs, outputs=args.outputs, label=args.label, workers=args.workers,
+                      inputs=args.inputs, outputs=args.outputs, label=args.label, workers=args.workers, resume=args.resume,
                       progress=not args.no_progress and sys.stderr.isatty())
     except BaseException:
         if not existed:

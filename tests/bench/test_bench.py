@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 
 from sciml.bench import SCHEMA, get_task, load_results, run, table
 from sciml.bench.runner import RESULT_KEYS
@@ -93,3 +94,25 @@ def test_tasks_registry():
 def test_table_rejects_empty_directory(tmp_path):
     with pytest.raises(ValueError, match="no sciml bench results"):
         table(tmp_path)
+
+
+def test_an_interrupted_run_resumes_to_the_uninterrupted_result(darcy, tmp_path, monkeypatch):
+    kw = dict(data=darcy, epochs=3, n_train=10, n_test=4, model_config=TINY, progress=False)
+    full = run("darcy85", "fno", out=tmp_path / "a", **kw)
+    real_step, calls = torch.optim.AdamW.step, {"n": 0}
+
+    def killed_step(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 5:  # batch 4 on 10 samples: 3 steps an epoch, so this dies in epoch 2
+            raise KeyboardInterrupt
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", killed_step)
+    with pytest.raises(KeyboardInterrupt):
+        run("darcy85", "fno", out=tmp_path / "b", batch_size=4, **kw)
+    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+    again = run("darcy85", "fno", out=tmp_path / "b", batch_size=4, resume=True, **kw)
+    ref = run("darcy85", "fno", out=tmp_path / "c", batch_size=4, **kw)
+    assert again["epochs"] == 3 and again["test_rel_l2"] == ref["test_rel_l2"]
+    assert [h["train_loss"] for h in again["history"]] == [h["train_loss"] for h in ref["history"]]
+    assert full["test_rel_l2"] != ref["test_rel_l2"]  # another batch size: another run
