@@ -13,19 +13,9 @@ def tiny_darcy(tmp_path_factory):
 
 
 @pytest.fixture
-def readonly_dir(tmp_path):
-    """A read-only folder (a tmpfs mounted ``-o ro``; root ignores chmod). Skips when mounting is impossible."""
-    import subprocess
-
-    d = tmp_path / "ro"
-    d.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(d)], capture_output=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here: {r.stderr.decode().strip()}")
-    try:
-        yield d
-    finally:
-        subprocess.run(["umount", str(d)], check=False)
+def readonly_dir(tmpfs):
+    """A read-only folder (a tmpfs mounted ``-o ro``; root ignores chmod)."""
+    return tmpfs("ro", "ro,size=1m")
 
 
 def hdf5_bytes(path):
@@ -38,16 +28,6 @@ def hdf5_bytes(path):
 
 
 @pytest.fixture
-def full_dir(tmp_path):
-    """A folder on a 64 kB tmpfs (writes of more fail with ENOSPC). Skips when mounting is impossible."""
-    import subprocess
-
-    d = tmp_path / "full"
-    d.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(d)], capture_output=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
-    try:
-        yield d
-    finally:
-        subprocess.run(["umount", str(d)], check=False)
+def full_dir(tmpfs):
+    """A folder on a 64 kB tmpfs (writes of more fail with ENOSPC)."""
+    return tmpfs("full", "size=64k")
