@@ -24,18 +24,16 @@ steps (4 / 8 / 16 days)::
 (SFNO: first run ``--iters 6000 1200 500 250 120 --minutes 35``; Swin: as UNet with ``--minutes 30``).
 90-day R^2 after the first / the second run: UNet 0.9881 / 0.9915 (1291 + 724 s), SFNO 0.9803 / 0.9883
 (1022 + 1100 s), Swin 0.9824 / 0.9882 (914 + 592 s); continuing UNet on 8 / 16 / 32 steps instead: 0.9905.
-GraphCast (latent 64, 4 processor layers, multi-mesh level 2: 0.21M parameters) is sized down, and so is
-its schedule: on 2 cores shared by 8 jobs one training step took 0.8-1.4 s (4-5x a UNet step), so the
-recorded run (``docs/carbonbench_graphcast_result.json``) is ``--iters 1500 300 120 60 --horizons 1 2 4 8
---minutes 72`` (the 2- and 4-step stages cut by the budget at 292 and 107 iterations) then
-``--init r1/graphcast --lr 3e-4
---horizons 16 --iters 40 --minutes 12``: 4595 s in all, 90-day R^2 0.389 / 0.417 after the first / second run,
-and the one-year free run is NOT bounded (undertrained: the injected surface fluxes pile up where the
-network moves too little tracer). To resume it with the full protocol of the other rows::
+GraphCast (latent 64, 4 processor layers, multi-mesh level 2: 0.21M parameters), the UNet protocol: ``--models
+graphcast --minutes 80`` for the first run (4084 s; 90-day R^2 0.9675), then ``--init r1/graphcast --lr 3e-4
+--horizons 16 32 64 --iters 300 150 80 --minutes 45`` (2655 s, the last stage stopped at 73 iterations by the
+budget): 90-day R^2 0.9818, RMSE 0.491 ppm, bounded one-year free run. One GraphCast step costs ~2.2x a UNet
+step on a quiet core. The paper's grid, UNet on a shorter protocol::
 
-    ... --out r4 --models graphcast --init r3/graphcast --lr 1e-3 --minutes 120 \
-        --horizons 1 2 4 8 16 --iters 8500 1700 700 340 200
-    ... --out r5 --models graphcast --init r4/graphcast --lr 3e-4 --minutes 60 --horizons 16 32 64 --iters 300 150 80
+    ... --root cb_hr --grid latlon5.625 --levels 10 --train-years 2000-2001 --test-years 2002-2002 --out hr1 \
+        --models unet --bound-radius 2 --minutes 35 --horizons 1 2 4 8 --iters 3000 600 250 120
+
+gave 90-day R^2 0.495 (persistence 0.423) and an unbounded free run: undertrained (``docs/carbonbench.md``).
 
 ``--bound-radius`` (default 1 cell) must cover the largest Courant number of the grid
 (~1 at 11.25 deg; use 2 at 5.625 deg).
