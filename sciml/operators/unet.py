@@ -23,13 +23,16 @@ from .layers import check_choice, check_input, check_int, get_activation
 __all__ = ["UNet"]
 
 _PERIODIC_CHOICES = ((), (-1,), (-2, -1))
+# the layers of each dimension, looked up once by n_dim
+_OPS = {1: dict(conv=nn.Conv1d, up=nn.ConvTranspose1d, pool=F.avg_pool1d, batch=nn.BatchNorm1d),
+        2: dict(conv=nn.Conv2d, up=nn.ConvTranspose2d, pool=F.avg_pool2d, batch=nn.BatchNorm2d)}
 
 
 def _norm(kind, channels, n_dim=2):
     if kind is None:
         return nn.Identity()
     if kind == "batch":
-        return (nn.BatchNorm1d if n_dim == 1 else nn.BatchNorm2d)(channels)
+        return _OPS[n_dim]["batch"](channels)
     if kind == "instance":
         return nn.GroupNorm(channels, channels)
     return nn.GroupNorm(min(8, channels) if channels % min(8, channels) == 0 else 1, channels)
@@ -38,7 +41,7 @@ def _norm(kind, channels, n_dim=2):
 class _ConvBlock(nn.Module):
     def __init__(self, c_in, c_out, norm, act, periodic_dims, n_dim=2):
         super().__init__()
-        conv = nn.Conv1d if n_dim == 1 else nn.Conv2d
+        conv = _OPS[n_dim]["conv"]
         self.conv1 = conv(c_in, c_out, 3, padding=0, bias=norm is None)
         self.conv2 = conv(c_out, c_out, 3, padding=0, bias=norm is None)
         self.norm1, self.norm2 = _norm(norm, c_out, n_dim), _norm(norm, c_out, n_dim)
@@ -140,15 +143,15 @@ class UNet(nn.Module):
         self.up = nn.ModuleList()
         self.up_blocks = nn.ModuleList()
         for w in reversed(widths[:-1]):
-            self.up.append((nn.ConvTranspose1d if n_dim == 1 else nn.ConvTranspose2d)(c, w, kernel_size=2, stride=2))
+            self.up.append(_OPS[n_dim]["up"](c, w, kernel_size=2, stride=2))
             self.up_blocks.append(_ConvBlock(2 * w, w, norm, act, periodic_dims, n_dim))
             c = w
-        self.head = (nn.Conv1d if n_dim == 1 else nn.Conv2d)(c, out_channels, kernel_size=1)
+        self.head = _OPS[n_dim]["conv"](c, out_channels, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_channels, H, W) -> (B, out_channels, H, W)`` (1D: ``(B, C, N)``)."""
         check_input("x", x, ndim=self.n_dim, channels=self.in_channels)
-        pool = F.avg_pool1d if self.n_dim == 1 else F.avg_pool2d
+        pool = _OPS[self.n_dim]["pool"]
         skips = []
         for i, block in enumerate(self.down):
             if i > 0:
