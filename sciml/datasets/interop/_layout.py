@@ -19,6 +19,8 @@ from ..store import StoredDataset, open_dataset
 
 TIME_NAMES = ("time", "t")
 CHANNEL = "channel"
+#: file attribute holding the JSON provenance (recipe, params, seed, samples) of an exported store
+PROVENANCE = "sciml_provenance"
 
 #: Boundary type of each built-in recipe's spatial axes (``periodic``, ``wall`` for Dirichlet /
 #: no-flux walls, ``open`` for a truncated unbounded domain), as the recipes' descriptions state.

@@ -36,6 +36,7 @@ from ... import __version__
 from ..._util.io import OutputLock, atomic_path
 from ..store import save_dataset
 from ._layout import (
+    PROVENANCE,
     canonical,
     check_output,
     coord_for,
@@ -52,7 +53,6 @@ from ._layout import (
 __all__ = ["export_pdebench", "read_pdebench", "import_pdebench", "LAYOUTS"]
 
 LAYOUTS = ("darcy", "tensor", "groups")
-PROVENANCE = "sciml_provenance"
 _PROV_FORMAT = "sciml-pdebench/1"
 _CFD = ("density", "pressure", "Vx", "Vy", "Vz")
 

@@ -48,6 +48,7 @@ from ..._util.io import OutputLock, atomic_dir, atomic_path, write_text
 from ..store import save_dataset
 from ._layout import (
     BOUNDARY_TYPES,
+    PROVENANCE,
     RECIPE_BOUNDARY,
     canonical,
     check_output,
@@ -65,7 +66,6 @@ from ._layout import (
 __all__ = ["export_well", "write_well_file", "read_well", "import_well", "WELL_SPLITS", "RECIPE_BOUNDARY"]
 
 WELL_SPLITS = ("train", "valid", "test")
-PROVENANCE = "sciml_provenance"
 _PROV_FORMAT = "sciml-well/1"
 _RESERVED = {"dataset_name", "grid_type", "n_spatial_dims", "n_trajectories", "simulation_parameters", PROVENANCE}
 
