@@ -143,23 +143,51 @@ register_task(Task(
     ),
 ))
 
+# The FNO paper states nu = 0.1 and u0 ~ N(0, 625 (-Laplace + 25 I)^-2) for its Burgers file
+# (burgers_data_R10.mat). Under that setting u(., 1) has decayed to ~2 % of u0 and is one sine mode
+# (the k = 1 mode carries > 99.9 % of its energy, measured): the task is nearly linear. The authors'
+# public generation script (data_generation/burgers/gen_burgers1.m) uses nu = 1/1000 and
+# u0 ~ N(0, 49^2 (-Laplace + 49 I)^-2.5) instead, which keeps ~60 % of the norm and steep fronts at
+# T = 1. Which of the two made the released file is not stated, so both tasks carry the published
+# figure with that caveat; docs/leaderboard.md says the same.
+_BURGERS_MODELS = {
+    "fno": {"modes": 16, "width": 64, "layers": 4, "positional_embedding": "periodic-grid"},
+    "deeponet": {"branch_in": 1024, "trunk_in": 1, "sensor_shape": [1024], "depth": 3, "n_basis": 64},
+    "pod-deeponet": {"branch_in": 1024, "out_shape": [1024], "sensor_shape": [1024], "depth": 3, "n_basis": 64},
+    "unet": {"base_channels": 32, "depth": 4, "periodic": True, "n_dim": 1},
+}
+_BURGERS_TRAIN = {"epochs": 500, "batch_size": 20, "lr": 1e-3, "weight_decay": 1e-4, "scheduler": "step",
+                  "step_size": 100, "gamma": 0.5}
+_BURGERS_R10 = "burgers_data_R10.mat: s = 1024 (subsampled from 8192), 1000 train / 200 test"
+
 register_task(Task(
     name="burgers",
     recipe="burgers",
     params={},
     n_train=1000, n_test=200,
     inputs=("u0",), outputs=("u",),
-    description="1D viscous Burgers u(x, 0) -> u(x, 1) on the torus (FNO setting, nu = 0.1)",
-    train={"epochs": 500, "batch_size": 20, "lr": 1e-3, "weight_decay": 1e-4, "scheduler": "step",
-           "step_size": 100, "gamma": 0.5},
-    models={"fno": {"modes": 16, "width": 64, "layers": 4, "positional_embedding": "periodic-grid"},
-            "deeponet": {"branch_in": 1024, "trunk_in": 1, "sensor_shape": [1024], "depth": 3,
-                         "n_basis": 64},
-            "pod-deeponet": {"branch_in": 1024, "out_shape": [1024], "sensor_shape": [1024], "depth": 3,
-                             "n_basis": 64},
-            "unet": {"base_channels": 32, "depth": 4, "periodic": True, "n_dim": 1}},
+    description="1D viscous Burgers u(x, 0) -> u(x, 1) on the torus, the FNO paper's stated setting "
+                "(nu = 0.1, u0 ~ N(0, 625(-Laplace+25)^-2)); u(., 1) is ~2 % of u0, one sine mode",
+    train=dict(_BURGERS_TRAIN),
+    models={k: dict(v) for k, v in _BURGERS_MODELS.items()},
     published=(
         Published("fno", 0.0160, "FNO", _FNO_PAPER,
-                  "nu = 0.1, s = 1024 (subsampled from 8192), 1000 train / 200 test"),
+                  _BURGERS_R10 + "; the paper states nu = 0.1, the authors' script nu = 1/1000 (see burgers-1e-3)"),
+    ),
+))
+
+register_task(Task(
+    name="burgers-1e-3",
+    recipe="burgers",
+    params={"viscosity": 1e-3, "alpha": 2.5, "tau": 7.0, "sigma": 49.0},
+    n_train=1000, n_test=200,
+    inputs=("u0",), outputs=("u",),
+    description="1D viscous Burgers u(x, 0) -> u(x, 1) on the torus with the FNO authors' generation script's "
+                "parameters (nu = 1/1000, u0 ~ N(0, 49^2(-Laplace+49)^-2.5)): steep fronts at T = 1",
+    train=dict(_BURGERS_TRAIN),
+    models={k: dict(v) for k, v in _BURGERS_MODELS.items()},
+    published=(
+        Published("fno", 0.0160, "FNO", _FNO_PAPER,
+                  _BURGERS_R10 + "; generated, presumably, with these script parameters (the paper states nu = 0.1)"),
     ),
 ))

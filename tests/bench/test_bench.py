@@ -91,6 +91,29 @@ def test_tasks_registry():
         get_task("darcy421")
 
 
+@pytest.mark.parametrize("task, decayed", [("burgers", True), ("burgers-1e-3", False)])
+def test_burgers_tasks_differ_as_documented(tmp_path, task, decayed):
+    # The two Burgers settings (see sciml.bench.tasks): under the paper's stated nu = 0.1 u(., 1) is a
+    # ~2 % single sine mode; the authors' script parameters keep most of the norm and steep fronts.
+    # Solved here at 2048 points instead of 8192 (resolved either way: 1e-15 between 8192 and 16384).
+    t = get_task(task)
+    params = dict(t.params, resolution=2048, subsample=2)
+    ds = generate(t.recipe, 6, seed=0, out=tmp_path / "b.h5", progress=False, **params)
+    import h5py
+    import numpy as np
+
+    with h5py.File(ds, "r") as f:
+        u0, u = np.asarray(f["u0"]).reshape(6, -1), np.asarray(f["u"]).reshape(6, -1)
+    ratio = np.linalg.norm(u, axis=1) / np.linalg.norm(u0, axis=1)
+    power = np.abs(np.fft.rfft(u, axis=1)) ** 2
+    k1 = power[:, 1] / power[:, 1:].sum(axis=1)
+    steep = np.abs(np.diff(u, axis=1)).max(axis=1) * u.shape[1] / np.abs(u).max(axis=1)
+    if decayed:
+        assert ratio.max() < 0.03 and k1.min() > 0.999 and steep.max() < 7.0
+    else:
+        assert ratio.min() > 0.3 and k1.min() < 0.99 and steep.min() > 20.0
+
+
 def test_table_rejects_empty_directory(tmp_path):
     with pytest.raises(ValueError, match="no sciml bench results"):
         table(tmp_path)
