@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from .. import __version__
-from .._util.io import atomic_path, write_json
+from .._util.io import OutputLock, atomic_path, write_json
 from .tasks import Task, get_task
 
 __all__ = ["SCHEMA", "run", "hardware", "ensure_data", "RESULT_KEYS"]
@@ -107,7 +107,7 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
         seconds: float | None = None, n_train: int | None = None, n_test: int | None = None, seed: int = 0,
         device=None, amp=None, batch_size: int | None = None, lr: float | None = None,
         model_config: dict | None = None, inputs=None, outputs=None, label: str | None = None,
-        workers: int = 1, progress: bool = True, keep_run_dir: bool = True, resume: bool = False) -> dict:
+        workers: int = 1, progress: bool = True, resume: bool = False) -> dict:
     """Train ``model`` on ``task`` (a name or :class:`Task`) and write ``out/<task>__<model>__<label>.json``.
 
     data: an existing store file (default: the task's file in ``data_dir``, generated
@@ -116,12 +116,15 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
     resume: continue this label's run from its last checkpoint (each epoch writes one) with the
         same result as an uninterrupted run; without a checkpoint the run starts. Without
         ``resume`` a rerun of a label replaces it.
+    Locking: the run holds ``<results file>.lock`` while it trains and writes, so other models or
+        labels can be trained into the same ``out`` at the same time; the same label twice is refused
+        (:class:`sciml._util.io.OutputLockedError`, naming the holder).
     model_config: constructor arguments on top of the task's defaults for ``model``
         (``modes``/``width``/``layers`` in the FNO paper's convention, see
         :func:`sciml.training.pipeline.default_model_config`).
     Returns the result dict (also written as JSON).
     """
-    from ..training.pipeline import check_modes, default_model_config, train_operator
+    from ..training.pipeline import check_modes, default_model_config
 
     task = task if isinstance(task, Task) else get_task(task)
     if not isinstance(model, str):
@@ -167,7 +170,20 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
     cfg.pop("in_channels")
     cfg.pop("out_channels")
     label = _label(label or f"e{epochs if epochs is not None else 'auto'}_n{n_tr}_s{seed}")
-    run_dir = out / "runs" / f"{task.name}__{model}__{label}"
+    file = out / f"{task.name}__{model.lower()}__{label}.json"
+    # One run's outputs are locked, not the results folder: rows of other models or labels can be
+    # trained into the same folder at the same time (two cores, an array job); the same label twice
+    # is refused with the holder's PID.
+    with OutputLock(file):
+        return _run_locked(task, model, out, file, path, label, ins, outs, cfg, n_tr, n_te, epochs, seconds, seed,
+                           device, amp, progress, resume, training, recipe_epochs)
+
+
+def _run_locked(task, model, out, file, path, label, ins, outs, cfg, n_tr, n_te, epochs, seconds, seed, device,
+                amp, progress, resume, training, recipe_epochs):
+    from ..training.pipeline import train_operator
+
+    run_dir = out / "runs" / file.stem
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     resume = bool(resume) and (run_dir / "checkpoints" / "last").exists()
     res = train_operator(
@@ -207,7 +223,6 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
     }
     if "rollout_rel_l2_per_step" in res:
         result["rollout_rel_l2_per_step"] = res["rollout_rel_l2_per_step"]
-    file = out / f"{task.name}__{model.lower()}__{label}.json"
     # the run's figures beside its results file, so the board links what a reader wants to see
     figures = {}
     for key, suffix in (("predictions_figure", "predictions"), ("loss_curves_figure", "loss"),

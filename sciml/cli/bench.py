@@ -38,7 +38,7 @@ def add_parser(subparsers, argv=()):
 
 
 def run_task(args):
-    from .._util.io import check_output, lock_outputs, remove_empty_tree
+    from .._util.io import check_output, remove_empty_tree
     from ..bench.runner import run
     from ..bench.tasks import get_task
     from ._core import options_named
@@ -51,7 +51,7 @@ def run_task(args):
             cfg[key] = getattr(args, key)
     existed = out.exists()
     try:
-        with lock_outputs(out), options_named(["modes"]):
+        with options_named(["modes"]):  # run() locks this run's own outputs, not the folder
             res = run(task, args.model, out=out, data=args.data, data_dir=args.data_dir, epochs=args.epochs,
                       seconds=args.seconds, n_train=args.n_train, n_test=args.n_test, seed=args.seed,
                       device=args.device, amp=args.amp, batch_size=args.batch_size, lr=args.lr, model_config=cfg,
