@@ -12,10 +12,13 @@ variants the one-off compile time.
 
 Variants (comma-separated; flags combined with ``+`` on top of today's defaults, e.g. ``new+compile``):
 
-``new``        the defaults: DFT-as-matmul spectral path (``impl="auto"``), fused elementwise work
-``today``      the path before this work: ``fft+nofuse``
+``new``        the defaults: DFT-as-matmul spectral path (``impl="auto"``), fused elementwise work, freed
+               memory kept in the heap (``sciml._util.malloc.retain_freed_memory``, as the training entry points)
+``today``      the path before this work: ``fft+nofuse+nomalloc``
 ``fft``        the FFT spectral path (``SpectralConv(impl="fft")``, ``set_spectral_impl("fft")``)
 ``nofuse``     unfused elementwise work in the FNO blocks (``sciml.operators.layers.set_fused(False)``)
+``nomalloc``   glibc's default allocator settings (every large tensor a fresh mmap: a page fault per 4 KiB
+               written, each step); the column ``faults/step`` counts them
 ``compile``    ``torch.compile`` of the model (inductor; compile time in the "first step" column)
 ``bf16``       ``torch.autocast("cpu", torch.bfloat16)`` around the forward (float32 master weights)
 ``cl``         channels-last input (``torch.channels_last``)
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -33,7 +37,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FLAGS = ("new", "today", "fft", "nofuse", "compile", "bf16", "cl", "t1")
+FLAGS = ("new", "today", "fft", "nofuse", "nomalloc", "compile", "bf16", "cl", "t1")
 
 
 def _worker(variant: str, steps: int, threads: int, batch: int) -> dict:
@@ -41,7 +45,11 @@ def _worker(variant: str, steps: int, threads: int, batch: int) -> dict:
 
     flags = set(variant.split("+"))
     if "today" in flags:
-        flags |= {"fft", "nofuse"}
+        flags |= {"fft", "nofuse", "nomalloc"}
+    if "nomalloc" not in flags:
+        from sciml._util.malloc import retain_freed_memory
+
+        retain_freed_memory()
     torch.set_num_threads(1 if "t1" in flags else threads)
     from sciml.operators import build_model, layers
     from sciml.operators.spectral import set_spectral_impl
@@ -74,6 +82,7 @@ def _worker(variant: str, steps: int, threads: int, batch: int) -> dict:
     step()  # warm-up (and compilation)
     first = time.perf_counter() - t0
     wall, cpu = [], []
+    faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(steps):
         t0, c0 = time.perf_counter(), time.process_time()
         loss = step()
@@ -81,7 +90,8 @@ def _worker(variant: str, steps: int, threads: int, batch: int) -> dict:
         cpu.append(time.process_time() - c0)
     if not all(map(lambda v: v == v, [loss])):
         raise SystemExit("non-finite loss")
-    return {"wall_ms": 1e3 * statistics.median(wall), "cpu_ms": 1e3 * statistics.median(cpu),
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0) / steps
+    return {"wall_ms": 1e3 * statistics.median(wall), "cpu_ms": 1e3 * statistics.median(cpu), "faults": faults,
             "first_s": first, "threads": torch.get_num_threads(), "loss": loss,
             "capability": torch.backends.cpu.get_cpu_capability(),
             "params": sum(p.numel() for p in model.parameters())}
@@ -118,23 +128,25 @@ def main(argv=None) -> int:
             if res.returncode != 0:
                 raise RuntimeError(f"variant {v} failed:\n{res.stderr[-3000:]}")
             runs[v].append(json.loads([l for l in res.stdout.splitlines() if l.startswith("RESULT ")][-1][7:]))
-            print(f"round {r + 1} {v:16s} {runs[v][-1]['wall_ms']:8.0f} ms wall {runs[v][-1]['cpu_ms']:8.0f} ms cpu",
-                  flush=True)
+            print(f"round {r + 1} {v:16s} {runs[v][-1]['wall_ms']:8.0f} ms wall {runs[v][-1]['cpu_ms']:8.0f} ms cpu "
+                  f"{runs[v][-1]['faults']:9,.0f} faults", flush=True)
     info = runs[variants[0]][0]
     print()
     print(f"darcy85 FNO step (batch {args.batch}, 85^2 padded to 96^2, {info['params']:,} parameters), "
           f"{args.threads} threads, CPU capability {info['capability']}, {args.rounds} rounds x {args.steps} steps, "
           f"load average at the end {os.getloadavg()[0]:.1f}")
     print()
-    print("| variant | wall ms/step | CPU ms/step | wall ratio to first | CPU ratio to first | first step s |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| variant | wall ms/step | CPU ms/step | wall ratio to first | CPU ratio to first | first step s | "
+          "page faults/step |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     base = None
     for v in variants:
         w = statistics.median(r["wall_ms"] for r in runs[v])
         c = statistics.median(r["cpu_ms"] for r in runs[v])
         f = statistics.median(r["first_s"] for r in runs[v])
+        pf = statistics.median(r["faults"] for r in runs[v])
         base = base or (w, c)
-        print(f"| {v} | {w:.0f} | {c:.0f} | {w / base[0]:.3f} | {c / base[1]:.3f} | {f:.1f} |")
+        print(f"| {v} | {w:.0f} | {c:.0f} | {w / base[0]:.3f} | {c / base[1]:.3f} | {f:.1f} | {pf:,.0f} |")
     return 0
 
 

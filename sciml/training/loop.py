@@ -15,7 +15,9 @@ and the Adam / L-BFGS / BFGS phases of :class:`~sciml.pinns.training.PINNTrainer
 
 The loop owns what they share: the progress bar (:mod:`sciml._util.progress`), the wall-clock
 budget read from :func:`clock` as the run goes (a resumed run starts with the seconds already
-spent), the NaN guard and the ``callback`` contract (return ``True`` to stop). What a loop
+spent), the NaN guard and the ``callback`` contract (return ``True`` to stop). The first loop of
+a process also keeps freed memory in the heap (:func:`sciml._util.malloc.retain_freed_memory`,
+``SCIML_MALLOC_TUNE=0`` to opt out), which spares a CPU step its page faults. What a loop
 optimises, and how it checkpoints its own state, stays with the loop; the checkpoint files all
 go through :mod:`sciml.training.checkpoint`.
 """
@@ -25,6 +27,7 @@ import math
 import time
 from collections.abc import Callable
 
+from .._util.malloc import retain_freed_memory
 from .._util.progress import progress as _progress
 
 __all__ = ["Loop", "NonFiniteLossError", "NonFiniteMetricError", "clock"]
@@ -95,6 +98,7 @@ class Loop:
         self.stopped = ""
         self._bar = _progress(total, description, enabled=progress, done=int(done), unit=unit, fields=fields)
         self._t0 = None
+        retain_freed_memory()  # once per process: no page faults on each step's fresh tensors (glibc)
 
     # -- context ---------------------------------------------------------------------------
     def __enter__(self):
