@@ -17,7 +17,9 @@ Grid embedding: both sides pass ``positional_embedding="grid"``, which means
 ``linspace(0, 1, n)`` in sciml (nodes including both ends of Darcy's closed square); sciml's
 ``"neuralop-grid"`` would reproduce neuraloperator's points exactly. Printed: test relative L2
 of each, real parameter counts (a complex weight counts twice), median seconds per epoch, and the
-ratios sciml / neuraloperator.
+ratios sciml / neuraloperator. The sciml worker keeps freed memory in the heap as sciml's training
+loop does (``sciml._util.malloc.retain_freed_memory``); the neuraloperator worker runs with glibc's
+defaults, as neuraloperator's own training does.
 
 Cases: ``--case 64`` (the default above: solved at 127^2, stored at 64^2, no domain padding) and
 ``--case darcy85`` (the leaderboard's darcy85 size: solved at 169^2, stored at 85^2 (``[::2]``;
@@ -26,7 +28,8 @@ the recipe solves at 421^2, too slow to regenerate here), the recipe's model: ``
 neuraloperator pads symmetrically by ``round(f n)`` per end while the recipe pads sciml one-sided to
 96^2). ``--seeds 0,1,2`` repeats everything per seed (data split, initialisation, batch order), and
 ``--today`` also trains sciml on the path before the CPU-throughput work (``SpectralConv(impl="fft")``,
-unfused blocks: ``sciml.operators.spectral.set_spectral_impl("fft")``, ``layers.set_fused(False)``)
+unfused blocks: ``sciml.operators.spectral.set_spectral_impl("fft")``, ``layers.set_fused(False)``,
+glibc's default allocator settings)
 in the same alternation, to print the speed-up against it. Goals printed at the end: epoch-time
 ratio sciml / neuraloperator <= 0.4, error ratio (mean over seeds) <= 1.0, and sciml today / sciml
 >= 2.
@@ -124,6 +127,10 @@ def _worker(args) -> None:
 
             spectral.set_spectral_impl("fft")
             layers.set_fused(False)
+        else:  # what sciml's own training loop does first (sciml.training.loop.Loop); glibc's defaults for today
+            from sciml._util.malloc import retain_freed_memory
+
+            retain_freed_memory()
         model = build_model("fno", in_channels=1, out_channels=1, n_modes=cfg["n_modes"],
                             hidden_channels=cfg["width"], n_layers=cfg["layers"], positional_embedding="grid",
                             domain_padding=2 * pad / cfg["size"], domain_padding_mode="symmetric")
