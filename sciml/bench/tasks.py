@@ -149,7 +149,7 @@ register_task(Task(
 # public generation script (data_generation/burgers/gen_burgers1.m) uses nu = 1/1000 and
 # u0 ~ N(0, 49^2 (-Laplace + 49 I)^-2.5) instead, which keeps ~60 % of the norm and steep fronts at
 # T = 1. Which of the two made the released file is not stated, so both tasks carry the published
-# figure with that caveat; docs/leaderboard.md says the same.
+# figure with that caveat (docs/references.md#burgers-operator-learning-data-fno).
 _BURGERS_MODELS = {
     "fno": {"modes": 16, "width": 64, "layers": 4, "positional_embedding": "periodic-grid"},
     "deeponet": {"branch_in": 1024, "trunk_in": 1, "sensor_shape": [1024], "depth": 3, "n_basis": 64},
@@ -188,6 +188,6 @@ register_task(Task(
     models={k: dict(v) for k, v in _BURGERS_MODELS.items()},
     published=(
         Published("fno", 0.0160, "FNO", _FNO_PAPER,
-                  _BURGERS_R10 + "; generated, presumably, with these script parameters (the paper states nu = 0.1)"),
+                  _BURGERS_R10 + "; the paper states nu = 0.1 (see burgers), the authors' script these parameters"),
     ),
 ))
