@@ -26,10 +26,12 @@ Last Burgers measurements (one shared CPU core, torch 2.13, seed 0):
   2288 s, still falling slowly (``loss_scale="auto"``); unscaled float64 stalled at 1.2e-2 (torch drops
   curvature pairs with ``y.s <= 1e-10``); float32 stopped at 2.13e-2 (5 266 iterations).
 
-Last DeepXDE timing (``--sections deepxde``, float32, best of 2 interleaved rounds, one core while another job
-used the second): Adam 47.5 vs 46.5 ms per iteration (DeepXDE/sciml 0.98), L-BFGS 55.4 vs 48.2 ms (0.87; 1.08 vs
-1.05 evaluations per iteration; a sciml closure costs ~52 ms against 47 ms for a bare loss + backward). An
-earlier run on a heavily loaded machine had given 1.42 / 1.18; this one is the cleaner measurement.
+Last DeepXDE timing (``--sections deepxde --rounds 3``, float32, 1 thread, while two 1-thread trainings shared
+the 2 cores; per round sciml / DeepXDE): L-BFGS 71.3 / 93.1, 96.7 / 132.2, 125.9 / 147.2 ms per iteration (best
+ratio DeepXDE/sciml 1.31; 1.08 vs 1.05 evaluations per iteration), Adam 64.5 / 94.8, 82.1 / 143.0, 109.5 / 142.6 ms
+(1.47); sciml faster in every round. In the same setting an L-BFGS evaluation costs what a bare loss + backward
+does (71.5 against 71.9 ms, profiled): the closure overhead an earlier stop measured (~52 against 47 ms, L-BFGS
+0.87) went with the per-chunk re-evaluation it removed.
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/pinns.py`` (prints a table; ``--json out.json`` saves it).
 """
