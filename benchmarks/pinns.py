@@ -31,7 +31,7 @@ the 2 cores; per round sciml / DeepXDE): L-BFGS 71.3 / 93.1, 96.7 / 132.2, 125.9
 ratio DeepXDE/sciml 1.31; 1.08 vs 1.05 evaluations per iteration), Adam 64.5 / 94.8, 82.1 / 143.0, 109.5 / 142.6 ms
 (1.47); sciml faster in every round. In the same setting an L-BFGS evaluation costs what a bare loss + backward
 does (71.5 against 71.9 ms, profiled): the closure overhead an earlier stop measured (~52 against 47 ms, L-BFGS
-0.87) went with the per-chunk re-evaluation it removed.
+0.87, on a quieter machine) does not show in this profile; the cause of the difference was not isolated.
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/pinns.py`` (prints a table; ``--json out.json`` saves it).
 """
