@@ -156,38 +156,26 @@ _BURGERS_MODELS = {
     "pod-deeponet": {"branch_in": 1024, "out_shape": [1024], "sensor_shape": [1024], "depth": 3, "n_basis": 64},
     "unet": {"base_channels": 32, "depth": 4, "periodic": True, "n_dim": 1},
 }
-_BURGERS_TRAIN = {"epochs": 500, "batch_size": 20, "lr": 1e-3, "weight_decay": 1e-4, "scheduler": "step",
-                  "step_size": 100, "gamma": 0.5}
 _BURGERS_R10 = "burgers_data_R10.mat: s = 1024 (subsampled from 8192), 1000 train / 200 test"
 
-register_task(Task(
-    name="burgers",
-    recipe="burgers",
-    params={},
-    n_train=1000, n_test=200,
-    inputs=("u0",), outputs=("u",),
-    description="1D viscous Burgers u(x, 0) -> u(x, 1) on the torus, the FNO paper's stated setting "
-                "(nu = 0.1, u0 ~ N(0, 625(-Laplace+25)^-2)); u(., 1) is ~2 % of u0, one sine mode",
-    train=dict(_BURGERS_TRAIN),
-    models={k: dict(v) for k, v in _BURGERS_MODELS.items()},
-    published=(
-        Published("fno", 0.0160, "FNO", _FNO_PAPER,
-                  _BURGERS_R10 + "; the paper states nu = 0.1, the authors' script nu = 1/1000 (see burgers-1e-3)"),
-    ),
-))
 
-register_task(Task(
-    name="burgers-1e-3",
-    recipe="burgers",
-    params={"viscosity": 1e-3, "alpha": 2.5, "tau": 7.0, "sigma": 49.0},
-    n_train=1000, n_test=200,
-    inputs=("u0",), outputs=("u",),
-    description="1D viscous Burgers u(x, 0) -> u(x, 1) on the torus with the FNO authors' generation script's "
-                "parameters (nu = 1/1000, u0 ~ N(0, 49^2(-Laplace+49)^-2.5)): steep fronts at T = 1",
-    train=dict(_BURGERS_TRAIN),
-    models={k: dict(v) for k, v in _BURGERS_MODELS.items()},
-    published=(
-        Published("fno", 0.0160, "FNO", _FNO_PAPER,
-                  _BURGERS_R10 + "; the paper states nu = 0.1 (see burgers), the authors' script these parameters"),
-    ),
-))
+def _burgers_task(name: str, params: dict, setting: str, caveat: str) -> Task:
+    """A Burgers u(., 0) -> u(., 1) task with the FNO recipe of training (the two differ in data only)."""
+    return register_task(Task(
+        name=name, recipe="burgers", params=params, n_train=1000, n_test=200, inputs=("u0",), outputs=("u",),
+        description=f"1D viscous Burgers u(x, 0) -> u(x, 1) on the torus, {setting}",
+        train={"epochs": 500, "batch_size": 20, "lr": 1e-3, "weight_decay": 1e-4, "scheduler": "step",
+               "step_size": 100, "gamma": 0.5},
+        models={k: dict(v) for k, v in _BURGERS_MODELS.items()},
+        published=(Published("fno", 0.0160, "FNO", _FNO_PAPER, f"{_BURGERS_R10}; {caveat}"),),
+    ))
+
+
+_burgers_task("burgers", {},
+              "the FNO paper's stated setting (nu = 0.1, u0 ~ N(0, 625(-Laplace+25)^-2)); u(., 1) is ~2 % of u0, "
+              "one sine mode",
+              "the paper states nu = 0.1, the authors' script nu = 1/1000 (see burgers-1e-3)")
+_burgers_task("burgers-1e-3", {"viscosity": 1e-3, "alpha": 2.5, "tau": 7.0, "sigma": 49.0},
+              "the FNO authors' generation script's parameters (nu = 1/1000, u0 ~ N(0, 49^2(-Laplace+49)^-2.5)): "
+              "steep fronts at T = 1",
+              "the paper states nu = 0.1 (see burgers), the authors' script these parameters")
