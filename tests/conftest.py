@@ -1,4 +1,8 @@
+import json
+import socket
 import subprocess
+import sys
+import time
 
 import pytest
 
@@ -23,3 +27,24 @@ def tmpfs(tmp_path):
     finally:
         for d in reversed(mounted):
             subprocess.run(["umount", "-l", str(d)], check=False)  # lazy: a file still open does not block it
+
+
+@pytest.fixture
+def live_lock():
+    """``hold(path) -> process``: ``<path>.lock`` held by a live process (as another writer's would be);
+    the process is killed after the test (or earlier by the test, to make the lock stale)."""
+    holders = []
+
+    def hold(path):
+        p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        holders.append(p)
+        lock = path.with_name(path.name + ".lock")
+        lock.write_text(json.dumps({"host": socket.gethostname(), "pid": p.pid, "started": time.time()}))
+        return p
+
+    try:
+        yield hold
+    finally:
+        for p in holders:
+            p.kill()
+            p.wait()

@@ -61,11 +61,11 @@ def retain_freed_memory() -> bool:
         return False  # the user chose these already
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-        gnu = libc.gnu_get_libc_version  # glibc only
-    except (OSError, AttributeError):
+    except OSError:
         return False
-    del gnu
+    if not (hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "mallopt")):  # glibc only
+        return False
+    mallopt = libc.mallopt
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     ok = (mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD) == 1
           and mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD) == 1

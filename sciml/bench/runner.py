@@ -124,7 +124,7 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
         :func:`sciml.training.pipeline.default_model_config`).
     Returns the result dict (also written as JSON).
     """
-    from ..training.pipeline import check_modes, default_model_config
+    from ..training.pipeline import check_modes, default_model_config, train_operator
 
     task = task if isinstance(task, Task) else get_task(task)
     if not isinstance(model, str):
@@ -175,66 +175,59 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
     # trained into the same folder at the same time (two cores, an array job); the same label twice
     # is refused with the holder's PID.
     with OutputLock(file):
-        return _run_locked(task, model, out, file, path, label, ins, outs, cfg, n_tr, n_te, epochs, seconds, seed,
-                           device, amp, progress, resume, training, recipe_epochs)
-
-
-def _run_locked(task, model, out, file, path, label, ins, outs, cfg, n_tr, n_te, epochs, seconds, seed, device,
-                amp, progress, resume, training, recipe_epochs):
-    from ..training.pipeline import train_operator
-
-    run_dir = out / "runs" / file.stem
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    resume = bool(resume) and (run_dir / "checkpoints" / "last").exists()
-    res = train_operator(
-        path,
-        run_dir,
-        model=model,
-        model_config=cfg,
-        inputs=ins,
-        outputs=outs,
-        n_train=n_tr,
-        n_test=n_te,
-        t_in=task.t_in,
-        t_out=task.t_out,
-        epochs=epochs,
-        seconds=seconds,
-        seed=seed,
-        device=device,
-        amp=amp,
-        progress=progress,
-        overwrite=not resume,
-        resume=resume,
-        **training,
-    )  # a rerun without resume replaces its label
-    result = {
-        "schema": SCHEMA, "task": task.name, "model": model.lower(), "label": label,
-        "test_rel_l2": res["test_rel_l2"], "train_rel_l2": res["train_rel_l2"], "params": res["params"],
-        "train_seconds": res["train_seconds"], "seconds_per_epoch": res["seconds_per_epoch"],
-        "epochs": res["epochs"], "epochs_recipe": recipe_epochs,
-        "inference_ms_per_sample": res["inference_ms_per_sample"], "n_train": res["n_train"], "n_test": res["n_test"],
-        "resolution": res["resolution"],
-        "full_recipe": bool(res["epochs"] >= recipe_epochs and res["n_train"] >= task.n_train
-                            and res["n_test"] >= task.n_test),
-        "hardware": hardware(res["device"]), "seed": seed, "sciml_version": __version__,
-        "torch_version": torch.__version__, "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model_config": res["model_config"], "training": res["hyperparameters"], "data": str(path),
-        "run_dir": str(run_dir), "history": res["history"], "stopped": res.get("stopped", ""),
-    }
-    if "rollout_rel_l2_per_step" in res:
-        result["rollout_rel_l2_per_step"] = res["rollout_rel_l2_per_step"]
-    # the run's figures beside its results file, so the board links what a reader wants to see
-    figures = {}
-    for key, suffix in (("predictions_figure", "predictions"), ("loss_curves_figure", "loss"),
-                        ("rollout_figure", "rollout")):
-        src = res.get(key)
-        if src and Path(src).exists():
-            dst = file.with_name(f"{file.stem}_{suffix}.png")
-            with atomic_path(dst, suffix=".png") as tmp:
-                shutil.copyfile(src, tmp)
-            figures[suffix] = dst.name
-    if figures:
-        result["figures"] = figures
-    write_json(file, result, indent=1)  # strict JSON: a NaN metric never reaches here (train_operator raises)
-    result["results_file"] = str(file)
-    return result
+        run_dir = out / "runs" / file.stem
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        resume = bool(resume) and (run_dir / "checkpoints" / "last").exists()
+        res = train_operator(
+            path,
+            run_dir,
+            model=model,
+            model_config=cfg,
+            inputs=ins,
+            outputs=outs,
+            n_train=n_tr,
+            n_test=n_te,
+            t_in=task.t_in,
+            t_out=task.t_out,
+            epochs=epochs,
+            seconds=seconds,
+            seed=seed,
+            device=device,
+            amp=amp,
+            progress=progress,
+            overwrite=not resume,
+            resume=resume,
+            **training,
+        )  # a rerun without resume replaces its label
+        result = {
+            "schema": SCHEMA, "task": task.name, "model": model.lower(), "label": label,
+            "test_rel_l2": res["test_rel_l2"], "train_rel_l2": res["train_rel_l2"], "params": res["params"],
+            "train_seconds": res["train_seconds"], "seconds_per_epoch": res["seconds_per_epoch"],
+            "epochs": res["epochs"], "epochs_recipe": recipe_epochs,
+            "inference_ms_per_sample": res["inference_ms_per_sample"], "n_train": res["n_train"],
+            "n_test": res["n_test"],
+            "resolution": res["resolution"],
+            "full_recipe": bool(res["epochs"] >= recipe_epochs and res["n_train"] >= task.n_train
+                                and res["n_test"] >= task.n_test),
+            "hardware": hardware(res["device"]), "seed": seed, "sciml_version": __version__,
+            "torch_version": torch.__version__, "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "model_config": res["model_config"], "training": res["hyperparameters"], "data": str(path),
+            "run_dir": str(run_dir), "history": res["history"], "stopped": res.get("stopped", ""),
+        }
+        if "rollout_rel_l2_per_step" in res:
+            result["rollout_rel_l2_per_step"] = res["rollout_rel_l2_per_step"]
+        # the run's figures beside its results file, so the board links what a reader wants to see
+        figures = {}
+        for key, suffix in (("predictions_figure", "predictions"), ("loss_curves_figure", "loss"),
+                            ("rollout_figure", "rollout")):
+            src = res.get(key)
+            if src and Path(src).exists():
+                dst = file.with_name(f"{file.stem}_{suffix}.png")
+                with atomic_path(dst, suffix=".png") as tmp:
+                    shutil.copyfile(src, tmp)
+                figures[suffix] = dst.name
+        if figures:
+            result["figures"] = figures
+        write_json(file, result, indent=1)  # strict JSON: a NaN metric never reaches here (train_operator raises)
+        result["results_file"] = str(file)
+        return result

@@ -147,7 +147,7 @@ register_task(Task(
 # (burgers_data_R10.mat). Under that setting u(., 1) has decayed to ~2 % of u0 and is one sine mode
 # (the k = 1 mode carries > 99.9 % of its energy, measured): the task is nearly linear. The authors'
 # public generation script (data_generation/burgers/gen_burgers1.m) uses nu = 1/1000 and
-# u0 ~ N(0, 49^2 (-Laplace + 49 I)^-2.5) instead, which keeps ~60 % of the norm and steep fronts at
+# u0 ~ N(0, 49^2 (-Laplace + 49 I)^-2.5) instead, which keeps ~69 % of the norm and steep fronts at
 # T = 1. Which of the two made the released file is not stated, so both tasks carry the published
 # figure with that caveat (docs/references.md#burgers-operator-learning-data-fno).
 _BURGERS_MODELS = {

@@ -1,5 +1,7 @@
 import json
 
+import h5py
+import numpy as np
 import pytest
 import torch
 
@@ -60,30 +62,19 @@ def test_bench_and_train_cli(darcy, tmp_path, capsys):
     assert (tmp_path / "run" / "predictions.png").exists() and (tmp_path / "run" / "loss_curves.png").exists()
 
 
-def test_runs_of_other_labels_share_a_results_folder_the_same_label_is_refused(darcy, tmp_path, capsys):
-    import socket
-    import subprocess
-    import sys
-    import time
-
+def test_runs_of_other_labels_share_a_results_folder_the_same_label_is_refused(darcy, tmp_path, capsys, live_lock):
     out = tmp_path / "res"
     out.mkdir()
     base = ["bench", "run", "--task", "darcy85", "--data", str(darcy), "--epochs", "1", "--n-train", "8",
             "--n-test", "4", "--modes", "2", "--width", "4", "--layers", "1", "--out", str(out), "--no-progress"]
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:  # a live run of label "a" (its lock names a live process), as from another core or job
-        (out / "darcy85__fno__a.json.lock").write_text(json.dumps(
-            {"host": socket.gethostname(), "pid": holder.pid, "started": time.time()}))
-        assert main(base + ["--label", "b"]) == 0  # another label trains into the same folder meanwhile
-        assert (out / "darcy85__fno__b.json").exists() and not (out / "darcy85__fno__b.json.lock").exists()
-        capsys.readouterr()
-        assert main(base + ["--label", "a"]) == 2
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and f"PID {holder.pid}" in err[0], err
-        assert not (out / "darcy85__fno__a.json").exists() and not (out / "runs" / "darcy85__fno__a").exists()
-    finally:
-        holder.kill()
-        holder.wait()
+    holder = live_lock(out / "darcy85__fno__a.json")  # a live run of label "a", as from another core or job
+    assert main(base + ["--label", "b"]) == 0  # another label trains into the same folder meanwhile
+    assert (out / "darcy85__fno__b.json").exists() and not (out / "darcy85__fno__b.json.lock").exists()
+    capsys.readouterr()
+    assert main(base + ["--label", "a"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"PID {holder.pid}" in err[0], err
+    assert not (out / "darcy85__fno__a.json").exists() and not (out / "runs" / "darcy85__fno__a").exists()
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -125,9 +116,6 @@ def test_burgers_tasks_differ_as_documented(tmp_path, task, decayed):
     t = get_task(task)
     params = dict(t.params, resolution=2048, subsample=2)
     ds = generate(t.recipe, 6, seed=0, out=tmp_path / "b.h5", progress=False, **params)
-    import h5py
-    import numpy as np
-
     with h5py.File(ds, "r") as f:
         u0, u = np.asarray(f["u0"]).reshape(6, -1), np.asarray(f["u"]).reshape(6, -1)
     ratio = np.linalg.norm(u, axis=1) / np.linalg.norm(u0, axis=1)

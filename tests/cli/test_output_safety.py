@@ -2,9 +2,6 @@
 every output is locked while being written."""
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 
 from sciml.cli import main
@@ -120,18 +117,14 @@ def test_train_modes_are_checked_against_the_grid(tiny_darcy, tmp_path, capsys):
     assert not (tmp_path / "r").exists() and time.perf_counter() - t0 < 30
 
 
-def test_concurrent_writer_is_refused_naming_the_holder(tiny_darcy, tmp_path, capsys):
+def test_concurrent_writer_is_refused_naming_the_holder(tiny_darcy, tmp_path, capsys, live_lock):
     fig = tmp_path / "fig.png"
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        (tmp_path / "fig.png.lock").write_text(json.dumps({"host": socket.gethostname(), "pid": holder.pid,
-                                                            "started": time.time()}))
-        assert main(["plot", str(tiny_darcy), "--out", str(fig)]) == 2
-        _one_line(capsys, f"PID {holder.pid}")
-        assert not fig.exists()
-    finally:
-        holder.kill()
-        holder.wait()
+    holder = live_lock(fig)
+    assert main(["plot", str(tiny_darcy), "--out", str(fig)]) == 2
+    _one_line(capsys, f"PID {holder.pid}")
+    assert not fig.exists()
+    holder.kill()
+    holder.wait()
     # the holder died: its lock is stale and taken over
     assert main(["plot", str(tiny_darcy), "--out", str(fig)]) == 0
     assert fig.exists() and not (tmp_path / "fig.png.lock").exists()
