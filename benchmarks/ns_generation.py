@@ -12,7 +12,11 @@ Printed tables:
 2. cost of one full trajectory (nu = 1e-3, T = 50, solved at 256^2, stored at 64^2): sciml is run
    in full; the baseline's per-step cost is measured on ``--baseline-steps`` steps and extrapolated
    to its ``T / 1e-4`` steps (printed as extrapolated: the full run is ~1 CPU-hour);
-3. samples per second of batched solves (B = 1, 8, 32) against one sample at a time.
+3. samples per second of batched solves (B = 1, 8, 32) against one sample at a time;
+4. the solve resolution (``--sections 4``): one initial vorticity drawn at ``--resolution``, its
+   spectral truncation to ``--coarse`` (default half) solved beside it; relative L2 difference of
+   the stored frames per time and the cost ratio. This is what the ``ns-1e-3-n200`` task's 128^2
+   solve costs in accuracy.
 
 ``--quick`` shrinks everything to a smoke run (64^2, T = 5, few baseline steps).
 Set OMP_NUM_THREADS (2 on the CI machine) before running.
@@ -64,6 +68,8 @@ def main(argv=None):
     ap.add_argument("--batch-T", type=float, default=5.0)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sections", default="1,2,3", help="comma-separated sections to run (1-4; 1 and 2 run together)")
+    ap.add_argument("--coarse", type=int, default=None, help="section 4: coarse solve resolution (default half)")
     ap.add_argument("--no-full-reference", action="store_true",
                     help="skip the 2x finer ETDRK4 run over the full horizon (sciml's own error at T)")
     args = ap.parse_args(argv)
@@ -71,10 +77,22 @@ def main(argv=None):
         args.resolution, args.store, args.T, args.t_acc = 64, 32, 5.0, 0.5
         args.baseline_steps, args.batch_resolution, args.batch_T, args.batches = 300, 32, 1.0, [1, 8]
     n, sub, nu = args.resolution, args.resolution // args.store, args.viscosity
+    sections = {int(x) for x in args.sections.split(",")}
+    if not sections <= {1, 2, 3, 4}:
+        ap.error(f"--sections must name sections 1-4, got {args.sections!r}")
     print(f"# NS generation benchmark: nu={nu:g}, solve {n}^2, store {args.store}^2, torch {torch.__version__}, "
           f"threads {torch.get_num_threads()}")
     w0 = initial_vorticity(n, args.seed)
+    if 1 in sections or 2 in sections:
+        accuracy_and_cost(args, w0, n, sub, nu)
+    if 3 in sections:
+        throughput(args, nu)
+    if 4 in sections:
+        solve_resolution(args, w0, n, sub, nu)
 
+
+def accuracy_and_cost(args, w0, n, sub, nu):
+    """Sections 1 and 2: the FNO scheme against ETDRK4, accuracy over t_acc and cost of one trajectory."""
     def fno():
         return NavierStokes2D(n, nu, "fno", scheme="imex-euler", dt=args.baseline_dt)
 
@@ -134,7 +152,9 @@ def main(argv=None):
         )
     print(f"max |w(T)| = {np.abs(full[-1]).max():.3f}")
 
-    # 3. batched samples per second -------------------------------------------------------------------
+
+def throughput(args, nu):
+    """Section 3: batched samples per second against one sample at a time."""
     nb = args.batch_resolution
     print(f"\n## 3. Throughput, {nb}^2, T = {args.batch_T:g}, sciml etdrk4 adaptive")
     print("| batch B | batched s | samples/s batched | one-at-a-time s | samples/s one-at-a-time | ratio |")
@@ -152,6 +172,43 @@ def main(argv=None):
               + ("" if same else " (results differ!)"))
     print("\n(on CPU a batch is solved transform by transform per sample, so batched == one-at-a-time bit for bit;"
           " batching pays on CUDA, where the FFTs are batched)")
+
+
+
+def truncate_spectrum(w: np.ndarray, m: int) -> np.ndarray:
+    """The ``(m, m)`` periodic field holding the Fourier modes ``|k| < m / 2`` of ``w`` ``(n, n)`` (the
+    coarse grid's Nyquist modes are dropped, so the result is real and its samples are exact)."""
+    n = w.shape[-1]
+    h = np.fft.fft2(w)
+    k = np.fft.fftfreq(n, 1.0 / n)
+    keep = np.abs(k) < m / 2
+    kk = k[keep].astype(int) % m
+    hc = np.zeros((m, m), dtype=complex)
+    hc[np.ix_(kk, kk)] = h[np.ix_(keep, keep)]
+    return np.fft.ifft2(hc).real * (m / n) ** 2
+
+
+def solve_resolution(args, w0, n, sub, nu):
+    """Section 4: the same initial vorticity solved at n^2 and at the coarse resolution, stored frames compared."""
+    m = args.coarse or n // 2
+    if m % args.store or m >= n:
+        raise SystemExit(f"--coarse must be below --resolution {n} and a multiple of --store {args.store}, got {m}")
+    rt = np.arange(1, int(args.T) + 1, dtype=float)
+    wc = truncate_spectrum(w0, m)
+    dropped = rel_l2(wc[:: m // args.store, :: m // args.store], w0[::sub, ::sub])
+    fine_s = NavierStokes2D(n, nu, "fno", scheme="etdrk4", cfl=args.cfl, max_dt=args.max_dt)
+    fine, t_fine = timed(lambda: fine_s.solve(w0, rt)[0, :, ::sub, ::sub])
+    coarse_s = NavierStokes2D(m, nu, "fno", scheme="etdrk4", cfl=args.cfl, max_dt=args.max_dt)
+    coarse, t_coarse = timed(lambda: coarse_s.solve(wc, rt)[0, :, :: m // args.store, :: m // args.store])
+    print(f"\n## 4. Solve resolution {m}^2 against {n}^2, the same w0 (truncated), stored {args.store}^2, "
+          f"T = {args.T:g}")
+    print("| t | rel. L2 of the stored frame |")
+    print("|---|---|")
+    print(f"| 0 | {dropped:.2e} (the modes the coarse grid cannot hold) |")
+    for t in sorted({1, 2, 5, 10, 20, 30, 40, int(args.T)} & set(range(1, int(args.T) + 1))):
+        print(f"| {t} | {rel_l2(coarse[t - 1], fine[t - 1]):.2e} |")
+    print(f"cost: {n}^2 {t_fine:.1f} s ({fine_s.last_steps[0]} steps), {m}^2 {t_coarse:.1f} s "
+          f"({coarse_s.last_steps[0]} steps): **{t_fine / t_coarse:.1f}x cheaper**")
 
 
 if __name__ == "__main__":

@@ -121,7 +121,8 @@ def protocol(r: dict) -> str:
                 parts.append(f"{k} {got} (recipe {v})")
     if not parts and not r["full_recipe"]:
         parts.append("shorter than the recipe")
-    return "reduced: " + ", ".join(parts) if parts else "full recipe"
+    text = "reduced: " + ", ".join(parts) if parts else "full recipe"
+    return f"{t.departs}; {text}" if t is not None and t.departs else text
 
 
 def _published_cell(task, model: str) -> str:

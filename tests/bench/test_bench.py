@@ -108,6 +108,20 @@ def test_tasks_registry():
         get_task("darcy421")
 
 
+def test_cpu_navier_stokes_task_is_the_same_problem_on_its_own_file():
+    # ns-1e-3-n200: the ns-1e-3 problem, rollout, training recipe and published figures, on fewer
+    # trajectories solved at 128^2; its own data file (w0 is drawn at the solve resolution)
+    from sciml.datasets import get_recipe
+
+    full, cpu = get_task("ns-1e-3"), get_task("ns-1e-3-n200")
+    assert (cpu.t_in, cpu.t_out, cpu.train, cpu.models, cpu.published) == (
+        full.t_in, full.t_out, full.train, full.models, full.published)
+    assert (cpu.n_train, cpu.n_test) == (200, 50) and cpu.data_filename() != full.data_filename()
+    p = get_recipe(cpu.recipe).resolve(**cpu.params)
+    assert (p["resolution"], p["store_resolution"], p["T"], p["viscosity"]) == (128, 64, 50.0, 1e-3)
+    assert full.departs == "" and "128^2" in cpu.departs
+
+
 @pytest.mark.parametrize("task, decayed", [("burgers", True), ("burgers-1e-3", False)])
 def test_burgers_tasks_differ_as_documented(tmp_path, task, decayed):
     # The two Burgers settings (see sciml.bench.tasks): under the paper's stated nu = 0.1 u(., 1) is a

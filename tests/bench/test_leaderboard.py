@@ -183,3 +183,10 @@ def test_protocol_names_a_time_budget():
     r = _result(epochs=39, training={"epochs": 65})
     assert protocol(r) == "reduced: 39/500 epochs, stopped after 39 of 65 planned epochs (time budget)"
     assert protocol(_result()) == "full recipe"
+
+
+def test_protocol_of_a_task_smaller_than_its_published_setting_says_so():
+    # a full run of the CPU task is still not the published protocol: the row says how it differs
+    t = get_task("ns-1e-3-n200")
+    assert protocol(_result(task="ns-1e-3-n200")) == f"{t.departs}; full recipe"
+    assert protocol(_result(task="ns-1e-3-n200", epochs=50)).startswith(f"{t.departs}; reduced: 50/500 epochs")
