@@ -119,6 +119,8 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
     Locking: the run holds ``<results file>.lock`` while it trains and writes, so other models or
         labels can be trained into the same ``out`` at the same time; the same label twice is refused
         (:class:`sciml._util.io.OutputLockedError`, naming the holder).
+    model: a registry name, or a variant the task names (``"fno3d"`` on the NS tasks: the FNO
+        over space and time, :class:`~sciml.training.SpaceTimeModel`).
     model_config: constructor arguments on top of the task's defaults for ``model``
         (``modes``/``width``/``layers`` in the FNO paper's convention, see
         :func:`sciml.training.pipeline.default_model_config`).
@@ -131,8 +133,13 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
         raise TypeError(f"model must be a registry name such as 'fno', got {type(model).__name__}")
     from ..operators import MODELS
 
-    if model.lower() not in MODELS:
-        raise ValueError(f"model must be one of {', '.join(sorted(MODELS))}; got {model!r}")
+    # a task may name a variant of a registry model ("fno3d": the FNO over space and time)
+    variant = dict(task.models.get(model.lower(), {}))
+    base = variant.pop("model", model.lower())
+    space_time = bool(variant.pop("space_time", False))
+    if model.lower() not in MODELS and base == model.lower():
+        names = sorted(set(MODELS) | {k for k, v in task.models.items() if "model" in v})
+        raise ValueError(f"model must be one of {', '.join(names)}; got {model!r}")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out must be a directory, got the file {out}")
@@ -157,7 +164,7 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
         training["step_size"] = max(1, round(training["step_size"] * epochs / recipe_epochs))  # same shape, shorter
     n_tr = n_train or task.n_train
     n_te = n_test or task.n_test
-    overrides = {**task.models.get(model.lower(), {}), **(model_config or {})}
+    overrides = {**variant, **(model_config or {})}
     knobs = {k: overrides.pop(k) for k in ("modes", "width", "layers") if k in overrides}
     # the spatial dimension is known from the data; channels are filled in by train_operator
     from ..datasets import open_dataset
@@ -165,7 +172,9 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
     with open_dataset(path) as ds:
         ndim = ds[outs[0]].ndim - (3 if task.t_in is not None else 2)
         grid = tuple(ds[outs[0]].shape[-ndim:])
-    cfg = default_model_config(model, 1, 1, ndim, **knobs, **overrides)
+    if space_time:
+        grid, ndim = (*grid, task.t_out), ndim + 1
+    cfg = default_model_config(base, 1, 1, ndim, **knobs, **overrides)
     check_modes(cfg, grid)  # before training: a mistyped --modes is refused in one line
     cfg.pop("in_channels")
     cfg.pop("out_channels")
@@ -181,7 +190,7 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
         res = train_operator(
             path,
             run_dir,
-            model=model,
+            model=base,
             model_config=cfg,
             inputs=ins,
             outputs=outs,
@@ -189,6 +198,7 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
             n_test=n_te,
             t_in=task.t_in,
             t_out=task.t_out,
+            space_time=space_time,
             epochs=epochs,
             seconds=seconds,
             seed=seed,

@@ -62,6 +62,8 @@ def add_parser(subparsers, argv=()):
     p.add_argument("--grad-clip", type=positive_float, default=None)
     p.add_argument("--t-in", type=positive_int, default=None, help="trajectories: frames in (e.g. 10)")
     p.add_argument("--t-out", type=positive_int, default=None, help="trajectories: frames out (default: the rest)")
+    p.add_argument("--space-time", action="store_true",
+                   help="trajectories: one operator over space and time (FNO-3D) instead of a rollout")
     p.add_argument("--no-normalize", action="store_true", help="no input/output normalisation")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--resume", action="store_true", help="continue the run in --out (from its checkpoints/last)")
@@ -81,7 +83,9 @@ def model_config_from_args(args, ndim: int) -> dict:
 
 
 def _operator_spec(spec: dict) -> dict:
-    while spec.get("kind") in ("normalized", "rollout"):
+    from ..training.checkpoint import WRAPPER_KINDS
+
+    while spec.get("kind") in WRAPPER_KINDS:
         spec = spec["model"]
     return spec
 
@@ -136,6 +140,11 @@ def run(args) -> int:
                                      f"choose with --inputs/--outputs")
             ndim = ds[outputs[0]].ndim - (3 if args.t_in else 2)
             grid = tuple(ds[outputs[0]].shape[-ndim:])
+            if args.space_time:
+                if not args.t_in:
+                    raise ValueError("--space-time needs --t-in (trajectories)")
+                grid = (*grid, args.t_out or ds[outputs[0]].shape[1] - args.t_in)
+                ndim += 1
         cfg = model_config_from_args(args, ndim)
         with options_named(["modes"]):
             check_modes(cfg, grid)  # before any work (train_operator checks again, after loading)
@@ -147,7 +156,7 @@ def run(args) -> int:
             res = train_operator(
                 data, out, model=args.model, model_config=cfg, inputs=inputs, outputs=outputs,
                 n_train=args.n_train, n_test=args.n_test, t_in=args.t_in, t_out=args.t_out,
-                normalize=not args.no_normalize, epochs=args.epochs, seconds=args.seconds,
+                space_time=args.space_time, normalize=not args.no_normalize, epochs=args.epochs, seconds=args.seconds,
                 batch_size=args.batch_size or 20, lr=args.lr or 1e-3, weight_decay=args.weight_decay,
                 scheduler=None if args.scheduler == "none" else args.scheduler, grad_clip=args.grad_clip,
                 amp=args.amp, device=args.device, seed=args.seed,

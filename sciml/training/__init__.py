@@ -2,15 +2,15 @@
 
 ``LpLoss``/``H1Loss`` (relative norms with quadrature), ``metrics`` (relative L2, nRMSE,
 VRMSE...), ``Trainer`` (AdamW + schedulers, clipping, AMP on CUDA, NaN guard,
-checkpoints, exact resume, DDP under torchrun), ``RolloutModel``/``rollout_errors`` for
-trajectories, checkpoint I/O (weights + JSON config, no pickled modules) and
+checkpoints, exact resume, DDP under torchrun), ``RolloutModel``/``SpaceTimeModel``/``rollout_errors``
+for trajectories, checkpoint I/O (weights + JSON config, no pickled modules) and
 ``quick_train`` (the demo's one-minute FNO run); CarbonBench emulator training in :mod:`~sciml.training.emulator`.
 """
 from .checkpoint import load_checkpoint, load_model, model_from_spec, model_spec, save_checkpoint
 from .loop import Loop, NonFiniteLossError, NonFiniteMetricError
 from .losses import H1Loss, LpLoss
 from .metrics import max_error, mse, nrmse, relative_l2, rmse, vrmse
-from .rollout import RolloutModel, rollout, rollout_errors
+from .rollout import RolloutModel, SpaceTimeModel, rollout, rollout_errors
 from .trainer import Trainer
 from .wrappers import NormalizedModel
 
@@ -28,6 +28,7 @@ __all__ = [
     "NonFiniteMetricError",
     "Loop",
     "RolloutModel",
+    "SpaceTimeModel",
     "rollout",
     "rollout_errors",
     "NormalizedModel",

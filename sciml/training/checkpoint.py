@@ -88,7 +88,7 @@ def model_spec(model: nn.Module, name: str | None = None) -> dict:
     from ..conservation.emulator import ConservativeEmulator
     from ..pinns.landau import LandauPINNPM
     from ..pinns.networks import MLP
-    from .rollout import RolloutModel  # local: rollout imports nothing from here
+    from .rollout import RolloutModel, SpaceTimeModel  # local: rollout imports nothing from here
 
     if isinstance(model, nn.parallel.DistributedDataParallel):
         model = model.module
@@ -98,6 +98,8 @@ def model_spec(model: nn.Module, name: str | None = None) -> dict:
                 "output_normalizer": model.output_normalizer.config if model.output_normalizer is not None else None}
     if isinstance(model, RolloutModel):
         return {"kind": "rollout", "model": model_spec(model.model, name), **model.config}
+    if isinstance(model, SpaceTimeModel):
+        return {"kind": "space-time", "model": model_spec(model.model, name), **model.config}
     if isinstance(model, ConservativeEmulator):
         try:
             backbone = model_spec(model.backbone, name)
@@ -112,6 +114,10 @@ def model_spec(model: nn.Module, name: str | None = None) -> dict:
     return {"kind": "operator", "name": name or _operator_name(model), "config": _json_config(model)}
 
 
+#: spec kinds that wrap one inner model (its operator is ``spec["model"]``, recursively)
+WRAPPER_KINDS = ("normalized", "rollout", "space-time")
+
+
 def _default_builder(name: str, **config) -> nn.Module:
     from ..operators import build_model
 
@@ -124,7 +130,7 @@ def model_from_spec(spec: dict, builder: Callable[..., nn.Module] | None = None)
     builder: ``builder(name, **config) -> nn.Module`` for the innermost operator; default
     :func:`sciml.operators.build_model`.
     """
-    from .rollout import RolloutModel
+    from .rollout import RolloutModel, SpaceTimeModel
 
     if not isinstance(spec, dict) or "kind" not in spec:
         raise ValueError(f"not a model spec: {spec!r}")
@@ -134,10 +140,10 @@ def model_from_spec(spec: dict, builder: Callable[..., nn.Module] | None = None)
         fin = UnitGaussianNormalizer.from_config(spec["input_normalizer"]) if spec.get("input_normalizer") else None
         fout = UnitGaussianNormalizer.from_config(spec["output_normalizer"]) if spec.get("output_normalizer") else None
         return NormalizedModel(inner, fin, fout)
-    if kind == "rollout":
+    if kind in ("rollout", "space-time"):
         inner = model_from_spec(spec["model"], builder)
         cfg = {k: v for k, v in spec.items() if k not in ("kind", "model")}
-        return RolloutModel(inner, **cfg)
+        return (RolloutModel if kind == "rollout" else SpaceTimeModel)(inner, **cfg)
     if kind == "emulator":
         from ..conservation.emulator import ConservativeEmulator
         from ..conservation.increments import EmulatorStats
@@ -161,7 +167,7 @@ def model_from_spec(spec: dict, builder: Callable[..., nn.Module] | None = None)
 
 
 def _kind_of(spec: dict | None) -> str:
-    while spec and spec.get("kind") in ("normalized", "rollout"):
+    while spec and spec.get("kind") in WRAPPER_KINDS:
         spec = spec["model"]
     kind = (spec or {}).get("kind", "custom")
     return {"mlp": "pinn", "operator": "operator"}.get(kind, kind)

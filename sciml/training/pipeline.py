@@ -17,7 +17,7 @@ import torch
 
 from .._util.io import OutputLock, write_json
 from ..datasets.loaders import FieldDataset, UnitGaussianNormalizer, split_indices
-from .rollout import RolloutModel, rollout_errors
+from .rollout import RolloutModel, SpaceTimeModel, rollout_errors
 from .trainer import Trainer
 from .wrappers import NormalizedModel
 
@@ -91,7 +91,8 @@ def _inference_ms(model, x: torch.Tensor, device, batch_size: int) -> float:
 
 def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | None = None, inputs="a", outputs="u",
                    n_train: int | None = None, n_test: int | None = None, split_seed: int | None = None,
-                   t_in: int | None = None, t_out: int | None = None, normalize: bool = True,
+                   t_in: int | None = None, t_out: int | None = None, space_time: bool = False,
+                   normalize: bool = True,
                    epochs: int | None = None, seconds: float | None = None, batch_size: int = 20, lr: float = 1e-3,
                    weight_decay: float = 1e-4, scheduler: str | None = "cosine", step_size: int | None = None,
                    gamma: float = 0.5, grad_clip: float | None = None, amp: str | None = None, device=None,
@@ -103,7 +104,10 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
     complete samples (the FNO convention; ``split_seed`` shuffles instead); without them
     80 % / 20 % with ``split_seed`` (default ``seed``).
     Trajectories: ``t_in`` frames in, ``t_out`` frames out through a :class:`RolloutModel`
-    around a step model with ``t_in * C`` input channels and ``C`` output channels.
+    around a step model with ``t_in * C`` input channels and ``C`` output channels; with
+    ``space_time`` through a :class:`SpaceTimeModel` instead (the model is built with one
+    more axis, time, of ``t_out`` points: FNO-3D; ``normalize`` then applies to the window
+    and the predicted block, while a rollout always sees raw fields).
     Training length: ``epochs``; or ``seconds`` alone (a wall-clock budget read from the clock
     after every batch: training runs until it is spent, the cosine/step schedule following the
     fraction used); or both (``epochs`` with ``seconds`` as a cap; ``result["stopped"]`` says
@@ -167,6 +171,8 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
     load_seconds = time.perf_counter() - t_load
     x_tr, y_tr = train.tensors()
     trajectory = t_in is not None
+    if space_time and not trajectory:
+        raise ValueError("space_time needs trajectories (t_in frames in, t_out out)")
     if trajectory:
         _, ti, c, *spatial = x_tr.shape
         step_in, step_out = ti * c, c
@@ -176,18 +182,24 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
 
     torch.manual_seed(seed)
     cfg = dict(model_config or {})
+    grid = [*spatial, y_tr.shape[1]] if space_time else spatial  # the axes the operator sees
     if cfg.get("domain_padding") == "auto":
-        cfg["domain_padding"] = fft_friendly_padding(spatial)
+        cfg["domain_padding"] = fft_friendly_padding(grid)
     cfg.setdefault("in_channels", step_in)
     cfg.setdefault("out_channels", step_out)
-    check_modes(cfg, spatial)
+    check_modes(cfg, grid)
     net = (builder or build_model)(model, **cfg)
     name = getattr(net, "model_name", model)
     pod = getattr(net, "fit_pod", None)
     if trajectory:
         if pod is not None:
             raise ValueError(f"model {model!r} (a POD basis of single outputs) cannot be trained on rollouts")
-        net = RolloutModel(net, t_in=t_in, t_out=y_tr.shape[1])
+        if not space_time:  # the FNO-2D rollout feeds its own outputs back: raw fields, as in the FNO code
+            net = RolloutModel(net, t_in=t_in, t_out=y_tr.shape[1])
+        else:  # FNO-3D normalises the input window and the output block pointwise (the FNO code)
+            net = SpaceTimeModel(net, t_in=t_in, t_out=y_tr.shape[1])
+            if normalize:
+                net = NormalizedModel(net, UnitGaussianNormalizer.fit(x_tr), UnitGaussianNormalizer.fit(y_tr))
     elif normalize:
         y_norm = UnitGaussianNormalizer.fit(y_tr)
         net = NormalizedModel(net, UnitGaussianNormalizer.fit(x_tr), y_norm)

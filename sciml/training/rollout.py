@@ -6,14 +6,15 @@ A *step model* maps a window of the last ``t_in`` frames, flattened into channel
 unrolls it over ``t_out`` frames, so a trajectory model is an ordinary
 ``nn.Module`` ``(B, t_in, C, *s) -> (B, t_out, C, *s)`` that the :class:`Trainer` trains
 with back-propagation through the whole rollout, and :func:`rollout_errors` gives the
-per-step error curve that leaderboards report.
+per-step error curve that leaderboards report. :class:`SpaceTimeModel` is the other way
+to the same signature: one call of an operator over space *and* time (the FNO-3D set-up).
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-__all__ = ["RolloutModel", "rollout", "rollout_errors"]
+__all__ = ["RolloutModel", "SpaceTimeModel", "rollout", "rollout_errors"]
 
 
 def _check_int(value, name, minimum=1):
@@ -80,6 +81,56 @@ class RolloutModel(nn.Module):
         if x.ndim < 4 or x.shape[1] != self.t_in:
             raise ValueError(f"expected (batch, {self.t_in}, channels, *spatial), got shape {tuple(x.shape)}")
         return rollout(self.model, x, self.t_out, step=self.step, detach=self.detach)
+
+
+class SpaceTimeModel(nn.Module):
+    r"""``(B, t_in, C, *s) -> (B, t_out, C, *s)`` in one call of an operator on space-time.
+
+    The input window, flattened to ``t_in * C`` channels, is repeated along a new last axis
+    of ``t_out`` points, one per predicted frame, and ``model`` maps that block
+    ``(B, t_in * C, *s, t_out) -> (B, C, *s, t_out)``: time is one more axis of the
+    operator, so every frame is predicted at once and nothing compounds step by step
+    (Li et al. 2021, FNO-3D for Navier-Stokes: 10 frames in, an FNO over
+    :math:`(x, y, t)`, 40 frames out). Time is not periodic: give the model a padding along
+    the last axis (FNO-3D: 6 of 40 points) and a non-periodic coordinate embedding.
+
+    Parameters
+    ----------
+    model: an ``(n + 1)``-D operator with ``t_in * C`` input and ``C`` output channels.
+    t_in: frames in the input window. t_out: frames predicted (the time axis length).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sciml.operators import FNO
+    >>> net = SpaceTimeModel(FNO(in_channels=10, out_channels=1, n_modes=(8, 8, 8), hidden_channels=8,
+    ...                          domain_padding=[0.0, 0.0, 0.15]), t_in=10, t_out=40)
+    >>> net(torch.randn(2, 10, 1, 16, 16)).shape
+    torch.Size([2, 40, 1, 16, 16])
+    """
+
+    def __init__(self, model: nn.Module, t_in: int, t_out: int):
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        self.model = model
+        self.t_in = _check_int(t_in, "t_in")
+        self.t_out = _check_int(t_out, "t_out")
+
+    @property
+    def config(self) -> dict:
+        return {"t_in": self.t_in, "t_out": self.t_out}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim < 4 or x.shape[1] != self.t_in:
+            raise ValueError(f"expected (batch, {self.t_in}, channels, *spatial), got shape {tuple(x.shape)}")
+        b, t_in, c, *spatial = x.shape
+        block = x.reshape(b, t_in * c, *spatial, 1).expand(*([-1] * (len(spatial) + 2)), self.t_out)
+        out = self.model(block)
+        if out.shape != (b, c, *spatial, self.t_out):
+            raise ValueError(f"space-time model returned shape {tuple(out.shape)}, expected "
+                             f"{(b, c, *spatial, self.t_out)}")
+        return out.movedim(-1, 1)
 
 
 @torch.no_grad()

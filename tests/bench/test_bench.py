@@ -142,6 +142,26 @@ def test_burgers_tasks_differ_as_documented(tmp_path, task, decayed):
         assert ratio.min() > 0.3 and k1.min() < 0.99 and steep.min() > 20.0
 
 
+def test_a_task_variant_trains_the_space_time_fno(tmp_path):
+    # "fno3d" on the NS tasks: the registry FNO over (x, y, t) through SpaceTimeModel, with the task's
+    # FNO-3D settings (plain coordinates, time padding) and FNO-3D's published figure beside it
+    from sciml.datasets import save_dataset
+
+    rng = np.random.default_rng(0)
+    w = np.cumsum(rng.normal(size=(6, 50, 1, 8, 8)), axis=1) * 0.1  # (N, T = 50, C, 8, 8)
+    data = save_dataset(tmp_path / "ns_tiny.h5", {"w": w})
+    res = run("ns-1e-3-n200", "fno3d", out=tmp_path / "res", data=data, epochs=1, n_train=4, n_test=2,
+              model_config={"modes": 2, "width": 4}, label="t", progress=False)
+    cfg = res["model_config"]
+    assert res["model"] == "fno3d" and cfg["n_modes"] == [4, 4, 4] and cfg["in_channels"] == 10
+    assert cfg["positional_embedding"] == "grid" and cfg["domain_padding"] == [0.0, 0.0, 0.15]
+    assert len(res["rollout_rel_l2_per_step"]) == 40 and not res["full_recipe"]
+    md = table(tmp_path / "res")
+    assert "0.0086 FNO-3D" in md and "task: 200/1000 train" in md
+    with pytest.raises(ValueError, match="fno3d"):
+        run("ns-1e-3-n200", "fno4d", out=tmp_path / "res", data=data, epochs=1)
+
+
 def test_table_rejects_empty_directory(tmp_path):
     with pytest.raises(ValueError, match="no sciml bench results"):
         table(tmp_path)

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from sciml.training import RolloutModel, Trainer, rollout, rollout_errors
+from sciml.training import RolloutModel, SpaceTimeModel, Trainer, rollout, rollout_errors
 
 
 class LastFrameScale(nn.Module):
@@ -62,3 +62,40 @@ def test_rollout_bad_input():
         RolloutModel(nn.Conv2d(2, 1, 1), t_in=2, t_out=3)(torch.zeros(1, 3, 1, 4, 4))
     with pytest.raises(ValueError, match="step model returned"):
         rollout(nn.Conv2d(2, 2, 1), torch.zeros(1, 2, 1, 4, 4), 3)
+
+
+class LastFrameDecay(nn.Module):
+    """Exact space-time model of u_{t+k} = c^k u_t: the window's last frame times c^(k+1) along the time axis."""
+
+    def __init__(self, c, t_in, channels):
+        super().__init__()
+        self.c, self.t_in, self.channels = c, t_in, channels
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    def forward(self, z):  # (B, t_in * C, *s, T)
+        t_out = z.shape[-1]
+        rate = self.c ** torch.arange(1, t_out + 1, dtype=z.dtype)
+        return z[:, (self.t_in - 1) * self.channels:] * rate + 0 * self.dummy
+
+
+def test_space_time_model_orders_frames_like_a_rollout():
+    # the same exact dynamics through both wrappers: frame k of the block is frame k of the rollout
+    traj = _decay(3, 15)
+    window, future = traj[:, :10], traj[:, 10:]
+    st = SpaceTimeModel(LastFrameDecay(0.9, 10, 2), t_in=10, t_out=5)
+    out = st(window)
+    assert out.shape == (3, 5, 2, 6, 6)
+    torch.testing.assert_close(out, future, atol=1e-14, rtol=0)
+    torch.testing.assert_close(out, RolloutModel(LastFrameScale(0.9, 10, 2), t_in=10, t_out=5)(window),
+                               atol=1e-14, rtol=0)
+    assert rollout_errors(st, window, future).max() < 1e-14
+    assert st.config == {"t_in": 10, "t_out": 5}
+
+
+def test_space_time_model_bad_input():
+    with pytest.raises(ValueError, match="t_out"):
+        SpaceTimeModel(nn.Identity(), t_in=2, t_out=0)
+    with pytest.raises(ValueError, match="expected"):
+        SpaceTimeModel(LastFrameDecay(0.9, 2, 1), t_in=2, t_out=3)(torch.zeros(1, 3, 1, 4, 4))
+    with pytest.raises(ValueError, match="space-time model returned"):
+        SpaceTimeModel(nn.Identity(), t_in=2, t_out=3)(torch.zeros(1, 2, 1, 4, 4))  # 2 channels, not 1
