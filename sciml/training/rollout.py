@@ -51,7 +51,27 @@ def rollout(model: nn.Module, window: torch.Tensor, n_frames: int, *, step: int 
     return torch.cat(frames, dim=1)[:, :n_frames]
 
 
-class RolloutModel(nn.Module):
+class _TrajectoryModel(nn.Module):
+    """``(B, t_in, C, *s) -> (B, t_out, C, *s)`` around one inner ``model`` (the shared part of the two)."""
+
+    def __init__(self, model: nn.Module, t_in: int, t_out: int):
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        self.model = model
+        self.t_in = _check_int(t_in, "t_in")
+        self.t_out = _check_int(t_out, "t_out")
+
+    @property
+    def config(self) -> dict:
+        return {"t_in": self.t_in, "t_out": self.t_out}
+
+    def _check_window(self, x: torch.Tensor) -> None:
+        if x.ndim < 4 or x.shape[1] != self.t_in:
+            raise ValueError(f"expected (batch, {self.t_in}, channels, *spatial), got shape {tuple(x.shape)}")
+
+
+class RolloutModel(_TrajectoryModel):
     """``(B, t_in, C, *s) -> (B, t_out, C, *s)`` by repeated calls of a step model.
 
     Parameters
@@ -64,26 +84,20 @@ class RolloutModel(nn.Module):
     """
 
     def __init__(self, model: nn.Module, t_in: int, t_out: int, step: int = 1, detach: bool = False):
-        super().__init__()
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        self.model = model
-        self.t_in = _check_int(t_in, "t_in")
-        self.t_out = _check_int(t_out, "t_out")
+        super().__init__(model, t_in, t_out)
         self.step = _check_int(step, "step")
         self.detach = bool(detach)
 
     @property
     def config(self) -> dict:
-        return {"t_in": self.t_in, "t_out": self.t_out, "step": self.step, "detach": self.detach}
+        return {**super().config, "step": self.step, "detach": self.detach}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim < 4 or x.shape[1] != self.t_in:
-            raise ValueError(f"expected (batch, {self.t_in}, channels, *spatial), got shape {tuple(x.shape)}")
+        self._check_window(x)
         return rollout(self.model, x, self.t_out, step=self.step, detach=self.detach)
 
 
-class SpaceTimeModel(nn.Module):
+class SpaceTimeModel(_TrajectoryModel):
     r"""``(B, t_in, C, *s) -> (B, t_out, C, *s)`` in one call of an operator on space-time.
 
     The input window, flattened to ``t_in * C`` channels, is repeated along a new last axis
@@ -109,21 +123,8 @@ class SpaceTimeModel(nn.Module):
     torch.Size([2, 40, 1, 16, 16])
     """
 
-    def __init__(self, model: nn.Module, t_in: int, t_out: int):
-        super().__init__()
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        self.model = model
-        self.t_in = _check_int(t_in, "t_in")
-        self.t_out = _check_int(t_out, "t_out")
-
-    @property
-    def config(self) -> dict:
-        return {"t_in": self.t_in, "t_out": self.t_out}
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim < 4 or x.shape[1] != self.t_in:
-            raise ValueError(f"expected (batch, {self.t_in}, channels, *spatial), got shape {tuple(x.shape)}")
+        self._check_window(x)
         b, t_in, c, *spatial = x.shape
         block = x.reshape(b, t_in * c, *spatial, 1).expand(*([-1] * (len(spatial) + 2)), self.t_out)
         out = self.model(block)
