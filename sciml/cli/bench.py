@@ -24,7 +24,8 @@ def add_parser(subparsers, argv=()):
     r.add_argument("--data-dir", default=None, help="where task data is kept (default: $SCIML_DATA or .bench/data)")
     r.add_argument("--workers", type=positive_int, default=1, help="processes for data generation")
     r.add_argument("--label", default=None, help="run label in the file name and table")
-    add_common_training_args(r)
+    add_common_training_args(r, model_help="registry model name (fno, tfno, ...) or a variant the task names "
+                                            "(fno3d on the NS tasks)")
     r.add_argument("--resume", action="store_true",
                    help="continue this label's run from its last checkpoint (same result as an uninterrupted run)")
     r.set_defaults(func=run_task)

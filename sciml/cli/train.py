@@ -25,9 +25,9 @@ def parse_model_args(items) -> dict:
     return out
 
 
-def add_common_training_args(p):
+def add_common_training_args(p, model_help: str = "registry model name (fno, tfno, ...)"):
     """Model and optimiser flags shared by ``sciml train`` and ``sciml bench run``."""
-    p.add_argument("--model", default="fno", help="registry model name (fno, tfno, ...)")
+    p.add_argument("--model", default="fno", help=model_help)
     p.add_argument("--epochs", type=positive_int, default=None, help="training epochs")
     p.add_argument("--seconds", type=positive_float, default=None,
                    help="wall-clock training budget instead of/with epochs")
