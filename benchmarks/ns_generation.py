@@ -174,7 +174,6 @@ def throughput(args, nu):
           " batching pays on CUDA, where the FFTs are batched)")
 
 
-
 def truncate_spectrum(w: np.ndarray, m: int) -> np.ndarray:
     """The ``(m, m)`` periodic field holding the Fourier modes ``|k| < m / 2`` of ``w`` ``(n, n)`` (the
     coarse grid's Nyquist modes are dropped, so the result is real and its samples are exact)."""

@@ -126,7 +126,7 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
         :func:`sciml.training.pipeline.default_model_config`).
     Returns the result dict (also written as JSON).
     """
-    from ..training.pipeline import check_modes, default_model_config, train_operator
+    from ..training.pipeline import check_modes, default_model_config, operator_grid, train_operator
 
     task = task if isinstance(task, Task) else get_task(task)
     if not isinstance(model, str):
@@ -170,10 +170,7 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
     from ..datasets import open_dataset
 
     with open_dataset(path) as ds:
-        ndim = ds[outs[0]].ndim - (3 if task.t_in is not None else 2)
-        grid = tuple(ds[outs[0]].shape[-ndim:])
-    if space_time:
-        grid, ndim = (*grid, task.t_out), ndim + 1
+        ndim, grid = operator_grid(ds[outs[0]].shape, task.t_in, task.t_out, space_time)
     cfg = default_model_config(base, 1, 1, ndim, **knobs, **overrides)
     check_modes(cfg, grid)  # before training: a mistyped --modes is refused in one line
     cfg.pop("in_channels")

@@ -127,7 +127,7 @@ def run(args) -> int:
     with lock_outputs(out):
         from ..datasets import open_dataset
         from ..operators import MODELS
-        from ..training.pipeline import check_modes, train_operator
+        from ..training.pipeline import check_modes, operator_grid, train_operator
 
         if args.model.lower() not in MODELS:
             raise ValueError(f"--model must be one of {', '.join(sorted(MODELS))}; got {args.model!r}")
@@ -138,13 +138,9 @@ def run(args) -> int:
                 if name not in ds:
                     raise ValueError(f"field {name!r} not in {data.name} (fields: {', '.join(ds.fields)}); "
                                      f"choose with --inputs/--outputs")
-            ndim = ds[outputs[0]].ndim - (3 if args.t_in else 2)
-            grid = tuple(ds[outputs[0]].shape[-ndim:])
-            if args.space_time:
-                if not args.t_in:
-                    raise ValueError("--space-time needs --t-in (trajectories)")
-                grid = (*grid, args.t_out or ds[outputs[0]].shape[1] - args.t_in)
-                ndim += 1
+            if args.space_time and not args.t_in:
+                raise ValueError("--space-time needs --t-in (trajectories)")
+            ndim, grid = operator_grid(ds[outputs[0]].shape, args.t_in, args.t_out, args.space_time)
         cfg = model_config_from_args(args, ndim)
         with options_named(["modes"]):
             check_modes(cfg, grid)  # before any work (train_operator checks again, after loading)

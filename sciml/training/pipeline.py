@@ -218,6 +218,22 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
                     load_seconds, batch_size, seed, epochs, seconds, figures, t_in)
 
 
+def operator_grid(field_shape, t_in: int | None = None, t_out: int | None = None,
+                  space_time: bool = False) -> tuple[int, tuple]:
+    """``(ndim, grid)`` of the operator that trains on a stored field of shape ``field_shape``.
+
+    ``field_shape`` is ``(N, C, *s)``, or ``(N, T, C, *s)`` for trajectories (``t_in`` given).
+    ``grid`` is ``s``; with ``space_time`` it gains the time axis of ``t_out`` points (default:
+    the frames after the ``t_in`` input frames), the axis a :class:`SpaceTimeModel` adds.
+    """
+    field_shape = tuple(int(n) for n in field_shape)
+    ndim = len(field_shape) - (3 if t_in is not None else 2)
+    grid = field_shape[-ndim:]
+    if space_time:
+        grid, ndim = (*grid, t_out or field_shape[1] - t_in), ndim + 1
+    return ndim, grid
+
+
 def check_modes(cfg: dict, spatial) -> None:
     """Refuse Fourier modes the (padded) grid cannot hold: ``ValueError`` naming the axis.
 
