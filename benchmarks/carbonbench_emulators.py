@@ -43,7 +43,9 @@ gave 90-day R^2 0.495 (persistence 0.423) and an unbounded free run: undertraine
 (~1 at 11.25 deg; use 2 at 5.625 deg).
 
 Data: the synthetic stores are generated with ``sciml.datasets.carbonbench`` when ``--root``
-holds none. Models already trained in ``--out`` are reused (``--retrain`` to redo).
+holds none. Models already trained in ``--out`` are reused (``--retrain`` to redo). A run writes its
+training state every ``--save-every`` minutes; a run stopped for any reason continues with ``--resume``
+(the same command plus ``--resume``) and ends with the weights an uninterrupted run would have.
 """
 from __future__ import annotations
 
@@ -62,6 +64,7 @@ import torch  # noqa: E402
 from sciml.bench.carbonbench import PAPER_FIGURES, evaluate_rollouts, quarter_restarts, relative_mass_drift  # noqa: E402
 from sciml.conservation import ConservativeEmulator  # noqa: E402
 from sciml.training.emulator import (  # noqa: E402
+    RESUME_DIR,
     carbon_arrays_from_store,
     emulator_stats,
     load_emulator,
@@ -178,11 +181,19 @@ def run_model(name, args, train, test, starts, n_steps, out):
 
     log(f"{n_params} parameters, mode={mode}, bound_radius={emu.bound_radius}, forcing channels "
         f"{stats.n_forcing}, budget {args.minutes} min")
-    t0 = time.perf_counter()
+    resume = (rdir / RESUME_DIR / "config.json").exists()
+    if resume and not (args.resume or args.retrain):
+        print(f"carbonbench_emulators: {rdir} holds an interrupted run of {name}; "
+              "--resume continues it, --retrain starts it again", file=sys.stderr)
+        raise SystemExit(2)
+    resume = resume and args.resume and not args.retrain
+    if resume:
+        log(f"resuming the interrupted run in {rdir / RESUME_DIR}")
     hist = train_emulator(emu, train, horizons=tuple(args.horizons), iters=tuple(args.iters),
                           batch_size=args.batch, lr=args.lr, seed=args.seed, log=log,
-                          time_budget_s=args.minutes * 60, checkpoint=rdir)
-    train_s = time.perf_counter() - t0
+                          time_budget_s=args.minutes * 60, checkpoint=rdir, resume=resume,
+                          save_every_s=args.save_every * 60)
+    train_s = hist[-1]["seconds"] if hist else 0.0  # the seconds of earlier, interrupted sessions included
     iters = {}
     for h in hist:
         if "iterations" in h:
@@ -332,6 +343,11 @@ def main(argv=None):
     ap.add_argument("--horizon-days", type=float, default=90.0)
     ap.add_argument("--flux", action="store_true", help="flux-form head instead of the scale fixer")
     ap.add_argument("--retrain", action="store_true")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue a model's interrupted run (its state in <out>/<model>/resume) to the same result "
+                         "as an uninterrupted one; a model without one starts from the beginning")
+    ap.add_argument("--save-every", type=float, default=10.0,
+                    help="minutes between saves of the training state (and at the end of each stage)")
     ap.add_argument("--init", default=None, help="warm start: a model directory written by an earlier run "
                                                  "(same backbone and data); its training time is added")
     ap.add_argument("--table-only", action="store_true", help="print the table of models already trained")

@@ -124,11 +124,15 @@ def rollout_loss(emulator: ConservativeEmulator, q, m, f, sf, area, dt):
     return ((pred[:, 1:] - q[:, 1:]) / scale).pow(2).mean()
 
 
+RESUME_DIR = "resume"  # the training state a run continues from, inside ``checkpoint``
+
+
 def train_emulator(emulator: ConservativeEmulator, data: CarbonArrays, *, horizons=(1, 2, 4, 8),
                    iters=(600, 200, 100, 60), batch_size: int = 8, lr: float = 1e-3, finetune_lr_factor: float = 0.3,
                    weight_decay: float = 1e-5, grad_clip: float = 1.0, seed: int = 0, device="cpu",
                    log=None, time_budget_s: float | None = None, val: CarbonArrays | None = None,
-                   checkpoint: str | Path | None = None, progress: bool | None = False) -> list[dict]:
+                   checkpoint: str | Path | None = None, progress: bool | None = False, resume: bool = False,
+                   save_every_s: float = 600.0) -> list[dict]:
     """Single-step training followed by rollout fine-tuning with growing horizons.
 
     Parameters
@@ -141,13 +145,28 @@ def train_emulator(emulator: ConservativeEmulator, data: CarbonArrays, *, horizo
         after every iteration.
     val : optional validation split: one-step loss reported at the end of each stage.
     log : callable receiving one-line strings (e.g. ``print``).
-    checkpoint : directory for a checkpoint (:func:`save_emulator`) after each stage.
+    checkpoint : directory for a checkpoint (:func:`save_emulator`) after each stage, and for the
+        training state ``checkpoint/resume`` (weights, optimiser, scheduler, the window sampler's
+        state, history, seconds spent), written at most every ``save_every_s`` seconds of the clock
+        and at the end of each stage.
+    resume : continue the run whose state is in ``checkpoint/resume`` (same settings, checked):
+        the continued run takes the same steps on the same windows as one that was never stopped,
+        so its weights are identical to the bit on one machine. Seconds spent before count against
+        ``time_budget_s``.
     progress : progress bar per stage (``None``: when standard error is a terminal).
 
     A NaN/inf loss raises :class:`~sciml.training.NonFiniteLossError` naming the stage and iteration.
 
     Returns the history, a list of dicts: (stage, horizon, iter, loss, seconds) every 50 iterations and
     (stage, horizon, iterations, final_loss, seconds) at the end of each stage.
+
+    Examples
+    --------
+    >>> # a 2-stage run, stopped (machine lost) and continued with the same result:
+    >>> hist = train_emulator(emu, data, horizons=(1, 4), iters=(2000, 200),   # doctest: +SKIP
+    ...                       checkpoint="runs/gc")
+    >>> hist = train_emulator(emu, data, horizons=(1, 4), iters=(2000, 200),   # doctest: +SKIP
+    ...                       checkpoint="runs/gc", resume=True)
     """
     horizons, iters = tuple(int(h) for h in horizons), tuple(int(i) for i in iters)
     if len(horizons) != len(iters) or not horizons or min(horizons) < 1 or min(iters) < 0:
@@ -156,25 +175,53 @@ def train_emulator(emulator: ConservativeEmulator, data: CarbonArrays, *, horizo
         raise ValueError(f"the longest horizon {max(horizons)} needs more than {len(data)} time steps")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs checkpoint (the directory the run's state was written to)")
     device = torch.device(device)
     dtype = next(emulator.parameters()).dtype
     emulator.to(device)
     rng = np.random.default_rng(seed)
+    settings = {"horizons": list(horizons), "iters": list(iters), "batch_size": batch_size, "lr": lr,
+                "finetune_lr_factor": finetune_lr_factor, "weight_decay": weight_decay, "grad_clip": grad_clip,
+                "seed": seed, "time_budget_s": time_budget_s}
+    state_dir = None if checkpoint is None else Path(checkpoint) / RESUME_DIR
+    pos = {"stage": 0, "iter": 0, "running": None, "stage_spent": 0.0, "spent": 0.0, "history": []}
+    saved = None
+    if resume:
+        pos, saved = _restore_state(emulator, state_dir, settings, rng, device)
     area = torch.as_tensor(data.area, dtype=dtype, device=device)
-    history, t0 = [], _loop.clock()
+    history, t0 = pos["history"], _loop.clock() - pos["spent"]
     work = np.array(iters, dtype=float) * np.array(horizons)
     budgets = None if time_budget_s is None else time_budget_s * work / max(work.sum(), 1)
+
+    def write_state(opt, sched, stage, it, running, stage_seconds):
+        if state_dir is not None:
+            _save_state(emulator, state_dir, settings, rng, opt, sched, {
+                "stage": stage, "iter": it, "running": running, "stage_spent": stage_seconds,
+                "spent": _loop.clock() - t0, "history": history})
+
     for s, (h, n) in enumerate(zip(horizons, iters)):
+        if s < pos["stage"]:
+            continue
+        first = s == pos["stage"]
+        k0 = pos["iter"] if first else 0
         stage_lr = lr if s == 0 else lr * finetune_lr_factor
         opt = torch.optim.AdamW(emulator.parameters(), lr=stage_lr, weight_decay=weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda k, n=n: 0.5 * (1 + math.cos(math.pi * min(k, n) / max(n, 1)))
         )
-        running, done = None, 0
+        if first and saved is not None and "optimizer" in saved:
+            opt.load_state_dict(saved["optimizer"])
+            sched.load_state_dict(saved["scheduler"])
+        running = pos["running"] if first else None
+        done = k0
         emulator.train()
         seconds = None if budgets is None or not budgets[s] > 0 else float(budgets[s])
-        with Loop(n, f"stage {s} h={h}", seconds=seconds, progress=progress, fields=("loss",)) as loop:
-            for k in range(n):
+        spent = pos["stage_spent"] if first else 0.0
+        last_save = _loop.clock()
+        with Loop(n, f"stage {s} h={h}", seconds=seconds, spent=spent, done=k0, progress=progress,
+                  fields=("loss",)) as loop:
+            for k in range(k0, n):
                 starts = rng.integers(0, len(data) - h, size=batch_size)
                 q, m, f, sf = data.window(starts, h, device, dtype)
                 loss = rollout_loss(emulator, q, m, f, sf, area, data.dt)
@@ -191,9 +238,13 @@ def train_emulator(emulator: ConservativeEmulator, data: CarbonArrays, *, horizo
                     history.append(rec)
                     if log:
                         log(f"stage {s} h={h} it {k}/{n} loss {running:.4g} t={rec['seconds']:.0f}s")
-                if loop.advance(loss=running) and k < n - 1:
-                    if log:
-                        log(f"stage {s}: time budget reached after {k + 1} iterations")
+                stop = loop.advance(loss=running) and k < n - 1
+                if stop and log:
+                    log(f"stage {s}: time budget reached after {k + 1} iterations")
+                if not stop and done < n and _loop.clock() - last_save >= save_every_s:
+                    write_state(opt, sched, s, done, running, loop.elapsed)
+                    last_save = _loop.clock()
+                if stop:
                     break
         history.append({"stage": s, "horizon": h, "iterations": done, "final_loss": running,
                         "seconds": _loop.clock() - t0})
@@ -204,8 +255,46 @@ def train_emulator(emulator: ConservativeEmulator, data: CarbonArrays, *, horizo
                 log(f"stage {s} h={h} val one-step loss {vl:.4g}")
         if checkpoint is not None:
             save_emulator(emulator, checkpoint)
+            write_state(opt, sched, s + 1, 0, None, 0.0)  # the next stage starts afresh (its own optimiser)
     emulator.eval()
     return history
+
+
+def _save_state(emulator, state_dir: Path, settings: dict, rng, opt, sched, pos: dict) -> None:
+    from .checkpoint import save_checkpoint
+
+    trainer = {"settings": settings, "sampler": rng.bit_generator.state, **pos}
+    state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": torch.get_rng_state()}
+    save_checkpoint(state_dir, emulator, trainer=trainer, state=state)
+
+
+def _restore_state(emulator, state_dir: Path, settings: dict, rng, device):
+    from .checkpoint import CheckpointError, load_checkpoint
+
+    if not (state_dir / "config.json").exists():
+        raise FileNotFoundError(f"{state_dir}: no training state to resume (a run writes it when given checkpoint=)")
+    ck = load_checkpoint(state_dir, map_location=device, model=emulator)
+    t = ck["config"]["trainer"]
+    stored = t.get("settings", {})
+    diff = [f"{k}: {stored.get(k)!r} there, {v!r} here" for k, v in _json_plain(settings).items()
+            if _json_plain(stored.get(k)) != v]
+    if diff:
+        raise CheckpointError(f"{state_dir}: written by a run with other settings ({'; '.join(diff)}); "
+                              "resume with the same ones, or start a new run")
+    rng.bit_generator.state = t["sampler"]
+    state = ck["state"] or {}
+    if "rng" in state:
+        torch.set_rng_state(state["rng"].cpu())
+    pos = {k: t[k] for k in ("stage", "iter", "running", "stage_spent", "spent")}
+    pos["history"] = list(t.get("history", []))
+    return pos, (state if pos["iter"] > 0 else None)
+
+
+def _json_plain(value):
+    """``value`` as it reads back from JSON (tuples become lists)."""
+    import json
+
+    return json.loads(json.dumps(value))
 
 
 @torch.no_grad()

@@ -106,3 +106,58 @@ def test_emulator_training_nan_guard_budget_and_checkpoint(tmp_path, monkeypatch
     bad.q[5, 0, 3, 3] = np.nan
     with pytest.raises(NonFiniteLossError, match=r"stage 0 \(horizon 1\), iteration"):
         train_emulator(emu, bad, horizons=(1,), iters=(200,), batch_size=8)
+
+
+def test_emulator_training_resumes_bit_for_bit(tmp_path, monkeypatch):
+    """A run stopped mid-stage (lost machine) and resumed ends with the weights of one never stopped."""
+    import pytest
+
+    import sciml.training.emulator as em
+    from sciml.training.checkpoint import CheckpointError
+
+    data = _advection_data(T=24)
+    stats = emulator_stats(data)
+    cin, cout = ConservativeEmulator.backbone_channels(2, 1)
+    kw = dict(horizons=(1, 3), iters=(7, 5), batch_size=3, lr=3e-3, save_every_s=0.0)
+
+    def fresh():
+        torch.manual_seed(0)
+        return ConservativeEmulator(_Conv(cin, cout), stats=stats, mass_unit=1e6)
+
+    ref = fresh()
+    ref_hist = train_emulator(ref, data, checkpoint=tmp_path / "ref", **kw)
+    ref_losses = [h["loss"] for h in ref_hist if "loss" in h]
+
+    real = em.rollout_loss
+    for stop_at in (4, 9):  # mid stage 0; mid stage 1 (its own optimiser and horizon)
+        calls = {"n": 0}
+
+        def dying(*a, stop_at=stop_at, calls=calls):
+            calls["n"] += 1
+            if calls["n"] > stop_at:
+                raise KeyboardInterrupt  # the process is gone: nothing after the last saved state survives
+            return real(*a)
+
+        ck = tmp_path / f"run{stop_at}"
+        monkeypatch.setattr(em, "rollout_loss", dying)
+        with pytest.raises(KeyboardInterrupt):
+            train_emulator(fresh(), data, checkpoint=ck, **kw)
+        monkeypatch.setattr(em, "rollout_loss", real)
+        # a fresh process: another initialisation, another global torch seed; the state brings all back
+        torch.manual_seed(123)
+        again = ConservativeEmulator(_Conv(cin, cout), stats=stats, mass_unit=1e6)
+        hist = train_emulator(again, data, checkpoint=ck, resume=True, **kw)
+        assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), ref.state_dict().values()))
+        assert [h["loss"] for h in hist if "loss" in h] == ref_losses
+        assert [h["iterations"] for h in hist if "iterations" in h] == [7, 5]
+
+    # a finished run resumes to nothing more; other settings are refused, naming them
+    done = fresh()
+    train_emulator(done, data, checkpoint=tmp_path / "ref", resume=True, **kw)
+    assert all(torch.equal(a, b) for a, b in zip(done.state_dict().values(), ref.state_dict().values()))
+    with pytest.raises(CheckpointError, match="batch_size: 3 there, 4 here"):
+        train_emulator(fresh(), data, checkpoint=tmp_path / "ref", resume=True, **{**kw, "batch_size": 4})
+    with pytest.raises(FileNotFoundError, match="no training state"):
+        train_emulator(fresh(), data, checkpoint=tmp_path / "none", resume=True, **kw)
+    with pytest.raises(ValueError, match="needs checkpoint"):
+        train_emulator(fresh(), data, resume=True, **kw)
