@@ -124,6 +124,14 @@ def load(args, split):
     store = cb.open_carbonbench(args.root, split, grid=args.grid, levels=f"l{args.levels}")
     data = carbon_arrays_from_store(store, forcing_2d=tuple(args.forcing_2d), flux_forcing=args.flux_input)
     store.close()
+    asked = tuple(int(y) for y in getattr(args, f"{split}_years").split("-"))
+    years = data.times.astype("datetime64[Y]").astype(int) + 1970
+    held = (int(years.min()), int(years.max()))
+    if held != (asked[0], asked[-1]):  # the stores exist already: --*-years would silently not apply
+        print(f"carbonbench_emulators: the {split} store in {args.root} holds {held[0]}-{held[1]}, not "
+              f"--{split}-years {args.__dict__[split + '_years']}; give those years or another --root",
+              file=sys.stderr)
+        raise SystemExit(2)
     return data
 
 
