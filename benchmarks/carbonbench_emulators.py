@@ -61,6 +61,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from sciml._util.io import OutputLock, OutputLockedError  # noqa: E402
 from sciml.bench.carbonbench import PAPER_FIGURES, evaluate_rollouts, quarter_restarts, relative_mass_drift  # noqa: E402
 from sciml.conservation import ConservativeEmulator  # noqa: E402
 from sciml.training.emulator import (  # noqa: E402
@@ -378,7 +379,11 @@ def main(argv=None):
         if args.table_only and not (out / name / "result.json").exists():
             continue
         try:
-            results.append(run_model(name, args, train, test, starts, n_steps, out))
+            with OutputLock(out / name):  # one process per model directory (its resume state, weights)
+                results.append(run_model(name, args, train, test, starts, n_steps, out))
+        except OutputLockedError as e:
+            print(f"carbonbench_emulators: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
         except ValueError as e:
             print(f"[{name}] skipped: {e}", file=sys.stderr)
     print()
