@@ -30,8 +30,10 @@ neuraloperator pads symmetrically by ``round(f n)`` per end while the recipe pad
 ``--today`` also trains sciml on the path before the CPU-throughput work (``SpectralConv(impl="fft")``,
 unfused blocks: ``sciml.operators.spectral.set_spectral_impl("fft")``, ``layers.set_fused(False)``,
 glibc's default allocator settings)
-in the same alternation, to print the speed-up against it. Goals printed at the end: epoch-time
-ratio sciml / neuraloperator <= 0.4, error ratio (mean over seeds) <= 1.0, and sciml today / sciml
+in the same alternation, to print the speed-up against it. ``--breakdown`` trains nothing: it times one
+training step of each model, then its spectral convolutions alone (forward + backward on the input they
+see in the step), and prints what the rest of the step sets as a floor on the ratio. Goals printed at the
+end: epoch-time ratio sciml / neuraloperator <= 0.4, error ratio (mean over seeds) <= 1.0, and sciml today / sciml
 >= 2.
 """
 from __future__ import annotations
@@ -105,6 +107,53 @@ def _train(model, data: dict, epochs: int, batch_size: int, seed: int) -> dict:
     }
 
 
+def _breakdown(model, data: dict, batch_size: int, steps: int) -> dict:
+    """CPU ms of one training step, and of its spectral convolutions alone (forward + backward on
+    the input shape they see in the step), the rest being everything else the model does."""
+    import torch
+
+    convs = [m for m in model.modules() if type(m).__name__ == "SpectralConv"]
+    shapes = {}
+
+    def record(mod, inputs):  # returns None: a pre-hook's value would replace the inputs
+        shapes.setdefault(id(mod), tuple(inputs[0].shape))
+
+    hooks = [c.register_forward_pre_hook(record) for c in convs]
+    x, y = data["x_train"][:batch_size], data["y_train"][:batch_size]
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
+
+    def cpu_ms(fn):
+        fn()
+        fn()  # warm-up: caches, allocator
+        ts = []
+        for _ in range(steps):
+            c0 = time.process_time()
+            fn()
+            ts.append(time.process_time() - c0)
+        return 1e3 * statistics.median(ts)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        p = model(x)
+        ((p - y).flatten(1).norm(dim=1) / y.flatten(1).norm(dim=1)).mean().backward()
+        opt.step()
+
+    step_ms = cpu_ms(step)
+    for h in hooks:
+        h.remove()
+    gen = torch.Generator().manual_seed(0)
+    spectral_ms = 0.0
+    for c in convs:
+        h = torch.randn(shapes[id(c)], generator=gen, requires_grad=True)
+
+        def conv_step(c=c, h=h):
+            out = c(h)
+            out.backward(torch.ones_like(out))
+        spectral_ms += cpu_ms(conv_step)
+    return {"step_ms": step_ms, "spectral_ms": spectral_ms, "rest_ms": step_ms - spectral_ms,
+            "spectral_input": list(shapes[id(convs[0])]), "n_spectral": len(convs)}
+
+
 def _worker(args) -> None:
     import torch
 
@@ -134,7 +183,10 @@ def _worker(args) -> None:
         model = build_model("fno", in_channels=1, out_channels=1, n_modes=cfg["n_modes"],
                             hidden_channels=cfg["width"], n_layers=cfg["layers"], positional_embedding="grid",
                             domain_padding=2 * pad / cfg["size"], domain_padding_mode="symmetric")
-    res = _train(model, data, args.epochs, args.batch_size, args.seed)
+    if args.breakdown:
+        res = _breakdown(model, data, args.batch_size, args.steps)
+    else:
+        res = _train(model, data, args.epochs, args.batch_size, args.seed)
     res["torch"] = torch.__version__
     res["threads"] = torch.get_num_threads()
     print("RESULT " + json.dumps(res))
@@ -193,7 +245,7 @@ def _run_worker(python: str, which: str, data: Path, args, env, seed: int) -> di
                       "pad": args.pad, "size": args.size})
     cmd = [python, str(Path(__file__).resolve()), "--worker", which, "--data", str(data), "--config", cfg,
            "--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--seed", str(seed),
-           "--threads", str(args.threads)]
+           "--threads", str(args.threads), "--steps", str(args.steps)] + (["--breakdown"] if args.breakdown else [])
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(WORK))
     if res.returncode != 0:
         raise RuntimeError(f"{which} worker failed:\n{res.stderr[-4000:]}")
@@ -205,6 +257,30 @@ CASES = {  # resolution solved, subsample, stored size, default modes (total per
     "64": dict(resolution=127, subsample=2, size=64, modes=16, pad=0),
     "darcy85": dict(resolution=169, subsample=2, size=85, modes=24, pad=7),
 }
+
+
+def print_breakdown(runs: dict, impls, args) -> None:
+    """Medians over seeds and rounds of the step, its spectral part and the rest; and the bound on
+    the epoch-time ratio that the rest sets (the ratio if sciml's spectral transforms cost nothing)."""
+    med = {which: {k: statistics.median(r[k] for rs in runs.values() for r in rs[which])
+                   for k in ("step_ms", "spectral_ms", "rest_ms")} for which, _, _ in impls}
+    shape = runs[next(iter(runs))]["sciml"][0]["spectral_input"]
+    print()
+    print(f"CPU ms per training step, batch {args.batch_size}, {args.threads} thread(s); spectral: the "
+          f"{runs[next(iter(runs))]['sciml'][0]['n_spectral']} spectral convolutions alone, forward + backward "
+          f"on their input {tuple(shape)}")
+    print()
+    print("| implementation | step | spectral | rest | spectral share |")
+    print("|---|---:|---:|---:|---:|")
+    for which, _, _ in impls:
+        v = med[which]
+        print(f"| {which} | {v['step_ms']:.0f} | {v['spectral_ms']:.0f} | {v['rest_ms']:.0f} | "
+              f"{v['spectral_ms'] / v['step_ms']:.0%} |")
+    n, m = med["neuralop"], med["sciml"]
+    print()
+    print(f"step ratio sciml / neuraloperator {m['step_ms'] / n['step_ms']:.3f}; rest ratio "
+          f"{m['rest_ms'] / n['rest_ms']:.3f}; with spectral transforms of zero cost the step ratio would be "
+          f"{m['rest_ms'] / n['step_ms']:.3f}")
 
 
 def main(argv=None) -> int:
@@ -223,6 +299,10 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "2")))
     ap.add_argument("--rounds", type=int, default=1, help="alternating runs of each implementation per seed")
     ap.add_argument("--today", action="store_true", help="also time sciml's path before the throughput work")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="instead of training: CPU ms of one training step of each FNO, of its spectral "
+                         "convolutions alone, and of the rest (what bounds the epoch-time ratio)")
+    ap.add_argument("--steps", type=int, default=5, help="timed steps per measurement with --breakdown")
     ap.add_argument("--worker", choices=["neuralop", "sciml", "sciml-today"], help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--config", help=argparse.SUPPRESS)
@@ -234,7 +314,7 @@ def main(argv=None) -> int:
     if args.modes is None:
         args.modes = case["modes"]
     args.pad, args.size = case["pad"], case["size"]
-    for name in ("epochs", "n_train", "n_test", "modes", "width", "layers", "batch_size", "threads", "rounds"):
+    for name in ("epochs", "n_train", "n_test", "modes", "width", "layers", "batch_size", "threads", "rounds", "steps"):
         if getattr(args, name) < 1:
             ap.error(f"--{name.replace('_', '-')} must be >= 1")
     try:
@@ -258,8 +338,14 @@ def main(argv=None) -> int:
             for which, py, e in order:
                 t0 = time.perf_counter()
                 runs[seed][which].append(_run_worker(py, which, data, args, e, seed))
-                print(f"seed {seed} round {r + 1}: {which:11s} done in {time.perf_counter() - t0:.0f} s "
-                      f"(test rel. L2 {runs[seed][which][-1]['test_rel_l2']:.4f})", flush=True)
+                last = runs[seed][which][-1]
+                what = (f"step {last['step_ms']:.0f} ms" if args.breakdown
+                        else f"test rel. L2 {last['test_rel_l2']:.4f}")
+                print(f"seed {seed} round {r + 1}: {which:11s} done in {time.perf_counter() - t0:.0f} s ({what})",
+                      flush=True)
+    if args.breakdown:
+        print_breakdown(runs, impls, args)
+        return 0
 
     def summary(rs):
         times = [t for r in rs for t in r["epoch_seconds"][1:]] or [t for r in rs for t in r["epoch_seconds"]]
