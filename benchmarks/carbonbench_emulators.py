@@ -125,12 +125,13 @@ def load(args, split):
     store = cb.open_carbonbench(args.root, split, grid=args.grid, levels=f"l{args.levels}")
     data = carbon_arrays_from_store(store, forcing_2d=tuple(args.forcing_2d), flux_forcing=args.flux_input)
     store.close()
-    asked = tuple(int(y) for y in getattr(args, f"{split}_years").split("-"))
+    text = getattr(args, f"{split}_years")
+    asked = tuple(int(y) for y in text.split("-"))
     years = data.times.astype("datetime64[Y]").astype(int) + 1970
     held = (int(years.min()), int(years.max()))
     if held != (asked[0], asked[-1]):  # the stores exist already: --*-years would silently not apply
         print(f"carbonbench_emulators: the {split} store in {args.root} holds {held[0]}-{held[1]}, not "
-              f"--{split}-years {args.__dict__[split + '_years']}; give those years or another --root",
+              f"--{split}-years {text}; give those years or another --root",
               file=sys.stderr)
         raise SystemExit(2)
     return data
@@ -190,12 +191,12 @@ def run_model(name, args, train, test, starts, n_steps, out):
 
     log(f"{n_params} parameters, mode={mode}, bound_radius={emu.bound_radius}, forcing channels "
         f"{stats.n_forcing}, budget {args.minutes} min")
-    resume = (rdir / RESUME_DIR / "config.json").exists()
-    if resume and not (args.resume or args.retrain):
+    interrupted = (rdir / RESUME_DIR / "config.json").exists()
+    if interrupted and not (args.resume or args.retrain):
         print(f"carbonbench_emulators: {rdir} holds an interrupted run of {name}; "
               "--resume continues it, --retrain starts it again", file=sys.stderr)
         raise SystemExit(2)
-    resume = resume and args.resume and not args.retrain
+    resume = interrupted and not args.retrain
     if resume:
         log(f"resuming the interrupted run in {rdir / RESUME_DIR}")
     hist = train_emulator(emu, train, horizons=tuple(args.horizons), iters=tuple(args.iters),

@@ -264,11 +264,11 @@ def print_breakdown(runs: dict, impls, args) -> None:
     the epoch-time ratio that the rest sets (the ratio if sciml's spectral transforms cost nothing)."""
     med = {which: {k: statistics.median(r[k] for rs in runs.values() for r in rs[which])
                    for k in ("step_ms", "spectral_ms", "rest_ms")} for which, _, _ in impls}
-    shape = runs[next(iter(runs))]["sciml"][0]["spectral_input"]
+    first = next(iter(runs.values()))["sciml"][0]
     print()
     print(f"CPU ms per training step, batch {args.batch_size}, {args.threads} thread(s); spectral: the "
-          f"{runs[next(iter(runs))]['sciml'][0]['n_spectral']} spectral convolutions alone, forward + backward "
-          f"on their input {tuple(shape)}")
+          f"{first['n_spectral']} spectral convolutions alone, forward + backward "
+          f"on their input {tuple(first['spectral_input'])}")
     print()
     print("| implementation | step | spectral | rest | spectral share |")
     print("|---|---:|---:|---:|---:|")

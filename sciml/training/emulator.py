@@ -186,7 +186,7 @@ def train_emulator(emulator: ConservativeEmulator, data: CarbonArrays, *, horizo
                 "seed": seed, "time_budget_s": time_budget_s}
     state_dir = None if checkpoint is None else Path(checkpoint) / RESUME_DIR
     pos = {"stage": 0, "iter": 0, "running": None, "stage_spent": 0.0, "spent": 0.0, "history": []}
-    saved = None
+    saved = {}
     if resume:
         pos, saved = _restore_state(emulator, state_dir, settings, rng, device)
     area = torch.as_tensor(data.area, dtype=dtype, device=device)
@@ -210,7 +210,7 @@ def train_emulator(emulator: ConservativeEmulator, data: CarbonArrays, *, horizo
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda k, n=n: 0.5 * (1 + math.cos(math.pi * min(k, n) / max(n, 1)))
         )
-        if first and saved is not None and "optimizer" in saved:
+        if k0 > 0:  # mid-stage: the stage's optimiser and schedule as they were
             opt.load_state_dict(saved["optimizer"])
             sched.load_state_dict(saved["scheduler"])
         running = pos["running"] if first else None
@@ -264,20 +264,20 @@ def _save_state(emulator, state_dir: Path, settings: dict, rng, opt, sched, pos:
     from .checkpoint import save_checkpoint
 
     trainer = {"settings": settings, "sampler": rng.bit_generator.state, **pos}
-    state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": torch.get_rng_state()}
+    state = {"rng": torch.get_rng_state()}
+    if pos["iter"] > 0:  # mid-stage; a stage starts with an optimiser of its own
+        state.update(optimizer=opt.state_dict(), scheduler=sched.state_dict())
     save_checkpoint(state_dir, emulator, trainer=trainer, state=state)
 
 
 def _restore_state(emulator, state_dir: Path, settings: dict, rng, device):
-    from .checkpoint import CheckpointError, load_checkpoint
+    from .checkpoint import CheckpointError, _differences, load_checkpoint
 
     if not (state_dir / "config.json").exists():
         raise FileNotFoundError(f"{state_dir}: no training state to resume (a run writes it when given checkpoint=)")
     ck = load_checkpoint(state_dir, map_location=device, model=emulator)
     t = ck["config"]["trainer"]
-    stored = t.get("settings", {})
-    diff = [f"{k}: {stored.get(k)!r} there, {v!r} here" for k, v in _json_plain(settings).items()
-            if _json_plain(stored.get(k)) != v]
+    diff = _differences(settings, t.get("settings", {}))
     if diff:
         raise CheckpointError(f"{state_dir}: written by a run with other settings ({'; '.join(diff)}); "
                               "resume with the same ones, or start a new run")
@@ -287,14 +287,7 @@ def _restore_state(emulator, state_dir: Path, settings: dict, rng, device):
         torch.set_rng_state(state["rng"].cpu())
     pos = {k: t[k] for k in ("stage", "iter", "running", "stage_spent", "spent")}
     pos["history"] = list(t.get("history", []))
-    return pos, (state if pos["iter"] > 0 else None)
-
-
-def _json_plain(value):
-    """``value`` as it reads back from JSON (tuples become lists)."""
-    import json
-
-    return json.loads(json.dumps(value))
+    return pos, state
 
 
 @torch.no_grad()

@@ -155,7 +155,7 @@ def test_emulator_training_resumes_bit_for_bit(tmp_path, monkeypatch):
     done = fresh()
     train_emulator(done, data, checkpoint=tmp_path / "ref", resume=True, **kw)
     assert all(torch.equal(a, b) for a, b in zip(done.state_dict().values(), ref.state_dict().values()))
-    with pytest.raises(CheckpointError, match="batch_size: 3 there, 4 here"):
+    with pytest.raises(CheckpointError, match="batch_size: 4 here, 3 in the checkpoint"):
         train_emulator(fresh(), data, checkpoint=tmp_path / "ref", resume=True, **{**kw, "batch_size": 4})
     with pytest.raises(FileNotFoundError, match="no training state"):
         train_emulator(fresh(), data, checkpoint=tmp_path / "none", resume=True, **kw)
