@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from sciml.grids import LatLonGrid  # noqa: E402
 from sciml.solvers import transport as tr  # noqa: E402
+from sciml.solvers import transport_cases as cases  # noqa: E402
 
 
 def _table(title, header, rows):
@@ -41,7 +42,7 @@ def accuracy_tables(nlats, courant):
         prev = None
         for nlat in nlats:
             t0 = time.perf_counter()
-            r = tr.run_2d_case(case, nlat, courant=courant, check_mass=True, **kw)
+            r = cases.run_2d_case(case, nlat, courant=courant, check_mass=True, **kw)
             sec = time.perf_counter() - t0
             order = (
                 ["-", "-", "-"] if prev is None else [f"{np.log2(prev[k] / r[k]):.2f}" for k in ("l1", "l2", "linf")]
@@ -117,12 +118,12 @@ def timing_polar(repeat=3):
     g = LatLonGrid.carbonbench("lowres")
     dt = 6 * 3600.0
     period = 2 * np.pi * g.radius / 50.0
-    U2, V2 = tr.fluxes_from_streamfunction(tr.williamson1_streamfunction(g, np.pi / 2 - 0.05, period) * dt)
+    U2, V2 = tr.fluxes_from_streamfunction(cases.williamson1_streamfunction(g, np.pi / 2 - 0.05, period) * dt)
     dp = g.dp(np.full((g.nlat, g.nlon), 1.0e5)) / 9.80665
     U, V = U2[None] * dp[:, :1, :1], V2[None] * dp[:, :1, :1]
     m = g.air_mass(np.full((g.nlat, g.nlon), 1.0e5))
     W = np.zeros((g.nlev + 1, g.nlat, g.nlon))
-    q = np.broadcast_to(tr.cosine_bell(g), g.shape) / 1000.0 + 0.1
+    q = np.broadcast_to(cases.cosine_bell(g), g.shape) / 1000.0 + 0.1
     r = q * m
 
     def best(f):

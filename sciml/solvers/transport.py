@@ -23,6 +23,9 @@ own number of sub-steps chosen from its largest outflow Courant number: this is 
 treatment (the pole rows at 5.625 deg take ~20-40 sub-steps at 6 h, equatorial rows 1-2) and
 it is exactly mass conserving. A step whose split air mass would become non-positive is
 halved recursively.
+
+The fluxes are built and balanced in :mod:`sciml.solvers.mass_fluxes` (re-exported here); the
+verification cases (Williamson test 1, Nair-Lauritzen) are in :mod:`sciml.solvers.transport_cases`.
 """
 from __future__ import annotations
 
@@ -30,7 +33,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..grids import GRAVITY, LatLonGrid
+from ..grids import LatLonGrid
+from .mass_fluxes import (  # re-exported: part of transport's public API
+    balance_mass_fluxes,
+    diagnose_surface_pressure,
+    fluxes_from_streamfunction,
+    vertical_mass_fluxes,
+    winds_to_mass_fluxes,
+)
 
 __all__ = [
     "LIMITERS",
@@ -319,173 +329,6 @@ def _apply_op(r, m, U, V, W, op, frac, limiter, cfl, subcycling="line"):
     return res
 
 
-# ----------------------------------------------------------------------------- mass fluxes
-def winds_to_mass_fluxes(u, v, grid: LatLonGrid, ps, dt: float):
-    """Face mass fluxes from cell-centred winds on model levels.
-
-    u, v : eastward / northward wind (m/s), ``(nlev, nlat, nlon)``; ps : surface pressure (Pa),
-    ``(nlat, nlon)`` (take both at the middle of the step); dt : step (s).
-    Face winds and layer thicknesses are averages of the two neighbouring cells;
-    returns ``(U, V)`` in kg per step with ``U (nlev, nlat, nlon)``, ``V (nlev, nlat + 1, nlon)``.
-    """
-    if grid.nlev == 0:
-        raise ValueError("winds_to_mass_fluxes needs a grid with levels")
-    u = np.asarray(u, dtype=np.float64)
-    v = np.asarray(v, dtype=np.float64)
-    if u.shape != grid.shape or v.shape != grid.shape:
-        raise ValueError(f"u and v must have shape {grid.shape}, got {u.shape} and {v.shape}")
-    if not dt > 0:
-        raise ValueError(f"dt must be positive, got {dt!r}")
-    dp = grid.dp(ps)
-    uf = 0.5 * (u + np.roll(u, -1, axis=-1))
-    dpx = 0.5 * (dp + np.roll(dp, -1, axis=-1))
-    U = uf * dpx * (grid.x_face_length * dt / GRAVITY)
-    V = np.zeros((grid.nlev, grid.nlat + 1, grid.nlon))
-    vf = 0.5 * (v[:, 1:] + v[:, :-1])
-    dpy = 0.5 * (dp[:, 1:] + dp[:, :-1])
-    V[:, 1:-1] = vf * dpy * (grid.y_face_length[1:-1, None] * dt / GRAVITY)
-    return U, V
-
-
-def fluxes_from_streamfunction(psi_corners, density=1.0):
-    """Discretely non-divergent face fluxes from a stream function at the cell corners.
-
-    psi_corners : ``(..., nlat + 1, nlon)`` time-integrated stream function (m^2, i.e.
-    ``int psi dt`` with ``u = -(1/R) dpsi/dlat``, ``v = 1/(R cos lat) dpsi/dlon``) at the
-    corners ``(lat_bounds[j], lon_bounds[i])``; corner ``i`` is the south-west corner of cell ``i``.
-    density : column density (kg m-2), scalar or broadcastable to the fluxes.
-    Returns ``(U, V)`` with ``sum of inflows = 0`` in every cell (to round-off).
-    """
-    psi = np.asarray(psi_corners, dtype=np.float64)
-    # east face of cell (j, i): from corner (j, i+1) [south-east] to (j+1, i+1) [north-east]
-    pe = np.roll(psi, -1, axis=-1)
-    U = (pe[..., :-1, :] - pe[..., 1:, :]) * density
-    # south face of row j: from corner (j, i) [west] to (j, i+1) [east]
-    V = (pe - psi) * density
-    V[..., 0, :] = 0.0
-    V[..., -1, :] = 0.0
-    return U, V
-
-
-def vertical_mass_fluxes(U, V, m0, m1):
-    """Vertical fluxes from continuity: ``W_{k+1} = W_k + conv_h(k) - (m1_k - m0_k)``, ``W_0 = 0``.
-
-    U, V : horizontal fluxes (kg per step), m0, m1 : air mass at the start / end of the step
-    ``(nlev, nlat, nlon)``. Returns ``(W, residual)``: ``W (nlev + 1, nlat, nlon)`` with the top
-    interface set to zero and ``residual (nlat, nlon)`` the column imbalance that was dropped
-    (zero to round-off when the column mass change equals the column flux convergence,
-    e.g. after ``balance_mass_fluxes``).
-    """
-    U = np.asarray(U, dtype=np.float64)
-    V = np.asarray(V, dtype=np.float64)
-    conv = (np.roll(U, 1, axis=-1) - U) + (V[:, :-1] - V[:, 1:])
-    dm = np.asarray(m1, dtype=np.float64) - np.asarray(m0, dtype=np.float64)
-    nlev = U.shape[0]
-    W = np.zeros((nlev + 1,) + U.shape[1:])
-    W[1:] = np.cumsum(conv - dm, axis=0)
-    residual = W[-1].copy()
-    W[-1] = 0.0
-    return W, residual
-
-
-def diagnose_surface_pressure(U, V, ps0, grid: LatLonGrid):
-    """Surface pressure at the end of the step from column continuity (the alternative to
-    prescribing it): ``ps1 = ps0 + g sum_k conv_h(k) / A`` (Pa, ``(nlat, nlon)``). With
-    ``m1 = grid.air_mass(ps1)``, ``vertical_mass_fluxes(U, V, m0, m1)`` closes every column."""
-    U = np.asarray(U, dtype=np.float64)
-    V = np.asarray(V, dtype=np.float64)
-    ps0 = grid._check_ps(ps0)
-    conv = ((np.roll(U, 1, axis=-1) - U) + (V[:, :-1] - V[:, 1:])).sum(axis=0)
-    db = grid.b[0] - grid.b[-1]  # column mass = (a_0 - a_top + (b_0 - b_top) ps) A / g
-    return ps0 + conv * GRAVITY / (grid.cell_area * db)
-
-
-class _Balancer:
-    """Sparse factorisation of the weighted cell-graph Laplacian of a lat-lon grid (cached)."""
-
-    _cache: dict = {}
-
-    def __init__(self, grid: LatLonGrid):
-        import scipy.sparse as sp
-        from scipy.sparse.linalg import splu
-
-        nlat, nlon = grid.nlat, grid.nlon
-        N = nlat * nlon
-        idx = np.arange(N).reshape(nlat, nlon)
-        # weights ~ face length / centre distance
-        wx = np.full(nlat, grid.dlat) / (np.cos(grid.lat_rad) * grid.dlon)  # (nlat,)
-        wy = grid.cos_lat_bounds[1:-1] * grid.dlon / grid.dlat  # (nlat - 1,)
-        self.wx, self.wy = wx, wy
-        rows, cols, vals = [], [], []
-        a = idx.ravel()
-        b = np.roll(idx, -1, axis=1).ravel()
-        w = np.repeat(wx, nlon)
-        c = idx[:-1].ravel()
-        d = idx[1:].ravel()
-        w2 = np.repeat(wy, nlon)
-        for (p, q, ww) in ((a, b, w), (c, d, w2)):
-            rows += [p, q, p, q]
-            cols += [q, p, p, q]
-            vals += [-ww, -ww, ww, ww]
-        L = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(N, N))
-        self.lu = splu(L[1:, 1:].tocsc())
-        self.N = N
-
-    @classmethod
-    def get(cls, grid):
-        key = (grid.nlat, grid.nlon)
-        if key not in cls._cache:
-            cls._cache[key] = cls(grid)
-        return cls._cache[key]
-
-    def solve(self, rhs):
-        chi = np.zeros(self.N)
-        chi[1:] = self.lu.solve(rhs.ravel()[1:])
-        return chi
-
-
-def balance_mass_fluxes(U, V, m0, m1, grid: LatLonGrid, *, rtol: float = 1e-9):
-    """Correct the horizontal fluxes so each column's flux convergence equals its prescribed
-    air-mass change ``sum_k (m1 - m0)`` (TM5-style balancing with a discrete potential flow).
-
-    A potential ``chi`` solves ``L chi = -(dM - conv)`` on the cell graph (weights face length /
-    centre distance), and the column correction ``-grad chi`` is distributed over the layers in
-    proportion to the layer mass at each face. Requires ``sum m1 = sum m0`` (relative ``rtol``).
-    Returns corrected ``(U, V)`` (new arrays).
-    """
-    U = np.array(U, dtype=np.float64)
-    V = np.array(V, dtype=np.float64)
-    m0 = np.asarray(m0, dtype=np.float64)
-    m1 = np.asarray(m1, dtype=np.float64)
-    if U.ndim != 3 or m0.shape != U.shape or m1.shape != U.shape:
-        raise ValueError(f"U, m0 and m1 must all have shape (nlev, nlat, nlon) = {grid.shape}")
-    dM = (m1 - m0).sum(axis=0)
-    total = m0.sum()
-    if abs(dM.sum()) > rtol * total:
-        raise ValueError(f"global air mass changes by {dM.sum() / total:.3e} (relative) in one step: "
-                         "the prescribed surface pressure must keep the global air mass constant")
-    bal = _Balancer.get(grid)
-    col = m1.sum(axis=0)
-    # distribute over layers with the layer-mass fraction at the face
-    mf = 0.5 * (m0 + m1)
-    fx = 0.5 * (mf + np.roll(mf, -1, axis=-1))
-    fx = fx / fx.sum(axis=0, keepdims=True)
-    fy = 0.5 * (mf[:, 1:] + mf[:, :-1])
-    fy = fy / fy.sum(axis=0, keepdims=True)
-    for _ in range(4):  # solve + iterative refinement (the polar rows make L ill-conditioned)
-        conv = ((np.roll(U, 1, axis=-1) - U) + (V[:, :-1] - V[:, 1:])).sum(axis=0)
-        res = dM - conv
-        res -= res.sum() * (col / col.sum())  # round-off global mismatch: spread in proportion to column mass
-        if np.abs(res / col).max() < 1e-15:
-            break
-        chi = bal.solve(-res).reshape(grid.nlat, grid.nlon)
-        Ucol = bal.wx[:, None] * (chi - np.roll(chi, -1, axis=1))
-        Vcol = bal.wy[:, None] * (chi[:-1] - chi[1:])
-        U += fx * Ucol[None]
-        V[:, 1:-1] += fy * Vcol[None]
-    return U, V
-
-
 def add_surface_flux(r, flux, grid: LatLonGrid, dt: float):
     """Add a surface flux (kg m-2 s-1, ``(nlat, nlon)``) to the lowest layer of the tracer mass
     ``r`` (kg, ``(nlev, nlat, nlon)`` or ``(nlat, nlon)``): ``r_0 += F A dt``. Returns a new array."""
@@ -558,129 +401,3 @@ class TransportModel:
         if surface_flux is not None:
             r1 = add_surface_flux(r1, surface_flux, self.grid, dt)
         return r1 / m1, m1
-
-
-# ----------------------------------------------------------------------------- verification cases
-DAY = 86400.0
-
-
-def error_norms(h, h_exact, area):
-    """Williamson et al. (1992) normalised errors with area-weighted integrals ``I``:
-    ``l1 = I|h - hT| / I|hT|``, ``l2 = sqrt(I (h - hT)^2) / sqrt(I hT^2)``,
-    ``linf = max|h - hT| / max|hT|``. Returns a dict."""
-    h, he, w = (np.asarray(x, dtype=np.float64) for x in (h, h_exact, area))
-    d = h - he
-    return {
-        "l1": float((np.abs(d) * w).sum() / (np.abs(he) * w).sum()),
-        "l2": float(np.sqrt((d * d * w).sum() / (he * he * w).sum())),
-        "linf": float(np.abs(d).max() / np.abs(he).max()),
-    }
-
-
-def _great_circle(lon, lat, lon_c, lat_c):
-    c = np.sin(lat_c) * np.sin(lat) + np.cos(lat_c) * np.cos(lat) * np.cos(lon - lon_c)
-    return np.arccos(np.clip(c, -1.0, 1.0))
-
-
-def cosine_bell(grid: LatLonGrid, *, lon_c: float = 1.5 * np.pi, lat_c: float = 0.0, h0: float = 1000.0,
-                radius=None):
-    """Williamson test-1 cosine bell ``h = h0/2 (1 + cos(pi r / R))`` for ``r < R = a/3``, at the
-    cell centres, ``(nlat, nlon)``."""
-    lon, lat = np.meshgrid(grid.lon_rad, grid.lat_rad)
-    R = grid.radius / 3.0 if radius is None else radius
-    r = grid.radius * _great_circle(lon, lat, lon_c, lat_c)
-    return np.where(r < R, 0.5 * h0 * (1.0 + np.cos(np.pi * r / R)), 0.0)
-
-
-def gaussian_hills(grid: LatLonGrid, *, centres=((5 * np.pi / 6, 0.0), (7 * np.pi / 6, 0.0)),
-                   h_max: float = 0.95, b0: float = 5.0):
-    """Nair-Lauritzen (2010) Gaussian hills ``h = sum h_max exp(-b0 |x - x_i|^2)`` (unit sphere)."""
-    lon, lat = np.meshgrid(grid.lon_rad, grid.lat_rad)
-    x = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
-    h = np.zeros_like(lon)
-    for lc, pc in centres:
-        xc = np.array([np.cos(pc) * np.cos(lc), np.cos(pc) * np.sin(lc), np.sin(pc)])[:, None, None]
-        h += h_max * np.exp(-b0 * ((x - xc) ** 2).sum(axis=0))
-    return h
-
-
-def nair_lauritzen_cosine_bells(grid: LatLonGrid, *, b: float = 0.1, c: float = 0.9):
-    """Nair-Lauritzen (2010) two cosine bells (radius a/2, background ``b``, height ``b + c``)."""
-    lon, lat = np.meshgrid(grid.lon_rad, grid.lat_rad)
-    h = np.full_like(lon, b)
-    for lc in (5 * np.pi / 6, 7 * np.pi / 6):
-        r = _great_circle(lon, lat, lc, 0.0)
-        h = np.where(r < 0.5, b + c * 0.5 * (1.0 + np.cos(2 * np.pi * r)), h)
-    return h
-
-
-def williamson1_streamfunction(grid: LatLonGrid, alpha: float, period: float = 12 * DAY):
-    """Stream function (m^2/s) of Williamson test 1 at the cell corners, ``(nlat + 1, nlon)``:
-    ``psi = -a u0 (sin th cos al - cos lam cos th sin al)``, ``u0 = 2 pi a / period``."""
-    a = grid.radius
-    u0 = 2 * np.pi * a / period
-    lon, lat = np.meshgrid(grid.lon_bounds_rad[:-1], grid.lat_bounds_rad)
-    return -a * u0 * (np.sin(lat) * np.cos(alpha) - np.cos(lon) * np.cos(lat) * np.sin(alpha))
-
-
-def nair_lauritzen_streamfunction(grid: LatLonGrid, t: float, period: float = 12 * DAY):
-    """Stream function (m^2/s) at the corners of the Nair-Lauritzen (2010) non-divergent
-    deformational flow with background rotation (``k = 10 a / T``), ``(nlat + 1, nlon)``:
-    ``psi = a k sin^2(lam') cos^2(th) cos(pi t/T) - 2 pi a^2 sin(th) / T``, ``lam' = lam - 2 pi t/T``."""
-    a = grid.radius
-    k = 10.0 * a / period
-    lon, lat = np.meshgrid(grid.lon_bounds_rad[:-1], grid.lat_bounds_rad)
-    lp = lon - 2 * np.pi * t / period
-    return (a * k * np.sin(lp) ** 2 * np.cos(lat) ** 2 * np.cos(np.pi * t / period)
-            - 2 * np.pi * a * a * np.sin(lat) / period)
-
-
-_GL3 = (np.array([-np.sqrt(0.6), 0.0, np.sqrt(0.6)]), np.array([5.0, 8.0, 5.0]) / 9.0)
-
-
-def run_2d_case(case: str, nlat: int, *, alpha: float = 0.0, nsteps: int | None = None, courant: float = 0.5,
-                limiter: str = "mc", initial: str | None = None, period: float = 12 * DAY,
-                check_mass: bool = False):
-    """Run a single-layer verification case over one period and compare with the initial field.
-
-    case : ``"williamson1"`` (solid-body rotation of the cosine bell, ``alpha``) or
-        ``"nair_lauritzen"`` (deformational flow; ``initial`` = ``"gaussian"`` or ``"cosine"``).
-    nlat : rows of the ``nlat x 2 nlat`` grid; nsteps : number of steps (default: equatorial
-        Courant number ``courant`` of the background rotation).
-    Returns a dict with ``l1, l2, linf``, ``min``, ``max`` (of the final field), ``mass_drift``
-    (max per-step relative tracer-mass change), ``nsteps``, ``dt`` and ``grid``.
-    """
-    grid = LatLonGrid(nlat, 2 * nlat)
-    if case == "williamson1":
-        h0 = cosine_bell(grid) if initial in (None, "cosine_bell") else gaussian_hills(grid)
-        u_eq = 2 * np.pi * grid.radius / period
-    elif case == "nair_lauritzen":
-        h0 = nair_lauritzen_cosine_bells(grid) if initial == "cosine" else gaussian_hills(grid)
-        u_eq = 2 * np.pi * grid.radius / period + 10.0 * grid.radius / period
-    else:
-        raise ValueError(f"case must be 'williamson1' or 'nair_lauritzen', got {case!r}")
-    if nsteps is None:
-        dx = grid.radius * grid.dlon
-        nsteps = int(np.ceil(period * u_eq / (courant * dx)))
-    dt = period / nsteps
-    m = grid.cell_area.copy()  # column density 1 kg m-2
-    r = h0 * m
-    drift = 0.0
-    for n in range(nsteps):
-        if case == "williamson1":
-            if n == 0:
-                U, V = fluxes_from_streamfunction(williamson1_streamfunction(grid, alpha, period) * dt)
-        else:
-            t0 = n * dt
-            psi = sum(w * nair_lauritzen_streamfunction(grid, t0 + 0.5 * dt * (1 + x), period)
-                      for x, w in zip(*_GL3)) * (0.5 * dt)
-            U, V = fluxes_from_streamfunction(psi)
-        mass0 = r.sum() if check_mass else 0.0
-        r, m, _ = advect(r, m, U, V, limiter=limiter)
-        if check_mass:
-            drift = max(drift, abs(r.sum() - mass0) / abs(mass0))
-    h = r / m
-    out = error_norms(h, h0, grid.cell_area)
-    out.update(min=float(h.min()), max=float(h.max()), mass_drift=drift, nsteps=nsteps, dt=dt, grid=grid,
-               h=h, h0=h0, airmass_drift=float(np.abs(m / grid.cell_area - 1).max()))
-    return out

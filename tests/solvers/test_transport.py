@@ -8,13 +8,11 @@ from sciml.solvers.transport import (
     TransportModel,
     advect,
     balance_mass_fluxes,
-    cosine_bell,
     fluxes_from_streamfunction,
-    run_2d_case,
     vertical_mass_fluxes,
-    williamson1_streamfunction,
     winds_to_mass_fluxes,
 )
+from sciml.solvers.transport_cases import cosine_bell, run_2d_case, williamson1_streamfunction
 
 ALPHAS = [0.0, np.pi / 2 - 0.05]
 
