@@ -37,7 +37,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from ..solvers.landau import _as_tensor, _check_particles, implicit_score_matching_loss, kde_density, landau_velocity
+from ..solvers.landau import implicit_score_matching_loss, kde_density, landau_velocity
+from ..solvers.landau._common import _as_tensor, _check_particles
 from .networks import MLP
 from .networks import _dtype as _float_dtype
 

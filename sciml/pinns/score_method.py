@@ -14,17 +14,9 @@ from collections.abc import Callable, Sequence
 import torch
 
 from .._util.progress import progress as _bar
-from ..solvers.landau import (
-    _as_tensor,
-    _check_particles,
-    _energy_projection,
-    _finish_info,
-    _save_indices,
-    check_time,
-    implicit_score_matching_loss,
-    landau_velocity,
-    moments,
-)
+from ..solvers.landau import check_time, implicit_score_matching_loss, landau_velocity, moments
+from ..solvers.landau._common import _as_tensor, _check_particles
+from ..solvers.landau.blob import _energy_projection, _finish_info, _save_indices
 from ..training.loop import Loop
 from .networks import ScoreMLP
 
