@@ -192,6 +192,9 @@ def test_validation_errors():
     x, axis, h, w = _bkw_grid(8)
     with pytest.raises(ValueError, match="dim"):
         bkw_density(np.zeros((3, 4)), 0.0, 4)
+    for fn in (bkw_density, bkw_score, bkw_dfdt):  # 3-component velocities given to the 2D solution
+        with pytest.raises(ValueError, match="last axis of length dim=2"):
+            fn(np.zeros((5, 3)), 1.0, 2)
     with pytest.raises(ValueError, match="t_end"):
         blob_method(x, w, 1.0, 0.3, eps=0.1, quad_axis=axis)
     with pytest.raises(ValueError, match="quad_axis"):

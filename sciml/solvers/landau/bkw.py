@@ -27,11 +27,18 @@ def bkw_min_time(dim: int, C: float = 1.0 / 16) -> float:
     return float(-math.log(2 * (1 - kmin)) / (2 * C * (dim - 1)))
 
 
-def _bkw_coeffs(t, dim, C, like):
-    K = bkw_K(torch.as_tensor(t, dtype=like.dtype, device=like.device), dim, C)
+def _bkw_args(v, t, dim, C):
+    """The checked inputs of the BKW functions: ``(dim, numpy_in, v, |v|^2, K, a, b)`` with
+    ``f = (2 pi K)^(-d/2) exp(-|v|^2/(2K)) (a + b |v|^2)``."""
+    dim = _check_dim(dim)
+    was_np = not isinstance(v, torch.Tensor)
+    vt = _as_tensor(v)
+    if vt.shape[-1] != dim:
+        raise ValueError(f"v must have last axis of length dim={dim}, got shape {tuple(vt.shape)}")
+    K = bkw_K(torch.as_tensor(t, dtype=vt.dtype, device=vt.device), dim, C)
     a = ((dim + 2) * K - dim) / (2 * K)
     b = (1 - K) / (2 * K * K)
-    return K, a, b
+    return dim, was_np, vt, (vt * vt).sum(-1), K, a, b
 
 
 def bkw_density(v, t, dim: int, C: float = 1.0 / 16):
@@ -43,35 +50,21 @@ def bkw_density(v, t, dim: int, C: float = 1.0 / 16):
     v: ``(..., d)`` (numpy or torch); t: scalar or broadcastable to ``v.shape[:-1]``.
     Returns ``(...)`` in the input's array type (numpy in -> numpy out, float64).
     """
-    dim = _check_dim(dim)
-    was_np = not isinstance(v, torch.Tensor)
-    vt = _as_tensor(v)
-    if vt.shape[-1] != dim:
-        raise ValueError(f"v must have last axis of length dim={dim}, got shape {tuple(vt.shape)}")
-    K, a, b = _bkw_coeffs(t, dim, C, vt)
-    r2 = (vt * vt).sum(-1)
+    dim, was_np, vt, r2, K, a, b = _bkw_args(v, t, dim, C)
     f = (2 * math.pi * K) ** (-dim / 2) * torch.exp(-r2 / (2 * K)) * (a + b * r2)
     return f.cpu().numpy() if was_np else f
 
 
 def bkw_score(v, t, dim: int, C: float = 1.0 / 16):
     """``grad_v log f`` of the BKW density, ``(..., d)`` (singular where f = 0)."""
-    dim = _check_dim(dim)
-    was_np = not isinstance(v, torch.Tensor)
-    vt = _as_tensor(v)
-    K, a, b = _bkw_coeffs(t, dim, C, vt)
-    r2 = (vt * vt).sum(-1, keepdim=True)
-    s = vt * (-1 / K + 2 * b / (a + b * r2))
+    _, was_np, vt, r2, K, a, b = _bkw_args(v, t, dim, C)
+    s = vt * (-1 / K + 2 * b / (a + b * r2[..., None]))
     return s.cpu().numpy() if was_np else s
 
 
 def bkw_dfdt(v, t, dim: int, C: float = 1.0 / 16):
     """Exact ``df/dt`` of the BKW solution, ``(...)`` (chain rule through ``K(t)``, ``K' = 2C(d-1)(1-K)``)."""
-    dim = _check_dim(dim)
-    was_np = not isinstance(v, torch.Tensor)
-    vt = _as_tensor(v)
-    K, a, b = _bkw_coeffs(t, dim, C, vt)
-    r2 = (vt * vt).sum(-1)
+    dim, was_np, vt, r2, K, a, b = _bkw_args(v, t, dim, C)
     G = (2 * math.pi * K) ** (-dim / 2) * torch.exp(-r2 / (2 * K))
     dfdK = G * ((-dim / (2 * K) + r2 / (2 * K * K)) * (a + b * r2) + dim / (2 * K * K)
                 + r2 * (-1 / K ** 3 + 1 / (2 * K * K)))
