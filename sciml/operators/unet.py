@@ -85,7 +85,13 @@ class UNet(nn.Module):
     base_channels : int
         Channels at the finest level (doubled at each coarser level).
     depth : int
-        Number of resolution levels (1 = no pooling).
+        Number of resolution levels (1 = no pooling). Each level halves the grid, so the receptive
+        field grows as ``2^depth``: a map that couples the whole domain (e.g. the decay of a 1D
+        Burgers field to its lowest mode) needs ``2^(depth - 1)`` close to the grid size.
+    max_channels : int or None
+        Cap on the channels of the coarser levels (None: ``base_channels * 2^(depth - 1)`` at the
+        coarsest); lets a deep U-Net reach a global receptive field without its parameter count
+        doubling at every level.
     periodic : bool
         Shorthand for ``periodic_dims=(-2, -1)``.
     periodic_dims : tuple
@@ -109,7 +115,7 @@ class UNet(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, base_channels: int = 32, depth: int = 4,
                  periodic: bool = False, periodic_dims=None, norm: str | None = "group",
-                 non_linearity: str = "gelu", n_dim: int = 2):
+                 non_linearity: str = "gelu", n_dim: int = 2, max_channels: int | None = None):
         super().__init__()
         n_dim = check_int("n_dim", n_dim)
         check_choice("n_dim", n_dim, (1, 2))
@@ -117,6 +123,8 @@ class UNet(nn.Module):
         out_channels = check_int("out_channels", out_channels)
         base_channels = check_int("base_channels", base_channels)
         depth = check_int("depth", depth)
+        if max_channels is not None:
+            max_channels = check_int("max_channels", max_channels)
         if not isinstance(periodic, bool):
             raise TypeError(f"periodic must be a bool, got {type(periodic).__name__}")
         if periodic_dims is None:
@@ -132,9 +140,11 @@ class UNet(nn.Module):
         act = get_activation(non_linearity)
         self.config = dict(in_channels=in_channels, out_channels=out_channels, base_channels=base_channels,
                            depth=depth, periodic=False, periodic_dims=list(periodic_dims), norm=norm,
-                           non_linearity=non_linearity, n_dim=n_dim)
+                           non_linearity=non_linearity, n_dim=n_dim, max_channels=max_channels)
         self.in_channels, self.periodic_dims, self.n_dim = in_channels, periodic_dims, n_dim
         widths = [base_channels * 2**i for i in range(depth)]
+        if max_channels is not None:
+            widths = [min(w, max(max_channels, base_channels)) for w in widths]
         self.down = nn.ModuleList()
         c = in_channels
         for w in widths:

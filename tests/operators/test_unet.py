@@ -106,3 +106,33 @@ def test_config_without_n_dim_is_2d():
     cfg = UNet(1, 1, base_channels=4, depth=2).config
     old = {k: v for k, v in cfg.items() if k != "n_dim"}
     assert UNet(**old).config == cfg
+
+
+def test_max_channels_caps_the_coarse_levels():
+    deep = UNet(1, 1, base_channels=4, depth=6, n_dim=1, max_channels=16)
+    assert [b.conv2.out_channels for b in deep.down] == [4, 8, 16, 16, 16, 16]
+    uncapped = UNet(1, 1, base_channels=4, depth=6, n_dim=1)
+    assert [b.conv2.out_channels for b in uncapped.down] == [4, 8, 16, 32, 64, 128]
+    assert sum(p.numel() for p in deep.parameters()) < sum(p.numel() for p in uncapped.parameters()) / 10
+    clone = build_model("unet", **json.loads(json.dumps(deep.config)))
+    clone.load_state_dict(deep.state_dict())
+    x = torch.randn(2, 1, 100)
+    with torch.no_grad():
+        assert torch.equal(deep(x), clone(x))
+    with pytest.raises(ValueError, match="max_channels"):
+        UNet(1, 1, max_channels=0)
+
+
+@pytest.mark.parametrize("depth, reach", [(3, "local"), (8, "global")])
+def test_receptive_field_of_a_periodic_1d_unet(depth, reach):
+    # which inputs one output point depends on (norm=None: group statistics would couple every point);
+    # 3 levels see a few dozen of 256 points, 8 levels (8 points at the coarsest) the whole circle
+    torch.manual_seed(0)
+    model = UNet(1, 1, base_channels=4, depth=depth, periodic=True, n_dim=1, max_channels=16, norm=None)
+    x = torch.randn(1, 1, 256, requires_grad=True)
+    model(x)[0, 0, 128].backward()
+    seen = int((x.grad[0, 0] != 0).sum())
+    if reach == "local":
+        assert seen < 64, seen
+    else:
+        assert seen == 256, seen
