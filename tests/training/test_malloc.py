@@ -28,7 +28,9 @@ step(); step()
 f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 losses = [step() for _ in range(3)]
 faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / 3
-print(json.dumps({"applied": malloc.retain_freed_memory(), "faults": faults, "losses": losses}))
+activation_pages = 4 * 32 * 96 * 96 * 4 / resource.getpagesize()  # one (4, 32, 96, 96) float32 tensor
+print(json.dumps({"applied": malloc.retain_freed_memory(), "faults": faults, "losses": losses,
+                  "activation_pages": activation_pages}))
 """
 
 
@@ -44,8 +46,12 @@ def test_a_training_loop_keeps_freed_memory_for_the_next_step():
     assert off["applied"] is False
     if not on["applied"]:
         pytest.skip("not glibc: the allocator setting does not apply")
-    # measured: 768 against 16,854 page faults per step (glibc's default maps every large tensor afresh)
-    assert on["faults"] < 0.25 * off["faults"], (on, off)
+    # A step allocates and frees dozens of activation-sized tensors. With the heap kept, a steady step
+    # faults in at most a few of them afresh: measured 384-1536 pages per step (1-4 x 384) against
+    # one activation's 1152 pages. glibc's default is no fixed reference: its mmap threshold adapts, so
+    # the same probe measured 16,448-21,531 faults per step in most runs but 5,163 in one; only the
+    # tuned side is held to a bound.
+    assert on["faults"] < 3 * on["activation_pages"], (on, off)
     assert on["losses"] == off["losses"]  # where memory comes from changes no result
 
 
