@@ -89,9 +89,9 @@ class UNet(nn.Module):
         field grows as ``2^depth``: a map that couples the whole domain (e.g. the decay of a 1D
         Burgers field to its lowest mode) needs ``2^(depth - 1)`` close to the grid size.
     max_channels : int or None
-        Cap on the channels of the coarser levels (None: ``base_channels * 2^(depth - 1)`` at the
-        coarsest); lets a deep U-Net reach a global receptive field without its parameter count
-        doubling at every level.
+        Cap on the channels of the coarser levels, at least ``base_channels`` (None:
+        ``base_channels * 2^(depth - 1)`` at the coarsest); lets a deep U-Net reach a global
+        receptive field without its parameter count doubling at every level.
     periodic : bool
         Shorthand for ``periodic_dims=(-2, -1)``.
     periodic_dims : tuple
@@ -123,8 +123,8 @@ class UNet(nn.Module):
         out_channels = check_int("out_channels", out_channels)
         base_channels = check_int("base_channels", base_channels)
         depth = check_int("depth", depth)
-        if max_channels is not None:
-            max_channels = check_int("max_channels", max_channels)
+        if max_channels is not None:  # the finest level keeps base_channels
+            max_channels = check_int("max_channels", max_channels, minimum=base_channels)
         if not isinstance(periodic, bool):
             raise TypeError(f"periodic must be a bool, got {type(periodic).__name__}")
         if periodic_dims is None:
@@ -144,7 +144,7 @@ class UNet(nn.Module):
         self.in_channels, self.periodic_dims, self.n_dim = in_channels, periodic_dims, n_dim
         widths = [base_channels * 2**i for i in range(depth)]
         if max_channels is not None:
-            widths = [min(w, max(max_channels, base_channels)) for w in widths]
+            widths = [min(w, max_channels) for w in widths]
         self.down = nn.ModuleList()
         c = in_channels
         for w in widths:
