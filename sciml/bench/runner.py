@@ -6,9 +6,15 @@ parameter count, training seconds, inference milliseconds per sample, the hardwa
 and whether the run followed the task's full recipe (all samples, all epochs). The run's
 prediction, loss-curve and (for rollouts) per-step error figures are copied beside it as
 ``<results stem>_predictions.png`` etc. and named under ``figures``.
+
+Each row is traceable to its data: ``data_provenance`` gives the store's file name, the recipe,
+its parameters, seed and sample count (what ``sciml generate`` needs to make the same file) and
+a SHA-256 digest of the stored fields the run read, so a regenerated or downloaded file can be
+checked against the row (:func:`data_provenance`).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import re
@@ -16,13 +22,14 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .. import __version__
 from .._util.io import OutputLock, atomic_path, write_json
 from .tasks import Task, get_task
 
-__all__ = ["SCHEMA", "run", "hardware", "ensure_data", "RESULT_KEYS"]
+__all__ = ["SCHEMA", "run", "hardware", "ensure_data", "data_provenance", "RESULT_KEYS"]
 
 SCHEMA = "sciml-bench-result/1"
 RESULT_KEYS = ("schema", "task", "model", "label", "test_rel_l2", "train_rel_l2", "params", "train_seconds",
@@ -79,6 +86,52 @@ def ensure_data(task: Task, data=None, data_dir=None, *, workers: int = 1, progr
                          f"pass --data with a store file") from None
     return generate(task.recipe, task.n_total, seed=task.seed, out=path, workers=workers, progress=progress,
                     **task.params)
+
+
+def data_provenance(path, fields) -> dict:
+    """Where a run's data came from and a digest of what it read.
+
+    Parameters
+    ----------
+    path : str or Path
+        A sciml store (HDF5) file.
+    fields : sequence of str
+        The fields the run read (inputs and outputs; each hashed once, in sorted order).
+
+    Returns
+    -------
+    dict
+        ``{"file", "recipe", "params", "seed", "n", "sciml_version", "fields", "sha256"}``. The
+        digest covers each field's name, dtype, shape and values (row-major bytes), not the HDF5
+        file, whose bytes also hold creation times and chunk layout. Attributes the store lacks
+        (a file written by ``save_dataset`` or imported) are ``None``.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from sciml.datasets import save_dataset
+    >>> f = os.path.join(tempfile.mkdtemp(), "d.h5")
+    >>> _ = save_dataset(f, {"a": np.zeros((2, 3, 3)), "u": np.ones((2, 3, 3))})
+    >>> p = data_provenance(f, ["u", "a"])
+    >>> p["fields"], len(p["sha256"])
+    (['a', 'u'], 64)
+    """
+    from ..datasets import open_dataset
+
+    path = Path(path)
+    digest = hashlib.sha256()
+    names = sorted(set(fields))
+    with open_dataset(path) as ds:
+        attrs = ds.attrs
+        for name in names:
+            d = ds[name]
+            digest.update(f"{name}|{d.dtype.str}|{tuple(d.shape)}|".encode())
+            step = max(1, (64 << 20) // max(1, d.dtype.itemsize * int(np.prod(d.shape[1:], dtype=np.int64))))
+            for i in range(0, d.shape[0], step):  # bounded memory: 64 MiB at a time
+                digest.update(np.ascontiguousarray(d[i:i + step]).tobytes())
+    return {"file": path.name, "recipe": attrs.get("recipe"), "params": attrs.get("params") or None,
+            "seed": attrs.get("seed"), "n": attrs.get("n"), "sciml_version": attrs.get("sciml_version"),
+            "fields": names, "sha256": digest.hexdigest()}
 
 
 def _resolve_fields(task: Task, path: Path, inputs=None, outputs=None):
@@ -219,6 +272,7 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
             "hardware": hardware(res["device"]), "seed": seed, "sciml_version": __version__,
             "torch_version": torch.__version__, "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "model_config": res["model_config"], "training": res["hyperparameters"], "data": str(path),
+            "data_provenance": data_provenance(path, ins + outs),
             "run_dir": str(run_dir), "history": res["history"], "stopped": res.get("stopped", ""),
         }
         if "rollout_rel_l2_per_step" in res:

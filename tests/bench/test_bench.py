@@ -45,6 +45,34 @@ def test_run_writes_schema_and_table_renders(darcy, tmp_path):
     assert "0.0076" in md  # the published bar is printed beside the runs
     assert f"[json]({f.name}) · [predictions]({f.stem}_predictions.png) · [loss]({f.stem}_loss.png)" in md
     assert md == (tmp_path / "leaderboard.md").read_text()
+    # the row names the data it read: what regenerates the file, and a digest of the fields
+    prov = saved["data_provenance"]
+    assert (prov["file"], prov["recipe"], prov["seed"], prov["n"]) == (darcy.name, "darcy", 0, 14)
+    assert prov["params"]["resolution"] == 16 and prov["fields"] == ["a", "u"]
+    assert json.loads((tmp_path / "darcy85__fno__short.json").read_text())["data_provenance"] == prov
+
+
+def test_data_digest_follows_the_values_not_the_file(darcy, tmp_path):
+    from sciml.bench.runner import data_provenance
+
+    copy = tmp_path / "copy.h5"
+    copy.write_bytes(darcy.read_bytes())
+    first = data_provenance(darcy, ["u", "a"])["sha256"]
+    assert data_provenance(copy, ["a", "u"])["sha256"] == first  # order of the names does not matter
+    with h5py.File(copy, "r+") as f:
+        f.attrs["created"] = "another day"  # file bytes change, values do not
+    assert data_provenance(copy, ["a", "u"])["sha256"] == first
+    with h5py.File(copy, "r+") as f:
+        d = f[[k for k in _datasets(f) if k.rsplit("/", 1)[-1] == "u"][0]]
+        d[0, ...] = d[0, ...] + 1e-6  # one sample's values change
+    assert data_provenance(copy, ["a", "u"])["sha256"] != first
+    assert data_provenance(darcy, ["a"])["sha256"] != first  # the fields read are part of the digest
+
+
+def _datasets(f):
+    names = []
+    f.visititems(lambda k, v: names.append(k) if isinstance(v, h5py.Dataset) else None)
+    return names
 
 
 def test_bench_and_train_cli(darcy, tmp_path, capsys):
