@@ -151,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser(argv)
         args = parser.parse_args(argv)
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # the reader of stdout went away (`sciml ... | head`): not an error of the command
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at interpreter exit
+        return 141
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - the one error path
         status = exit_status(exc)
         if status is None or os.environ.get("SCIML_DEBUG"):

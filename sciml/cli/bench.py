@@ -1,4 +1,4 @@
-"""``sciml bench run`` and ``sciml bench table``."""
+"""``sciml bench run``, ``sciml bench table`` and ``sciml bench plan``."""
 from __future__ import annotations
 
 import sys
@@ -13,7 +13,7 @@ __all__ = ["add_parser"]
 def add_parser(subparsers, argv=()):
     p = subparsers.add_parser("bench", help="leaderboard: run a task, render the table",
                               description="Run leaderboard tasks and render the leaderboard.")
-    sub = p.add_subparsers(dest="bench_command", metavar="{run,table}", parser_class=type(p))
+    sub = p.add_subparsers(dest="bench_command", metavar="{run,table,plan}", parser_class=type(p))
     sub.required = True
     r = sub.add_parser("run", help="train and evaluate one model on one task; write a results JSON",
                        description="Train MODEL on TASK with the task's recipe (override with flags) and write "
@@ -35,6 +35,23 @@ def add_parser(subparsers, argv=()):
     t.add_argument("--overwrite", action="store_true", help="replace existing table files (regenerating the board)")
     t.add_argument("--quiet", action="store_true", help="do not print the markdown")
     t.set_defaults(func=run_table)
+    q = sub.add_parser("plan", help="train the board's rows as one resumable queue (cpu or gpu protocols)",
+                       description="Generate the data and train every row of a plan that OUT does not hold yet, "
+                                   "each as 'sciml bench run ... --resume'. Rows written are skipped; interrupted "
+                                   "rows continue from their last checkpoint. Rerun the same command to continue.")
+    q.add_argument("plan", help="cpu (the board's CPU protocols) or gpu (every full recipe, label gpu-full)")
+    q.add_argument("--out", default="results", help="results directory (default: results)")
+    q.add_argument("--data-dir", default=None, help="where task data is kept (default: $SCIML_DATA or .bench/data)")
+    q.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    q.add_argument("--minutes", type=float, default=None,
+                   help="deadline: interrupt the running rows (checkpoints kept) and start no other after this")
+    q.add_argument("--jobs", type=positive_int, default=1, help="rows trained at once")
+    q.add_argument("--threads", type=positive_int, default=None, help="torch threads per row (default: cores/jobs)")
+    q.add_argument("--workers", type=positive_int, default=None, help="processes for data generation (default: cores)")
+    q.add_argument("--only", nargs="+", default=None, metavar="TASK[/MODEL[/LABEL]]",
+                   help="keep the rows whose name starts with one of these")
+    q.add_argument("--list", action="store_true", help="print the plan's rows and their state, train nothing")
+    q.set_defaults(func=run_plan)
     return p
 
 
@@ -91,4 +108,33 @@ def run_table(args):
         print(text)
     if outputs:
         print(f"wrote {args.out} and {', '.join(p.name for p in outputs[1:])}")
+    return 0
+
+
+def run_plan(args):
+    import os
+
+    from ..bench.plans import get_plan
+    from ..bench.plans import run_plan as run
+
+    rows = get_plan(args.plan)
+    data_dir = Path(args.data_dir or os.environ.get("SCIML_DATA", ".bench/data"))
+    if args.list:
+        for r in rows:
+            state = ("written" if r.results_file(args.out).exists() else
+                     "checkpoint" if (r.run_dir(args.out) / "checkpoints" / "last").exists() else "to do")
+            epochs = r.epochs if r.epochs is not None else "recipe"
+            print(f"{r.name:40s} epochs {epochs!s:>6}  {state}")
+        return 0
+    status = run(rows, out=args.out, data_dir=data_dir, device=args.device, minutes=args.minutes, jobs=args.jobs,
+                 threads=args.threads, workers=args.workers, only=args.only,
+                 log=lambda m: print(m, flush=True))
+    counts = {}
+    for s in status.values():
+        counts[s] = counts.get(s, 0) + 1
+    print("plan " + args.plan + ": " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    failed = [k for k, s in status.items() if s.startswith("failed")]
+    if failed:  # a fault of the run (its own error line is above), not of this command line
+        print(f"sciml: error: rows failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0

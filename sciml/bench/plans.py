@@ -1,0 +1,230 @@
+"""Plans: the leaderboard's rows as one resumable queue, for a CPU or a GPU.
+
+A plan lists the rows of the board (task, model, label, training length). :func:`run_plan`
+generates the data each task needs, then trains the rows that have no results JSON yet, each
+in its own process (``sciml bench run ... --resume``), ``jobs`` at a time. A row already written
+is skipped; a row that was interrupted continues from its last per-epoch checkpoint, to the
+result an uninterrupted run gives. A deadline (``minutes``) is checked against the clock while
+the queue runs: the rows still training are interrupted (SIGINT; their checkpoints stay) and the
+rest wait for the next call of the same command. So a plan of many hours runs across sessions,
+machines kept or not, as long as ``out`` and ``data_dir`` are kept.
+
+Plans:
+
+``cpu``
+    The board's CPU protocols, as recorded in ``docs/leaderboard.md`` (reduced epoch counts where
+    the label says so, ``ns-1e-3-n200`` for Navier-Stokes), rows missing from the board first and
+    the 500-epoch darcy85 FNO run last.
+``gpu``
+    Every task's full recipe (label ``gpu-full``), the darcy85 FNO first: the rows the CPU
+    cannot finish, for a machine with a CUDA device (``device="cuda"``).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Row", "PLANS", "get_plan", "run_plan", "row_command"]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One leaderboard row: ``task`` / ``model`` trained as ``label``.
+
+    ``epochs`` None follows the task's recipe; ``args`` are further ``sciml bench run`` options.
+    """
+
+    task: str
+    model: str
+    label: str
+    epochs: int | None = None
+    args: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def name(self) -> str:
+        return f"{self.task}/{self.model}/{self.label}"
+
+    def results_file(self, out) -> Path:
+        return Path(out) / f"{self.task}__{self.model}__{self.label}.json"
+
+    def run_dir(self, out) -> Path:
+        """Where ``sciml bench run`` keeps this row's checkpoints and figures."""
+        return Path(out) / "runs" / self.results_file(out).stem
+
+
+def _cpu(task, model, label, epochs=None):
+    return Row(task, model, label, epochs)
+
+
+PLANS: dict[str, tuple[Row, ...]] = {
+    "cpu": (
+        _cpu("darcy85", "unet", "cpu-e30", 30),
+        _cpu("darcy85", "mg-tfno", "cpu-e30", 30),
+        _cpu("ns-1e-3-n200", "unet", "cpu-e50", 50),
+        _cpu("ns-1e-3-n200", "fno3d", "cpu-e50", 50),
+        _cpu("darcy85", "tfno", "cpu-e30", 30),
+        _cpu("darcy85", "mgno", "cpu-e30", 30),
+        _cpu("darcy85", "deeponet", "cpu-e100", 100),
+        _cpu("darcy85", "pod-deeponet", "cpu-full"),
+        _cpu("burgers", "fno", "cpu-e60", 60),
+        _cpu("burgers", "unet", "cpu-e20-d8", 20),
+        _cpu("burgers", "deeponet", "cpu-full"),
+        _cpu("burgers", "pod-deeponet", "cpu-full"),
+        _cpu("burgers-1e-3", "deeponet", "cpu-full"),
+        _cpu("burgers-1e-3", "pod-deeponet", "cpu-full"),
+        _cpu("ns-1e-3-n200", "fno", "cpu-e50", 50),
+        _cpu("burgers-1e-3", "fno", "cpu-full"),
+        _cpu("darcy85", "fno", "cpu-full"),
+    ),
+    "gpu": tuple(Row(t, m, "gpu-full") for t, m in (
+        ("darcy85", "fno"), ("darcy85", "tfno"), ("darcy85", "mg-tfno"), ("darcy85", "mgno"), ("darcy85", "unet"),
+        ("darcy85", "deeponet"), ("darcy85", "pod-deeponet"), ("burgers", "fno"), ("burgers", "unet"),
+        ("burgers-1e-3", "fno"), ("ns-1e-3", "fno"), ("ns-1e-3", "fno3d"), ("ns-1e-3", "unet"))),
+}
+
+
+def get_plan(name: str) -> tuple[Row, ...]:
+    """The rows of plan ``name`` (one of :data:`PLANS`)."""
+    if name not in PLANS:
+        raise ValueError(f"plan must be one of {', '.join(sorted(PLANS))}; got {name!r}")
+    return PLANS[name]
+
+
+def row_command(row: Row, *, out, data_dir, device=None) -> list[str]:
+    """The ``python -m sciml bench run`` command line that trains (or continues) ``row``."""
+    cmd = [sys.executable, "-m", "sciml", "bench", "run", "--task", row.task, "--model", row.model,
+           "--label", row.label, "--out", str(out), "--data-dir", str(data_dir), "--resume", "--no-progress"]
+    if row.epochs is not None:
+        cmd += ["--epochs", str(row.epochs)]
+    if device is not None:
+        cmd += ["--device", str(device)]
+    return cmd + list(row.args)
+
+
+_DATA = ("from sciml.bench.runner import ensure_data; from sciml.bench.tasks import get_task; "
+         "ensure_data(get_task({task!r}), None, {data_dir!r}, workers={workers}, progress=False)")
+
+
+def _interrupt(proc: subprocess.Popen, grace: float = 120.0) -> int:
+    """SIGINT (the run keeps its checkpoints), then SIGKILL if it has not ended within ``grace`` s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()
+
+
+def run_plan(plan, *, out, data_dir, device=None, minutes: float | None = None, jobs: int = 1,
+             threads: int | None = None, workers: int | None = None, only=None, stop=None, log=print,
+             poll: float = 1.0) -> dict[str, str]:
+    """Generate the data and train the rows of ``plan`` that ``out`` does not hold yet.
+
+    Parameters
+    ----------
+    plan : str or sequence of Row
+        A name in :data:`PLANS` or the rows themselves.
+    out, data_dir : path
+        Results folder (JSONs, figures, ``runs/`` with the checkpoints) and data folder; keep both
+        to continue the plan later.
+    device : str, optional
+        ``"cuda"`` for a GPU (default: CUDA when available, as ``sciml bench run``).
+    minutes : float, optional
+        Deadline from now, checked against the clock every ``poll`` seconds; at the deadline the
+        running rows are interrupted (their checkpoints stay) and no other row starts.
+    jobs : int
+        Rows trained at once. threads : torch threads per row (default: CPU cores // jobs).
+    workers : int, optional
+        Processes for data generation (default: the CPU cores).
+    only : sequence of str, optional
+        Keep the rows whose ``task/model/label`` name starts with one of these.
+    stop : callable, optional
+        ``stop(row, run_dir) -> bool``, polled with the deadline: True interrupts that row.
+
+    Returns
+    -------
+    dict
+        ``row name -> status``: ``done`` (written now), ``skipped`` (written before), ``interrupted``
+        (checkpoint kept), ``not started``, ``refused`` (exit 2, e.g. locked by another process) or
+        ``failed (exit N)``.
+
+    Examples
+    --------
+    >>> from sciml.bench.plans import get_plan
+    >>> [r.name for r in get_plan("gpu")][:2]
+    ['darcy85/fno/gpu-full', 'darcy85/tfno/gpu-full']
+    """
+    from .._util.validation import check_int
+
+    rows = list(get_plan(plan) if isinstance(plan, str) else plan)
+    if only:
+        rows = [r for r in rows if any(r.name.startswith(o) for o in only)]
+        if not rows:
+            raise ValueError(f"no row of the plan matches {', '.join(only)}")
+    jobs = check_int(jobs, "jobs", min=1)
+    cores = os.cpu_count() or 1
+    threads = check_int(threads if threads is not None else max(1, cores // jobs), "threads", min=1)
+    workers = check_int(workers if workers is not None else cores, "workers", min=1)
+    if minutes is not None and not minutes > 0:
+        raise ValueError(f"minutes must be a positive number, got {minutes!r}")
+    out, data_dir = Path(out), Path(data_dir)
+    deadline = None if minutes is None else time.monotonic() + 60.0 * minutes
+    expired = (lambda: False) if deadline is None else (lambda: time.monotonic() >= deadline)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
+
+    status = {r.name: "skipped" for r in rows if r.results_file(out).exists()}
+    todo = [r for r in rows if r.name not in status]
+    from .tasks import get_task
+
+    for task in dict.fromkeys(r.task for r in todo):  # the data first, all cores on it, in plan order
+        if (data_dir / get_task(task).data_filename()).exists():
+            continue  # complete: generation renames its finished file into place
+        if expired():
+            break
+        log(f"data for {task} (workers {workers})")
+        proc = subprocess.Popen([sys.executable, "-c", _DATA.format(task=task, data_dir=str(data_dir),
+                                                                     workers=workers)], env=env)
+        while proc.poll() is None and not expired():
+            time.sleep(poll)
+        if _interrupt(proc) != 0:
+            for r in todo:
+                if r.task == task:
+                    status[r.name] = "not started" if expired() else f"failed (data, exit {proc.returncode})"
+    todo = [r for r in todo if r.name not in status]
+    running: dict[str, tuple[Row, subprocess.Popen]] = {}
+    try:
+        _train(todo, running, status, jobs, expired, stop, out, data_dir, device, env, log, poll)
+    finally:  # an exception here (Ctrl-C) must not leave rows training unseen: stop them, checkpoints kept
+        for name, (_, proc) in running.items():
+            _interrupt(proc)
+            status[name] = "interrupted"
+    return {r.name: status.get(r.name, "not started") for r in rows}
+
+
+def _train(todo, running, status, jobs, expired, stop, out, data_dir, device, env, log, poll):
+    while todo or running:
+        while todo and len(running) < jobs and not expired():
+            row = todo.pop(0)
+            log(f"start {row.name}")
+            running[row.name] = (row, subprocess.Popen(row_command(row, out=out, data_dir=data_dir, device=device),
+                                                       env=env))
+        if not running:
+            break
+        time.sleep(poll)
+        for name, (row, proc) in list(running.items()):
+            if proc.poll() is None and (expired() or (stop is not None and stop(row, row.run_dir(out)))):
+                _interrupt(proc)
+                status[name] = "interrupted"
+            elif proc.poll() is not None:
+                code = proc.returncode
+                status[name] = {0: "done", 2: "refused", 130: "interrupted"}.get(code, f"failed (exit {code})")
+            else:
+                continue
+            del running[name]
+            log(f"{status[name]}: {name}")

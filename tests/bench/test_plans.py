@@ -1,0 +1,109 @@
+import json
+import shutil
+import time
+
+import pytest
+
+from sciml.bench.plans import PLANS, Row, get_plan, row_command, run_plan
+from sciml.bench.tasks import get_task
+from sciml.cli import main
+from sciml.datasets import generate
+
+TINY = ("--n-train", "10", "--n-test", "4", "--modes", "2", "--width", "4", "--layers", "1",
+        "--model-arg", "domain_padding=0.0")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    # a small Darcy store under the darcy85 task's file name: the rows read it as the task's data
+    d = tmp_path_factory.mktemp("plan_data")
+    generate("darcy", 14, seed=0, out=d / get_task("darcy85").data_filename(), resolution=16, subsample=1,
+             progress=False)
+    return d
+
+
+def _after_first_checkpoint(name):
+    def stop(row, run_dir):
+        if row.label != name:
+            return False
+        t0 = time.monotonic()
+        while not (run_dir / "checkpoints" / "last" / "state.pt").exists():
+            if time.monotonic() - t0 > 120:
+                raise AssertionError(f"no checkpoint from {row.name}")
+            time.sleep(0.001)
+        return True
+    return stop
+
+
+def test_plan_interrupts_resumes_and_skips(data_dir, tmp_path):
+    long = Row("darcy85", "fno", "long", 40, TINY)
+    short = Row("darcy85", "fno", "short", 2, TINY)
+    out, ref = tmp_path / "out", tmp_path / "ref"
+    kw = dict(data_dir=data_dir, device="cpu", threads=1, workers=1, log=lambda m: None, poll=0.01)
+
+    first = run_plan([long, short], out=out, stop=_after_first_checkpoint("long"), **kw)
+    assert first == {long.name: "interrupted", short.name: "done"}
+    assert not long.results_file(out).exists() and short.results_file(out).exists()
+    assert (out / "runs" / long.results_file(out).stem / "checkpoints" / "last").is_dir()
+    written = short.results_file(out).stat().st_mtime_ns
+
+    second = run_plan([long, short], out=out, **kw)
+    assert second == {long.name: "done", short.name: "skipped"}
+    assert short.results_file(out).stat().st_mtime_ns == written  # a written row is not trained again
+
+    # the interrupted-then-continued row ends where an uninterrupted one does (same code path: to the bit)
+    assert run_plan([long], out=ref, **kw) == {long.name: "done"}
+    got, want = (json.loads(long.results_file(d).read_text()) for d in (out, ref))
+    assert got["epochs"] == want["epochs"] == 40
+    assert got["test_rel_l2"] == want["test_rel_l2"] and got["train_rel_l2"] == want["train_rel_l2"]
+    assert [h["train_loss"] for h in got["history"]] == [h["train_loss"] for h in want["history"]]
+
+
+def test_deadline_starts_nothing_after_it_and_only_filters(data_dir, tmp_path):
+    rows = [Row("darcy85", "fno", "a", 1, TINY), Row("darcy85", "fno", "b", 1, TINY)]
+    kw = dict(data_dir=data_dir, device="cpu", threads=1, workers=1, log=lambda m: None, poll=0.01)
+    status = run_plan(rows, out=tmp_path, minutes=1e-6, **kw)
+    assert status == {r.name: "not started" for r in rows}
+    assert not list(tmp_path.glob("*.json"))
+    assert run_plan(rows, out=tmp_path, only=["darcy85/fno/b"], **kw) == {"darcy85/fno/b": "done"}
+    with pytest.raises(ValueError, match="no row of the plan matches"):
+        run_plan(rows, out=tmp_path, only=["burgers"], **kw)
+
+
+def test_plans_name_registered_tasks_and_models():
+    from sciml.operators import MODELS
+
+    for name, rows in PLANS.items():
+        assert len({r.name for r in rows}) == len(rows), name
+        for r in rows:
+            task = get_task(r.task)
+            assert r.model in MODELS or r.model in task.models, r.name
+            if r.epochs is not None:
+                assert 0 < r.epochs <= task.train["epochs"], r.name
+    assert get_plan("gpu")[0].name == "darcy85/fno/gpu-full"  # the row a CPU cannot finish comes first
+    assert {r.task for r in get_plan("gpu")} == {"darcy85", "burgers", "burgers-1e-3", "ns-1e-3"}
+    cmd = row_command(get_plan("cpu")[0], out="o", data_dir="d", device="cuda")
+    assert cmd[-4:] == ["--epochs", "30", "--device", "cuda"] and "--resume" in cmd
+    with pytest.raises(ValueError, match="plan must be one of"):
+        get_plan("tpu")
+
+
+def test_plan_cli_lists_rows_and_refuses_bad_input(data_dir, tmp_path, capsys):
+    shutil.copytree(data_dir, tmp_path / "d")
+    assert main(["bench", "plan", "cpu", "--list", "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(get_plan("cpu")) and all(line.rstrip().endswith("to do") for line in lines)
+    assert main(["bench", "plan", "tpu", "--out", str(tmp_path)]) == 2
+    assert "plan must be one of" in capsys.readouterr().err
+    assert main(["bench", "plan", "cpu", "--jobs", "0", "--out", str(tmp_path)]) == 2
+
+
+def test_a_row_that_fails_is_a_fault_exit_1_and_a_refused_row_is_named(data_dir, tmp_path, capsys, monkeypatch):
+    bad = Row("darcy85", "fno", "bad", 1, TINY + ("--model-arg", "no_such_argument=1"))
+    kw = dict(data_dir=data_dir, device="cpu", threads=1, workers=1, log=lambda m: None, poll=0.01)
+    assert run_plan([bad], out=tmp_path, **kw) == {bad.name: "refused"}  # the run's own exit 2
+    import sciml.bench.plans as plans
+
+    monkeypatch.setattr(plans, "run_plan", lambda rows, **k: {r.name: "failed (exit 1)" for r in rows[:1]})
+    assert main(["bench", "plan", "cpu", "--out", str(tmp_path / "o"), "--data-dir", str(data_dir)]) == 1
+    assert capsys.readouterr().err.strip() == "sciml: error: rows failed: darcy85/unet/cpu-e30"
