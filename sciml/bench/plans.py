@@ -1,9 +1,10 @@
 """Plans: the leaderboard's rows as one resumable queue, for a CPU or a GPU.
 
 A plan lists the rows of the board (task, model, label, training length). :func:`run_plan`
-generates the data each task needs, then trains the rows that have no results JSON yet, each
-in its own process (``sciml bench run ... --resume``), ``jobs`` at a time. A row already written
-is skipped; a row that was interrupted continues from its last per-epoch checkpoint, to the
+trains the rows that have no results JSON yet, in plan order, each in its own process
+(``sciml bench run ... --resume``), ``jobs`` at a time, making each task's data just before its
+first row (``sciml bench run --data-only``). A row already written is skipped; a row that was
+interrupted continues from its last per-epoch checkpoint, to the
 result an uninterrupted run gives. A deadline (``minutes``) is checked against the clock while
 the queue runs: the rows still training are interrupted (SIGINT; their checkpoints stay) and the
 rest wait for the next call of the same command. So a plan of many hours runs across sessions,
@@ -29,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Row", "PLANS", "get_plan", "run_plan", "row_command"]
+__all__ = ["Row", "PLANS", "get_plan", "run_plan", "row_command", "data_command"]
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,10 @@ def row_command(row: Row, *, out, data_dir, device=None) -> list[str]:
     return cmd + list(row.args)
 
 
-_DATA = ("from sciml.bench.runner import ensure_data; from sciml.bench.tasks import get_task; "
-         "ensure_data(get_task({task!r}), None, {data_dir!r}, workers={workers}, progress=False)")
+def data_command(task: str, *, data_dir, workers: int = 1) -> list[str]:
+    """The ``python -m sciml bench run --data-only`` command line that makes (or completes) a task's data."""
+    return [sys.executable, "-m", "sciml", "bench", "run", "--task", task, "--data-dir", str(data_dir),
+            "--workers", str(workers), "--data-only", "--no-progress"]
 
 
 def _interrupt(proc: subprocess.Popen, grace: float = 120.0) -> int:
@@ -179,52 +182,77 @@ def run_plan(plan, *, out, data_dir, device=None, minutes: float | None = None, 
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
 
     status = {r.name: "skipped" for r in rows if r.results_file(out).exists()}
-    todo = [r for r in rows if r.name not in status]
-    from .tasks import get_task
-
-    for task in dict.fromkeys(r.task for r in todo):  # the data first, all cores on it, in plan order
-        if (data_dir / get_task(task).data_filename()).exists():
-            continue  # complete: generation renames its finished file into place
-        if expired():
-            break
-        log(f"data for {task} (workers {workers})")
-        proc = subprocess.Popen([sys.executable, "-c", _DATA.format(task=task, data_dir=str(data_dir),
-                                                                     workers=workers)], env=env)
-        while proc.poll() is None and not expired():
-            time.sleep(poll)
-        if _interrupt(proc) != 0:
-            for r in todo:
-                if r.task == task:
-                    status[r.name] = "not started" if expired() else f"failed (data, exit {proc.returncode})"
-    todo = [r for r in todo if r.name not in status]
-    running: dict[str, tuple[Row, subprocess.Popen]] = {}
+    queue = _Queue([r for r in rows if r.name not in status], status, jobs, workers, expired, stop, out, data_dir,
+                   device, env, log)
     try:
-        _train(todo, running, status, jobs, expired, stop, out, data_dir, device, env, log, poll)
-    finally:  # an exception here (Ctrl-C) must not leave rows training unseen: stop them, checkpoints kept
-        for name, (_, proc) in running.items():
-            _interrupt(proc)
-            status[name] = "interrupted"
+        while queue.step():
+            time.sleep(poll)
+    finally:  # an exception here (Ctrl-C) must not leave processes running unseen: stop them, checkpoints kept
+        queue.interrupt_all()
     return {r.name: status.get(r.name, "not started") for r in rows}
 
 
-def _train(todo, running, status, jobs, expired, stop, out, data_dir, device, env, log, poll):
-    while todo or running:
-        while todo and len(running) < jobs and not expired():
-            row = todo.pop(0)
-            log(f"start {row.name}")
-            running[row.name] = (row, subprocess.Popen(row_command(row, out=out, data_dir=data_dir, device=device),
-                                                       env=env))
-        if not running:
-            break
-        time.sleep(poll)
-        for name, (row, proc) in list(running.items()):
-            if proc.poll() is None and (expired() or (stop is not None and stop(row, row.run_dir(out)))):
-                _interrupt(proc)
-                status[name] = "interrupted"
-            elif proc.poll() is not None:
-                code = proc.returncode
-                status[name] = {0: "done", 2: "refused", 130: "interrupted"}.get(code, f"failed (exit {code})")
-            else:
+class _Queue:
+    """The processes of a plan: each task's data just before its first row, then its rows, ``jobs`` at a time.
+
+    Data is made when a task's first row is due, not all up front, so a deadline spends its time
+    on the rows in plan order (a GPU plan does not wait for Navier-Stokes data to train darcy85).
+    A data process holds one of the ``jobs`` slots and gates its task's rows until it ends.
+    """
+
+    def __init__(self, todo, status, jobs, workers, expired, stop, out, data_dir, device, env, log):
+        from .tasks import get_task
+
+        self.todo, self.status, self.jobs, self.workers = list(todo), status, jobs, workers
+        self.expired, self.stop, self.out, self.data_dir, self.device, self.env, self.log = (
+            expired, stop, out, data_dir, device, env, log)
+        self.data_file = {t: data_dir / get_task(t).data_filename() for t in {r.task for r in self.todo}}
+        self.running: dict[str, tuple[Row | None, subprocess.Popen]] = {}  # row name or "data:<task>"
+
+    def _start(self):
+        while self.todo and len(self.running) < self.jobs and not self.expired():
+            row = self.todo[0]
+            if not self.data_file[row.task].exists():  # complete files only: generation renames into place
+                key = f"data:{row.task}"
+                if key not in self.running:
+                    self.log(f"data for {row.task} (workers {self.workers})")
+                    cmd = data_command(row.task, data_dir=self.data_dir, workers=self.workers)
+                    self.running[key] = (None, subprocess.Popen(cmd, env=self.env))
+                return  # the next rows wait for this task's data (plan order is kept)
+            self.todo.pop(0)
+            self.log(f"start {row.name}")
+            cmd = row_command(row, out=self.out, data_dir=self.data_dir, device=self.device)
+            self.running[row.name] = (row, subprocess.Popen(cmd, env=self.env))
+
+    def step(self) -> bool:
+        """Start what may start, collect what ended; False when nothing is left to wait for."""
+        self._start()
+        if not self.running:
+            return False
+        for key, (row, proc) in list(self.running.items()):
+            ended = proc.poll() is not None
+            stopped = not ended and (self.expired() or (row is not None and self.stop is not None
+                                                        and self.stop(row, row.run_dir(self.out))))
+            if not (ended or stopped):
                 continue
-            del running[name]
-            log(f"{status[name]}: {name}")
+            code = _interrupt(proc) if stopped else proc.returncode
+            del self.running[key]
+            if row is None:  # a data process: its rows start next, or fail with it
+                task = key.split(":", 1)[1]
+                if code != 0 and not self.expired():
+                    for r in [r for r in self.todo if r.task == task]:
+                        self.status[r.name] = f"failed (data, exit {code})"
+                        self.todo.remove(r)
+                self.log(f"data for {task}: {'ready' if code == 0 else f'exit {code}'}")
+                continue
+            self.status[key] = "interrupted" if stopped else {0: "done", 2: "refused", 130: "interrupted"}.get(
+                code, f"failed (exit {code})")
+            self.log(f"{self.status[key]}: {key}")
+        return True
+
+    def interrupt_all(self):
+        for key, (row, proc) in list(self.running.items()):
+            _interrupt(proc)
+            if row is not None:
+                self.status[key] = "interrupted"
+        self.running.clear()

@@ -28,6 +28,8 @@ def add_parser(subparsers, argv=()):
                                             "(fno3d on the NS tasks)")
     r.add_argument("--resume", action="store_true",
                    help="continue this label's run from its last checkpoint (same result as an uninterrupted run)")
+    r.add_argument("--data-only", action="store_true",
+                   help="generate (or complete) the task's data file and stop; --model and training flags are unused")
     r.set_defaults(func=run_task)
     t = sub.add_parser("table", help="render the leaderboard (markdown + png) from results JSON files")
     t.add_argument("results", help="results directory")
@@ -62,6 +64,13 @@ def run_task(args):
     from ._core import options_named
 
     task = get_task(args.task)
+    if args.data_only:
+        from ..bench.runner import ensure_data
+
+        path = ensure_data(task, args.data, args.data_dir, workers=args.workers,
+                           progress=not args.no_progress and sys.stderr.isatty())
+        print(f"data for {task.name}: {path}")
+        return 0
     out = check_output(args.out, name="--out", inputs=[args.data], directory=True, exist_ok=True)
     cfg = parse_model_args(args.model_arg)
     for key in ("modes", "width", "layers"):

@@ -93,6 +93,9 @@ def test_plan_cli_lists_rows_and_refuses_bad_input(data_dir, tmp_path, capsys):
     assert main(["bench", "plan", "cpu", "--list", "--out", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(get_plan("cpu")) and all(line.rstrip().endswith("to do") for line in lines)
+    assert main(["bench", "run", "--task", "darcy85", "--data-dir", str(tmp_path / "d"), "--data-only"]) == 0
+    made = tmp_path / "d" / get_task("darcy85").data_filename()
+    assert capsys.readouterr().out.strip() == f"data for darcy85: {made}"
     assert main(["bench", "plan", "tpu", "--out", str(tmp_path)]) == 2
     assert "plan must be one of" in capsys.readouterr().err
     assert main(["bench", "plan", "cpu", "--jobs", "0", "--out", str(tmp_path)]) == 2
@@ -102,6 +105,12 @@ def test_a_row_that_fails_is_a_fault_exit_1_and_a_refused_row_is_named(data_dir,
     bad = Row("darcy85", "fno", "bad", 1, TINY + ("--model-arg", "no_such_argument=1"))
     kw = dict(data_dir=data_dir, device="cpu", threads=1, workers=1, log=lambda m: None, poll=0.01)
     assert run_plan([bad], out=tmp_path, **kw) == {bad.name: "refused"}  # the run's own exit 2
+    # data that cannot be made fails its task's rows (here the data folder is a file), not the others
+    blocked = tmp_path / "not_a_folder"
+    blocked.write_text("")
+    kw["data_dir"] = blocked
+    status = run_plan([Row("burgers", "fno", "x", 1), Row("burgers", "unet", "y", 1)], out=tmp_path, **kw)
+    assert set(status.values()) == {"failed (data, exit 2)"}, status  # the data command's one-line refusal
     import sciml.bench.plans as plans
 
     monkeypatch.setattr(plans, "run_plan", lambda rows, **k: {r.name: "failed (exit 1)" for r in rows[:1]})
