@@ -156,7 +156,9 @@ def _markdown(rows, results_dir: Path, out: Path | None) -> str:
              "such rows are not comparable with the published figures, which follow the full recipe. It also "
              "names where a task itself is smaller than the published setting (a CPU protocol).", ""]
     if out is not None:
-        lines += [f"Regenerate: `sciml bench table {results_dir.as_posix()} --out {out.as_posix()} --overwrite`", ""]
+        lines += [f"Regenerate: `sciml bench table {results_dir.as_posix()} --out {out.as_posix()} --overwrite`. "
+                  "Train the rows again: `sciml bench plan cpu --out results` (the CPU protocols; `gpu`: every "
+                  "full recipe), resumable, `--list` shows what is left.", ""]
         figs = figure_paths(out, rows)
         names = ["test error per run", "error vs parameters", "error vs training time", "rollout error per step"]
         lines += [" · ".join(f"[{n}]({p.name})" for n, p in zip(names, figs)), ""]
