@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import math
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["check_int", "check_float", "check_choice", "check_finite", "check_bool", "argtype",
+__all__ = ["check_int", "check_int_tuple", "check_float", "check_choice", "check_finite", "check_bool", "argtype",
            "positive_int", "nonnegative_int", "positive_float", "nonnegative_float"]
 
 
@@ -54,6 +55,38 @@ def check_int(value, name: str, *, min=None, max=None) -> int:
         what = "an integer " + rng if rng.startswith(("in", "<", ">")) else "a " + rng + " integer"
         raise ValueError(f"{name} must be {what}, got {value}")
     return value
+
+
+def check_int_tuple(value, name: str, *, min=None, length: int | None = None) -> tuple[int, ...]:
+    """``value`` (a sequence of ints, or one int repeated ``length`` times) as a tuple of ints.
+
+    Each entry is checked by :func:`check_int` under the name ``name[i]``; the tuple must not be
+    empty and, when ``length`` is given, must have that many entries. A lone int is refused when
+    ``length`` is None (there is no count to repeat it to).
+
+    Examples
+    --------
+    >>> check_int_tuple((16, 8), "n_modes", min=1)
+    (16, 8)
+    >>> check_int_tuple(2, "pre_smooth", min=1, length=3)
+    (2, 2, 2)
+    >>> check_int_tuple((16, 0), "n_modes", min=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_modes[1] must be a positive integer, got 0
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        if length is None:
+            raise TypeError(f"{name} must be a tuple of integers (one per spatial dimension), got {value!r}")
+        value = (value,) * length
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a tuple of integers, got {type(value).__name__}")
+    out = tuple(value)
+    if not out:
+        raise ValueError(f"{name} must not be empty")
+    if length is not None and len(out) != length:
+        raise ValueError(f"{name} must have {length} entries, got {len(out)}")
+    return tuple(check_int(v, f"{name}[{i}]", min=min) for i, v in enumerate(out))
 
 
 def check_float(value, name: str, *, min=None, max=None, min_open: bool = False, finite: bool = True) -> float:

@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import check_input, check_int, get_activation, int_tuple
+from .._util.validation import check_int, check_int_tuple
+from .layers import check_input, get_activation
 
 __all__ = ["DeepONet", "PODDeepONet"]
 
@@ -73,16 +74,16 @@ class DeepONet(nn.Module):
     def __init__(self, branch_in: int, trunk_in: int = 2, width: int = 128, depth: int = 3, n_basis: int = 64,
                  in_channels: int = 1, out_channels: int = 1, sensor_shape=None, non_linearity: str = "gelu"):
         super().__init__()
-        branch_in = check_int("branch_in", branch_in)
-        trunk_in = check_int("trunk_in", trunk_in)
-        width = check_int("width", width)
-        depth = check_int("depth", depth)
-        n_basis = check_int("n_basis", n_basis)
-        in_channels = check_int("in_channels", in_channels)
-        out_channels = check_int("out_channels", out_channels)
+        branch_in = check_int(branch_in, "branch_in", min=1)
+        trunk_in = check_int(trunk_in, "trunk_in", min=1)
+        width = check_int(width, "width", min=1)
+        depth = check_int(depth, "depth", min=1)
+        n_basis = check_int(n_basis, "n_basis", min=1)
+        in_channels = check_int(in_channels, "in_channels", min=1)
+        out_channels = check_int(out_channels, "out_channels", min=1)
         get_activation(non_linearity)
         if sensor_shape is not None:
-            sensor_shape = int_tuple("sensor_shape", sensor_shape, length=trunk_in)
+            sensor_shape = check_int_tuple(sensor_shape, "sensor_shape", min=1, length=trunk_in)
             if in_channels * math.prod(sensor_shape) != branch_in:
                 raise ValueError(f"branch_in must equal in_channels * prod(sensor_shape) = "
                                  f"{in_channels * math.prod(sensor_shape)}, got {branch_in}")
@@ -144,19 +145,19 @@ class PODDeepONet(nn.Module):
     def __init__(self, branch_in: int, out_shape, n_basis: int = 32, width: int = 128, depth: int = 3,
                  in_channels: int = 1, out_channels: int = 1, sensor_shape=None, non_linearity: str = "gelu"):
         super().__init__()
-        branch_in = check_int("branch_in", branch_in)
-        out_shape = int_tuple("out_shape", out_shape)
-        n_basis = check_int("n_basis", n_basis)
-        width = check_int("width", width)
-        depth = check_int("depth", depth)
-        in_channels = check_int("in_channels", in_channels)
-        out_channels = check_int("out_channels", out_channels)
+        branch_in = check_int(branch_in, "branch_in", min=1)
+        out_shape = check_int_tuple(out_shape, "out_shape", min=1)
+        n_basis = check_int(n_basis, "n_basis", min=1)
+        width = check_int(width, "width", min=1)
+        depth = check_int(depth, "depth", min=1)
+        in_channels = check_int(in_channels, "in_channels", min=1)
+        out_channels = check_int(out_channels, "out_channels", min=1)
         get_activation(non_linearity)
         n_points = math.prod(out_shape)
         if n_basis > n_points:
             raise ValueError(f"n_basis must be <= the number of output points {n_points}, got {n_basis}")
         if sensor_shape is not None:
-            sensor_shape = int_tuple("sensor_shape", sensor_shape, length=len(out_shape))
+            sensor_shape = check_int_tuple(sensor_shape, "sensor_shape", min=1, length=len(out_shape))
             if in_channels * math.prod(sensor_shape) != branch_in:
                 raise ValueError(f"branch_in must equal in_channels * prod(sensor_shape) = "
                                  f"{in_channels * math.prod(sensor_shape)}, got {branch_in}")

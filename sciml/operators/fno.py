@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._util.validation import check_choice, check_float, check_int, check_int_tuple
 from . import layers as _layers
 from .layers import (
     ChannelMLP,
@@ -25,12 +26,8 @@ from .layers import (
     SoftGating,
     _Identity,
     add_skip,
-    check_choice,
-    check_float,
     check_input,
-    check_int,
     get_activation,
-    int_tuple,
     make_norm,
     make_skip,
 )
@@ -159,32 +156,31 @@ class FNO(nn.Module):
                  skip: str = "linear", channel_mlp_expansion: float | None = 0.5,
                  channel_mlp_skip: str = "soft-gating", factorization: str | None = None, rank=0.5):
         super().__init__()
-        in_channels = check_int("in_channels", in_channels)
-        out_channels = check_int("out_channels", out_channels)
-        n_modes = int_tuple("n_modes", n_modes)
+        in_channels = check_int(in_channels, "in_channels", min=1)
+        out_channels = check_int(out_channels, "out_channels", min=1)
+        n_modes = check_int_tuple(n_modes, "n_modes", min=1)
         ndim = len(n_modes)
-        hidden_channels = check_int("hidden_channels", hidden_channels)
-        n_layers = check_int("n_layers", n_layers)
+        hidden_channels = check_int(hidden_channels, "hidden_channels", min=1)
+        n_layers = check_int(n_layers, "n_layers", min=1)
         if lifting_channels is not None:
-            lifting_channels = check_int("lifting_channels", lifting_channels, minimum=0)
+            lifting_channels = check_int(lifting_channels, "lifting_channels", min=0)
         if projection_channels is not None:
-            projection_channels = check_int("projection_channels", projection_channels, minimum=0)
-        check_choice("positional_embedding", positional_embedding, (None, "grid", "periodic-grid", "neuralop-grid"))
+            projection_channels = check_int(projection_channels, "projection_channels", min=0)
+        check_choice(positional_embedding, "positional_embedding", (None, "grid", "periodic-grid", "neuralop-grid"))
         if isinstance(domain_padding, (list, tuple)):
             if len(domain_padding) != ndim:
                 raise ValueError(f"domain_padding must have {ndim} entries (one per axis), got {len(domain_padding)}")
-            domain_padding = [check_float("domain_padding", p, minimum=0.0, maximum=1.0) for p in domain_padding]
+            domain_padding = [check_float(p, "domain_padding", min=0, max=1) for p in domain_padding]
         else:
-            domain_padding = check_float("domain_padding", domain_padding, minimum=0.0, maximum=1.0)
-        check_choice("domain_padding_mode", domain_padding_mode, ("one-sided", "symmetric"))
+            domain_padding = check_float(domain_padding, "domain_padding", min=0, max=1)
+        check_choice(domain_padding_mode, "domain_padding_mode", ("one-sided", "symmetric"))
         get_activation(non_linearity)
-        check_choice("norm", norm, (None, "group", "instance"))
-        check_choice("skip", skip, ("linear", "soft-gating", "identity"))
+        check_choice(norm, "norm", (None, "group", "instance"))
+        check_choice(skip, "skip", ("linear", "soft-gating", "identity"))
         if channel_mlp_expansion is not None:
-            channel_mlp_expansion = check_float("channel_mlp_expansion", channel_mlp_expansion, minimum=0.0,
-                                                open_min=True)
-        check_choice("channel_mlp_skip", channel_mlp_skip, ("linear", "soft-gating", "identity"))
-        check_choice("factorization", factorization, FACTORIZATIONS)
+            channel_mlp_expansion = check_float(channel_mlp_expansion, "channel_mlp_expansion", min=0, min_open=True)
+        check_choice(channel_mlp_skip, "channel_mlp_skip", ("linear", "soft-gating", "identity"))
+        check_choice(factorization, "factorization", FACTORIZATIONS)
         if factorization in ("cp", "tucker"):
             check_rank(rank, factorization, ndim + 2)
 

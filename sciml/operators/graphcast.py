@@ -35,9 +35,10 @@ import torch
 from torch import nn
 
 from .._util.extras import require
+from .._util.validation import check_choice, check_float, check_int
 from ..grids import LatLonGrid
 from . import _mesh
-from .layers import check_choice, check_float, check_input, check_int
+from .layers import check_input
 
 __all__ = ["GraphCast", "default_mesh_level", "build_graphs"]
 
@@ -176,12 +177,13 @@ class GraphCast(nn.Module):
                  latent: int = 64, n_layers: int = 8, radius_factor: float = 0.6, lat_order: str = "south_to_north",
                  lon_features: bool = True, residual: bool = False, aggregation: str = "index_add"):
         super().__init__()
-        in_channels, out_channels = check_int("in_channels", in_channels), check_int("out_channels", out_channels)
-        nlat, nlon = check_int("nlat", nlat, minimum=2), check_int("nlon", nlon, minimum=3)
-        latent, n_layers = check_int("latent", latent), check_int("n_layers", n_layers, minimum=0)
-        radius_factor = check_float("radius_factor", radius_factor, minimum=0.0, open_min=True)
-        check_choice("lat_order", lat_order, ("south_to_north", "north_to_south"))
-        check_choice("aggregation", aggregation, AGGREGATIONS)
+        in_channels = check_int(in_channels, "in_channels", min=1)
+        out_channels = check_int(out_channels, "out_channels", min=1)
+        nlat, nlon = check_int(nlat, "nlat", min=2), check_int(nlon, "nlon", min=3)
+        latent, n_layers = check_int(latent, "latent", min=1), check_int(n_layers, "n_layers", min=0)
+        radius_factor = check_float(radius_factor, "radius_factor", min=0, min_open=True)
+        check_choice(lat_order, "lat_order", ("south_to_north", "north_to_south"))
+        check_choice(aggregation, "aggregation", AGGREGATIONS)
         for name, v in (("lon_features", lon_features), ("residual", residual)):
             if not isinstance(v, bool):
                 raise TypeError(f"{name} must be a bool, got {type(v).__name__}")
@@ -189,7 +191,7 @@ class GraphCast(nn.Module):
             raise ValueError(f"residual=True needs in_channels >= out_channels, got {in_channels} < {out_channels}")
         if mesh_level is None:
             mesh_level = default_mesh_level(nlat, nlon, radius_factor)
-        mesh_level = check_int("mesh_level", mesh_level, minimum=0)
+        mesh_level = check_int(mesh_level, "mesh_level", min=0)
         if mesh_level > 7:
             raise ValueError(f"mesh_level must be <= 7 (655,362 vertices), got {mesh_level}")
         if aggregation == "pyg":

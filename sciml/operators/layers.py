@@ -1,7 +1,8 @@
 """Small building blocks shared by the neural operators.
 
 Everything here works on channel-first tensors ``(batch, channels, *spatial)`` of any
-spatial dimension. Argument checks raise ``ValueError``/``TypeError`` naming the argument.
+spatial dimension. Argument checks (the shared :mod:`sciml._util.validation` set) raise
+``ValueError``/``TypeError`` naming the argument.
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .._util.validation import check_choice
 
 __all__ = [
     "ACTIVATIONS",
@@ -65,63 +68,11 @@ ACTIVATIONS = {
 
 
 # ----------------------------------------------------------------------------- checks
-def check_int(name: str, value, *, minimum: int = 1) -> int:
-    """Return ``value`` as int, raising TypeError/ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def check_float(name: str, value, *, minimum: float | None = None, maximum: float | None = None,
-                open_min: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    if minimum is not None and (value < minimum or (open_min and value == minimum)):
-        op = ">" if open_min else ">="
-        raise ValueError(f"{name} must be {op} {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be <= {maximum}, got {value}")
-    return value
-
-
-def check_choice(name: str, value, choices):
-    if value not in choices:
-        allowed = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"{name} must be one of {allowed}; got {value!r}")
-    return value
-
-
-def int_tuple(name: str, value, *, minimum: int = 1, length: int | None = None) -> tuple[int, ...]:
-    """Normalise an int or a sequence of ints to a tuple, checking each entry."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        if length is None:
-            raise TypeError(f"{name} must be a tuple of ints (one per spatial dimension)")
-        value = (value,) * length
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        raise TypeError(f"{name} must be a tuple of ints, got {type(value).__name__}")
-    out = tuple(value)
-    if len(out) == 0:
-        raise ValueError(f"{name} must not be empty")
-    if length is not None and len(out) != length:
-        raise ValueError(f"{name} must have {length} entries, got {len(out)}")
-    for v in out:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise TypeError(f"{name} entries must be ints, got {v!r}")
-        if v < minimum:
-            raise ValueError(f"{name} entries must be >= {minimum}, got {out}")
-    return tuple(int(v) for v in out)
-
-
 def get_activation(name: str):
     """Activation function by name (``gelu``, ``relu``, ``tanh``, ``silu``, ``identity``)."""
     if not isinstance(name, str):
         raise TypeError(f"non_linearity must be a string naming the activation, got {type(name).__name__}")
-    check_choice("non_linearity", name, tuple(ACTIVATIONS))
+    check_choice(name, "non_linearity", tuple(ACTIVATIONS))
     return ACTIVATIONS[name]
 
 
@@ -226,7 +177,7 @@ def add_skip(skip: nn.Module, x: torch.Tensor, y: torch.Tensor, bias: torch.Tens
 
 def make_skip(kind: str, in_channels: int, out_channels: int, ndim: int) -> nn.Module:
     """Skip connection ``"linear"`` (1x1 conv, no bias), ``"soft-gating"`` or ``"identity"``."""
-    check_choice("skip", kind, ("linear", "soft-gating", "identity"))
+    check_choice(kind, "skip", ("linear", "soft-gating", "identity"))
     if kind == "linear":
         return PointwiseLinear(in_channels, out_channels, bias=False)
     if in_channels != out_channels:
@@ -238,7 +189,7 @@ def make_skip(kind: str, in_channels: int, out_channels: int, ndim: int) -> nn.M
 
 def make_norm(kind: str | None, channels: int) -> nn.Module:
     """Normalisation ``None`` (identity), ``"group"`` (GroupNorm with one group) or ``"instance"``."""
-    check_choice("norm", kind, (None, "group", "instance"))
+    check_choice(kind, "norm", (None, "group", "instance"))
     if kind is None:
         return _Identity()
     if kind == "group":
@@ -295,7 +246,7 @@ class DomainPadding(nn.Module):
     def __init__(self, padding: Sequence[float], mode: str = "one-sided"):
         super().__init__()
         self.padding = tuple(float(p) for p in padding)
-        self.mode = check_choice("domain_padding_mode", mode, ("one-sided", "symmetric"))
+        self.mode = check_choice(mode, "domain_padding_mode", ("one-sided", "symmetric"))
 
     def amounts(self, shape) -> list[tuple[int, int]]:
         out = []

@@ -14,8 +14,9 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import nn
 
+from .._util.validation import check_int
 from .fno import TFNO
-from .layers import check_input, check_int
+from .layers import check_input
 from .patching import MultigridPatching2d
 
 __all__ = ["MGTFNO"]
@@ -59,8 +60,8 @@ class MGTFNO(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, n_modes, hidden_channels: int = 32, n_layers: int = 4, *,
                  levels: int = 1, padding_fraction: float = 0.1, padding_mode: str = "replicate", **tfno_kwargs):
         super().__init__()
-        in_channels = check_int("in_channels", in_channels)
-        levels = check_int("levels", levels, minimum=0)
+        in_channels = check_int(in_channels, "in_channels", min=1)
+        levels = check_int(levels, "levels", min=0)
         inner = TFNO(MultigridPatching2d.context_channels(in_channels, levels), out_channels, n_modes,
                      hidden_channels, n_layers, **tfno_kwargs)
         if len(inner.config["n_modes"]) != 2:

@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import PointwiseLinear, check_choice, check_input, check_int, get_activation, int_tuple, make_norm
+from .._util.validation import check_choice, check_int, check_int_tuple
+from .layers import PointwiseLinear, check_input, get_activation, make_norm
 
 __all__ = ["VCycle", "MgNO"]
 
@@ -139,16 +140,16 @@ class MgNO(nn.Module):
                  n_layers: int = 5, pre_smooth=1, post_smooth=0, padding_mode: str = "zeros",
                  non_linearity: str = "gelu", norm: str | None = None, skip: bool = True):
         super().__init__()
-        in_channels = check_int("in_channels", in_channels)
-        out_channels = check_int("out_channels", out_channels)
-        hidden_channels = check_int("hidden_channels", hidden_channels)
-        n_levels = check_int("n_levels", n_levels)
-        n_layers = check_int("n_layers", n_layers, minimum=2)
-        pre = int_tuple("pre_smooth", pre_smooth, minimum=1, length=n_levels)
-        post = int_tuple("post_smooth", post_smooth, minimum=0, length=n_levels)
-        check_choice("padding_mode", padding_mode, ("zeros", "circular"))
+        in_channels = check_int(in_channels, "in_channels", min=1)
+        out_channels = check_int(out_channels, "out_channels", min=1)
+        hidden_channels = check_int(hidden_channels, "hidden_channels", min=1)
+        n_levels = check_int(n_levels, "n_levels", min=1)
+        n_layers = check_int(n_layers, "n_layers", min=2)
+        pre = check_int_tuple(pre_smooth, "pre_smooth", min=1, length=n_levels)
+        post = check_int_tuple(post_smooth, "post_smooth", min=0, length=n_levels)
+        check_choice(padding_mode, "padding_mode", ("zeros", "circular"))
         self.act = get_activation(non_linearity)
-        check_choice("norm", norm, (None, "group", "instance"))
+        check_choice(norm, "norm", (None, "group", "instance"))
         if not isinstance(skip, bool):
             raise TypeError(f"skip must be a bool, got {type(skip).__name__}")
         self.config = dict(in_channels=in_channels, out_channels=out_channels, hidden_channels=hidden_channels,

@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import check_choice, check_float, check_input, check_int
+from .._util.validation import check_choice, check_float, check_int
+from .layers import check_input
 
 __all__ = ["MultigridPatching2d"]
 
@@ -54,14 +55,14 @@ class MultigridPatching2d(nn.Module):
         super().__init__()
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        self.levels = check_int("levels", levels, minimum=0)
-        self.padding_fraction = check_float("padding_fraction", padding_fraction, minimum=0.0, maximum=1.0)
+        self.levels = check_int(levels, "levels", min=0)
+        self.padding_fraction = check_float(padding_fraction, "padding_fraction", min=0, max=1)
         if not isinstance(stitching, bool):
             raise TypeError(f"stitching must be a bool, got {type(stitching).__name__}")
         self.stitching = stitching
-        self.padding_mode = check_choice("padding_mode", padding_mode, ("circular", "replicate", "zeros"))
+        self.padding_mode = check_choice(padding_mode, "padding_mode", ("circular", "replicate", "zeros"))
         if max_patches_per_forward is not None:
-            max_patches_per_forward = check_int("max_patches_per_forward", max_patches_per_forward)
+            max_patches_per_forward = check_int(max_patches_per_forward, "max_patches_per_forward", min=1)
         self.max_patches_per_forward = max_patches_per_forward
         self.model = model
         self.config = dict(levels=self.levels, padding_fraction=self.padding_fraction, stitching=stitching,

@@ -47,14 +47,15 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from .layers import check_choice, check_input, check_int, int_tuple
+from .._util.validation import check_choice, check_int, check_int_tuple
+from .layers import check_input
 from .tensorized import FACTORIZATIONS, make_spectral_weight
 
 __all__ = ["SpectralConv", "IMPLS", "DFT_MAX_KEPT", "set_spectral_impl", "get_spectral_impl", "spectral_impl"]
 
 IMPLS = ("auto", "fft", "dft")
 DFT_MAX_KEPT = 128
-_default_impl = check_choice("SCIML_SPECTRAL_IMPL", os.environ.get("SCIML_SPECTRAL_IMPL", "auto"), IMPLS)
+_default_impl = check_choice(os.environ.get("SCIML_SPECTRAL_IMPL", "auto"), "SCIML_SPECTRAL_IMPL", IMPLS)
 
 
 def get_spectral_impl() -> str:
@@ -72,7 +73,7 @@ def set_spectral_impl(impl: str) -> str:
     >>> _ = set_spectral_impl(old)
     """
     global _default_impl
-    check_choice("impl", impl, IMPLS)
+    check_choice(impl, "impl", IMPLS)
     old, _default_impl = _default_impl, impl
     return old
 
@@ -116,12 +117,12 @@ class SpectralConv(nn.Module):
                  rank=0.5, bias: bool = True, impl: str | None = None):
         super().__init__()
         if impl is not None:
-            check_choice("impl", impl, IMPLS)
+            check_choice(impl, "impl", IMPLS)
         self.impl = impl
-        self.in_channels = check_int("in_channels", in_channels)
-        self.out_channels = check_int("out_channels", out_channels)
-        self.n_modes = int_tuple("n_modes", n_modes)
-        check_choice("factorization", factorization, FACTORIZATIONS)
+        self.in_channels = check_int(in_channels, "in_channels", min=1)
+        self.out_channels = check_int(out_channels, "out_channels", min=1)
+        self.n_modes = check_int_tuple(n_modes, "n_modes", min=1)
+        check_choice(factorization, "factorization", FACTORIZATIONS)
         if factorization in ("cp", "tucker"):
             check_rank(rank, factorization, len(self.n_modes) + 2)
         self.factorization = factorization
@@ -335,6 +336,6 @@ def check_rank(rank, factorization, order):
     if isinstance(rank, (tuple, list)):
         if factorization != "tucker":
             raise ValueError("a tuple rank is only meaningful for factorization='tucker'")
-        int_tuple("rank", tuple(rank), length=order)
+        check_int_tuple(tuple(rank), "rank", min=1, length=order)
         return
     raise TypeError(f"rank must be a float in (0, 1], an int or a tuple of ints, got {type(rank).__name__}")

@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import check_choice, check_input, check_int, get_activation
+from .._util.validation import check_choice, check_int
+from .layers import check_input, get_activation
 
 __all__ = ["UNet"]
 
@@ -117,14 +118,14 @@ class UNet(nn.Module):
                  periodic: bool = False, periodic_dims=None, norm: str | None = "group",
                  non_linearity: str = "gelu", n_dim: int = 2, max_channels: int | None = None):
         super().__init__()
-        n_dim = check_int("n_dim", n_dim)
-        check_choice("n_dim", n_dim, (1, 2))
-        in_channels = check_int("in_channels", in_channels)
-        out_channels = check_int("out_channels", out_channels)
-        base_channels = check_int("base_channels", base_channels)
-        depth = check_int("depth", depth)
+        n_dim = check_int(n_dim, "n_dim", min=1)
+        check_choice(n_dim, "n_dim", (1, 2))
+        in_channels = check_int(in_channels, "in_channels", min=1)
+        out_channels = check_int(out_channels, "out_channels", min=1)
+        base_channels = check_int(base_channels, "base_channels", min=1)
+        depth = check_int(depth, "depth", min=1)
         if max_channels is not None:  # the finest level keeps base_channels
-            max_channels = check_int("max_channels", max_channels, minimum=base_channels)
+            max_channels = check_int(max_channels, "max_channels", min=base_channels)
         if not isinstance(periodic, bool):
             raise TypeError(f"periodic must be a bool, got {type(periodic).__name__}")
         if periodic_dims is None:
@@ -133,10 +134,10 @@ class UNet(nn.Module):
             if isinstance(periodic_dims, int) or not hasattr(periodic_dims, "__iter__"):
                 raise TypeError("periodic_dims must be a tuple such as (-1,) or (-2, -1)")
             periodic_dims = tuple(sorted(set(periodic_dims)))
-            check_choice("periodic_dims", periodic_dims, _PERIODIC_CHOICES if n_dim == 2 else ((), (-1,)))
+            check_choice(periodic_dims, "periodic_dims", _PERIODIC_CHOICES if n_dim == 2 else ((), (-1,)))
             if periodic and periodic_dims != (-2, -1)[-n_dim:]:
                 raise ValueError(f"periodic=True contradicts periodic_dims={periodic_dims}")
-        check_choice("norm", norm, (None, "group", "batch", "instance"))
+        check_choice(norm, "norm", (None, "group", "batch", "instance"))
         act = get_activation(non_linearity)
         self.config = dict(in_channels=in_channels, out_channels=out_channels, base_channels=base_channels,
                            depth=depth, periodic=False, periodic_dims=list(periodic_dims), norm=norm,

@@ -12,15 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .._util.validation import check_int
+
 __all__ = ["LossTerm", "CausalWeighting", "resampling_callback"]
 
 _KINDS = ("pde", "data", "boundary", "initial")
-
-
-def _check_int(v, name, minimum=0):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {v!r}")
-    return int(v)
 
 
 @dataclass
@@ -190,7 +186,7 @@ def resampling_callback(term: LossTerm, sampler: Callable, *, every: int = 1000,
         raise ValueError(f"method must be 'rar' or 'rad', got {method!r}")
     if not isinstance(term, LossTerm):
         raise TypeError("term must be a LossTerm")
-    every = _check_int(every, "every", 1)
+    every = check_int(every, "every", min=1)
     rng = as_rng(rng)
     state = {"last": {}}
 

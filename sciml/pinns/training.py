@@ -31,10 +31,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import nn
 
+from .._util.validation import check_int
 from .terms import CausalWeighting, LossTerm, resampling_callback
 
 __all__ = ["LossTerm", "CausalWeighting", "PINNTrainer", "train_pinn", "TrainResult", "resampling_callback"]
@@ -65,12 +65,6 @@ def _check_loss_scale(v):
         return
     if isinstance(v, (bool, str)) or not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
         raise ValueError(f"loss_scale must be a positive number or 'auto', got {v!r}")
-
-
-def _check_int(v, name, minimum=0):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {v!r}")
-    return int(v)
 
 
 class PINNTrainer:
@@ -125,11 +119,11 @@ class PINNTrainer:
             raise ValueError(f"annealing_alpha must be in (0, 1], got {annealing_alpha}")
         self.model, self.terms = model, terms
         self.adaptive_weights, self.annealing_alpha = adaptive_weights, float(annealing_alpha)
-        self.annealing_every = _check_int(annealing_every, "annealing_every", 1)
+        self.annealing_every = check_int(annealing_every, "annealing_every", min=1)
         self.checkpoint = None if checkpoint is None else os.fspath(checkpoint)
-        self.checkpoint_every = _check_int(checkpoint_every, "checkpoint_every", 1)
+        self.checkpoint_every = check_int(checkpoint_every, "checkpoint_every", min=1)
         self.progress = None if progress is None else bool(progress)
-        self.log_every = _check_int(log_every, "log_every", 1)
+        self.log_every = check_int(log_every, "log_every", min=1)
         if max_seconds is not None and (isinstance(max_seconds, bool) or not isinstance(max_seconds, (int, float))
                                         or not (max_seconds > 0 and math.isfinite(max_seconds))):
             raise ValueError(f"max_seconds must be a positive number or None, got {max_seconds!r}")
@@ -215,12 +209,12 @@ class PINNTrainer:
     def adam(self, iterations: int, lr: float = 1e-3, *, betas=(0.9, 0.999), decay_rate: float = 1.0,
              decay_steps: int = 1000) -> TrainResult:
         """``iterations`` Adam steps; learning rate ``lr * decay_rate ** (step / decay_steps)``."""
-        iterations = _check_int(iterations, "iterations")
+        iterations = check_int(iterations, "iterations", min=0)
         if not (lr > 0 and math.isfinite(lr)):
             raise ValueError(f"lr must be positive, got {lr!r}")
         if not 0 < decay_rate <= 1:
             raise ValueError(f"decay_rate must be in (0, 1], got {decay_rate}")
-        decay_steps = _check_int(decay_steps, "decay_steps", 1)
+        decay_steps = check_int(decay_steps, "decay_steps", min=1)
         if iterations == 0:
             return self.result
         opt = torch.optim.Adam(self._params(), lr=lr, betas=betas)
@@ -279,13 +273,13 @@ class PINNTrainer:
         of 5.2e-7). ``tolerance_change`` then applies to the scaled loss; the history records the
         unscaled one.
         """
-        iterations = _check_int(iterations, "iterations")
-        history_size = _check_int(history_size, "history_size", 1)
-        max_eval_per_iteration = _check_int(max_eval_per_iteration, "max_eval_per_iteration", 1)
+        iterations = check_int(iterations, "iterations", min=0)
+        history_size = check_int(history_size, "history_size", min=1)
+        max_eval_per_iteration = check_int(max_eval_per_iteration, "max_eval_per_iteration", min=1)
         for name, v in (("lr", lr), ("tolerance_grad", tolerance_grad), ("tolerance_change", tolerance_change)):
             if not (v >= 0 and math.isfinite(v)):
                 raise ValueError(f"{name} must be finite and >= 0, got {v!r}")
-        chunk = self.log_every if chunk is None else _check_int(chunk, "chunk", 1)
+        chunk = self.log_every if chunk is None else check_int(chunk, "chunk", min=1)
         _check_loss_scale(loss_scale)
         if iterations == 0:
             return self.result
@@ -353,8 +347,8 @@ class PINNTrainer:
         """
         from .bfgs import DenseBFGS
 
-        iterations = _check_int(iterations, "iterations")
-        chunk = self.log_every if chunk is None else _check_int(chunk, "chunk", 1)
+        iterations = check_int(iterations, "iterations", min=0)
+        chunk = self.log_every if chunk is None else check_int(chunk, "chunk", min=1)
         _check_loss_scale(loss_scale)
         if iterations == 0:
             return self.result

@@ -16,7 +16,8 @@ import numpy as np
 import scipy.special
 import torch
 
-from .exponential import _check_number, _check_record_times, _ExponentialStepper
+from .._util.validation import check_float
+from .exponential import _check_record_times, _ExponentialStepper
 
 __all__ = ["Burgers1D", "burgers_exact", "burgers_grid"]
 
@@ -108,7 +109,7 @@ def burgers_exact(x, t, viscosity: float = 0.01 / np.pi, *, n_nodes: int = 400) 
     x, t: broadcastable arrays (``x`` in ``[-1, 1]``, ``t >= 0``, dimensionless). Returns their
     broadcast shape, float64.
     """
-    nu = _check_number("viscosity", viscosity)
+    nu = check_float(viscosity, "viscosity", min=0, min_open=True)
     if isinstance(n_nodes, bool) or not isinstance(n_nodes, (int, np.integer)) or n_nodes < 8:
         raise ValueError(f"n_nodes must be an integer >= 8, got {n_nodes!r}")
     x = np.asarray(x, dtype=np.float64)

@@ -21,7 +21,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from .._util.validation import check_step_count
+from .._util.validation import check_float, check_step_count
 
 __all__ = ["SCHEMES", "CFL_LIMITS", "DEFAULT_CFL", "MAX_STEPS", "phi_coefficients", "etdrk4_coefficients",
            "etdrk4_step"]
@@ -99,17 +99,6 @@ def etdrk4_step(v, n1, N, c):
     return E * v + c["f1"] * n1 + 2 * c["f2"] * (na + nb) + c["f3"] * nc
 
 
-def _check_number(name, value, *, positive=True, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if positive and value <= 0:
-        raise ValueError(f"{name} must be positive, got {value!r}")
-    return float(value)
-
-
 def _check_resolution(resolution, minimum=4):
     if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)):
         raise TypeError(f"resolution must be an integer, got {type(resolution).__name__}")
@@ -143,15 +132,15 @@ class _ExponentialStepper:
         """Validate and store the arguments every stepper shares; returns the resolution ``n``."""
         n = _check_resolution(resolution)
         self.n = n
-        self.viscosity = _check_number("viscosity", viscosity)
+        self.viscosity = check_float(viscosity, "viscosity", min=0, min_open=True)
         if scheme not in SCHEMES:
             raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
         self.scheme = scheme
-        self.dt = _check_number("dt", dt, allow_none=True)
-        self.cfl = _check_number("cfl", DEFAULT_CFL[scheme] if cfl is None else cfl)
+        self.dt = None if dt is None else check_float(dt, "dt", min=0, min_open=True)
+        self.cfl = check_float(DEFAULT_CFL[scheme] if cfl is None else cfl, "cfl", min=0, min_open=True)
         if self.dt is None and self.cfl > CFL_LIMITS[scheme]:
             raise ValueError(f"cfl must be <= {CFL_LIMITS[scheme]} for scheme {scheme!r}, got {cfl!r}")
-        self.max_dt = _check_number("max_dt", max_dt)
+        self.max_dt = check_float(max_dt, "max_dt", min=0, min_open=True)
         if dtype not in (torch.float64, torch.float32):
             raise TypeError(f"dtype must be torch.float64 or torch.float32, got {dtype!r}")
         self._real_dtype = dtype

@@ -47,7 +47,6 @@ from .exponential import (  # noqa: F401 (re-exported)
     DEFAULT_CFL,
     MAX_STEPS,
     SCHEMES,
-    _check_number,
     _check_record_times,
     _check_resolution,
     _ExponentialStepper,

@@ -14,13 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._util.validation import check_int
+
 __all__ = ["RolloutModel", "SpaceTimeModel", "rollout", "rollout_errors"]
-
-
-def _check_int(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
 
 
 def rollout(model: nn.Module, window: torch.Tensor, n_frames: int, *, step: int = 1,
@@ -31,8 +27,8 @@ def rollout(model: nn.Module, window: torch.Tensor, n_frames: int, *, step: int 
     return ``(B, step * C, *s)``. Returns ``(B, n_frames, C, *s)``. ``detach=True`` cuts
     the gradient between calls (one-step training, cheaper memory).
     """
-    _check_int(n_frames, "n_frames")
-    _check_int(step, "step")
+    n_frames = check_int(n_frames, "n_frames", min=1)
+    step = check_int(step, "step", min=1)
     if window.ndim < 4:
         raise ValueError(f"window must be (batch, time, channels, *spatial), got shape {tuple(window.shape)}")
     b, t_in, c, *spatial = window.shape
@@ -59,8 +55,8 @@ class _TrajectoryModel(nn.Module):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
-        self.t_in = _check_int(t_in, "t_in")
-        self.t_out = _check_int(t_out, "t_out")
+        self.t_in = check_int(t_in, "t_in", min=1)
+        self.t_out = check_int(t_out, "t_out", min=1)
 
     @property
     def config(self) -> dict:
@@ -85,7 +81,7 @@ class RolloutModel(_TrajectoryModel):
 
     def __init__(self, model: nn.Module, t_in: int, t_out: int, step: int = 1, detach: bool = False):
         super().__init__(model, t_in, t_out)
-        self.step = _check_int(step, "step")
+        self.step = check_int(step, "step", min=1)
         self.detach = bool(detach)
 
     @property

@@ -2,6 +2,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -133,6 +134,21 @@ def test_bad_arguments(kwargs, name):
     args.update(kwargs)
     with pytest.raises(ValueError, match=name):
         FNO(**args)
+
+
+def test_numpy_integer_channel_counts_accepted_bools_zero_and_fractions_refused():
+    # channel counts read from numpy arrays or configs (np.int64) are integers; they are stored as int
+    model = FNO(np.int64(2), np.int64(1), (np.int64(4), np.int64(4)), hidden_channels=np.int64(4), n_layers=1)
+    assert model(torch.randn(1, 2, 8, 8)).shape == (1, 1, 8, 8)
+    assert type(model.config["in_channels"]) is int and json.dumps(model.config)
+    with pytest.raises(TypeError, match="in_channels must be an integer, got True"):
+        FNO(True, 1, (4, 4))
+    with pytest.raises(ValueError, match="in_channels must be a positive integer, got 0"):
+        FNO(0, 1, (4, 4))
+    with pytest.raises(TypeError, match="in_channels must be an integer, got 2.5"):
+        FNO(2.5, 1, (4, 4))
+    with pytest.raises(TypeError, match=r"n_modes\[1\] must be an integer, got True"):
+        FNO(1, 1, (4, True))
 
 
 def test_unknown_model_and_bad_input():

@@ -121,7 +121,7 @@ def test_max_channels_caps_the_coarse_levels():
         assert torch.equal(deep(x), clone(x))
     with pytest.raises(ValueError, match="max_channels"):
         UNet(1, 1, max_channels=0)
-    with pytest.raises(ValueError, match="max_channels must be >= 8"):  # below the finest level's width
+    with pytest.raises(ValueError, match="max_channels must be an integer >= 8"):  # below the finest level's width
         UNet(1, 1, base_channels=8, max_channels=4)
 
 

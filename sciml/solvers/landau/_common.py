@@ -1,8 +1,6 @@
 """Shared argument checks and helpers of the Landau solvers (tensors, particles, chunking)."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
@@ -20,13 +18,6 @@ def _check_dim(dim) -> int:
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim not in (2, 3):
         raise ValueError(f"dim must be 2 or 3, got {dim!r}")
     return int(dim)
-
-
-def _check_positive(name, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
-            or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
 
 
 def _check_particles(v, w=None):

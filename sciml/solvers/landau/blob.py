@@ -8,15 +8,15 @@ from collections.abc import Sequence
 
 import torch
 
-from ..._util.validation import check_step_count
-from ._common import _CHUNK_ELEMS, _as_tensor, _check_particles, _check_positive
+from ..._util.validation import check_float, check_step_count
+from ._common import _CHUNK_ELEMS, _as_tensor, _check_particles
 from .diagnostics import moments
 from .kernel import landau_velocity
 
 
 def blob_eps(h: float) -> float:
     """Mollifier variance ``eps = 0.64 h^1.98`` (the choice of Carrillo, Hu, Wang & Wu 2020)."""
-    return 0.64 * _check_positive("h", h) ** 1.98
+    return 0.64 * check_float(h, "h", min=0, min_open=True) ** 1.98
 
 
 
@@ -80,7 +80,7 @@ def blob_entropy(v, w, quad_axis, eps: float) -> torch.Tensor:
     """
     vb, wb, batched = _check_particles(v, w)
     axis = _check_axis(quad_axis, vb)
-    eps = _check_positive("eps", eps)
+    eps = check_float(eps, "eps", min=0, min_open=True)
     _, feps = _blob_field(vb, wb, axis, eps)
     hq = float(axis[1] - axis[0]) ** vb.shape[-1]
     pos = feps > 0
@@ -106,8 +106,8 @@ def check_time(t_end, dt) -> tuple[float, float, int]:
     """``(t_end, dt, steps)`` for a particle run; ValueError (naming the argument) before any work when
     either is not a positive finite number, ``t_end`` is not a multiple of ``dt``, or the run would take
     more than :data:`MAX_STEPS` steps."""
-    t_end = _check_positive("t_end", t_end)
-    dt = _check_positive("dt", dt)
+    t_end = check_float(t_end, "t_end", min=0, min_open=True)
+    dt = check_float(dt, "dt", min=0, min_open=True)
     check_step_count(t_end, dt, max_steps=MAX_STEPS, name="dt")
     nsteps = int(round(t_end / dt))
     if nsteps < 1 or abs(nsteps * dt - t_end) > 1e-9 * max(1.0, t_end):
@@ -153,7 +153,7 @@ def blob_method(v0, w, t_end: float, dt: float, *, eps: float, quad_axis,
     ``momentum_drift`` (max abs).
     """
     vb, wb, batched = _check_particles(v0, w)
-    eps = _check_positive("eps", eps)
+    eps = check_float(eps, "eps", min=0, min_open=True)
     t_end, dt, nsteps = check_time(t_end, dt)
     if scheme not in ("rk4", "euler"):
         raise ValueError(f"scheme must be 'rk4' or 'euler', got {scheme!r}")

@@ -6,7 +6,8 @@ import math
 
 import torch
 
-from ._common import _CHUNK_ELEMS, _as_tensor, _check_particles, _check_positive, _sqdist
+from ..._util.validation import check_float
+from ._common import _CHUNK_ELEMS, _as_tensor, _check_particles, _sqdist
 
 
 def kde_bandwidth(n_eff: float, dim: int, sigma: float = 1.0) -> float:
@@ -31,7 +32,7 @@ def kde_density(points, x, w=None, bandwidth: float | None = None, *, chunk: int
         mean = (wb[0, :, None] * vb[0]).sum(0) / wb[0].sum()
         sigma = math.sqrt(float(((wb[0, :, None] * (vb[0] - mean) ** 2).sum() / wb[0].sum() / vb.shape[-1]).item()))
         bandwidth = kde_bandwidth(n_eff, vb.shape[-1], sigma)
-    bandwidth = _check_positive("bandwidth", bandwidth)
+    bandwidth = check_float(bandwidth, "bandwidth", min=0, min_open=True)
     M = x.shape[0]
     rows = chunk or max(1, _CHUNK_ELEMS // max(1, vb.shape[1] * vb.shape[0]))
     out = torch.empty(vb.shape[0], M, dtype=vb.dtype, device=vb.device)
@@ -44,7 +45,7 @@ def kde_density(points, x, w=None, bandwidth: float | None = None, *, chunk: int
 
 def blob_density(points, w, x, eps: float, *, chunk: int | None = None):
     """Blob reconstruction ``f_eps(x) = sum_j w_j psi_eps(x - v_j)`` (Gaussian of *variance* ``eps``)."""
-    return kde_density(points, x, w, bandwidth=math.sqrt(_check_positive("eps", eps)), chunk=chunk)
+    return kde_density(points, x, w, bandwidth=math.sqrt(check_float(eps, "eps", min=0, min_open=True)), chunk=chunk)
 
 
 def moments(v, w=None) -> dict:

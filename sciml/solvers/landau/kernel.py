@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._common import _CHUNK_ELEMS, _as_tensor, _check_dim, _check_particles, _check_positive
+from ..._util.validation import check_float
+from ._common import _CHUNK_ELEMS, _as_tensor, _check_dim, _check_particles
 
 
 def landau_kernel(z: torch.Tensor, gamma: float = 0.0, C: float = 1.0 / 16, delta: float = 0.0) -> torch.Tensor:
@@ -113,7 +114,7 @@ def velocity_grid(n: int, L: float, dim: int, *, dtype=torch.float64, device=Non
     dim = _check_dim(dim)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"n must be an integer >= 2, got {n!r}")
-    L = _check_positive("L", L)
+    L = check_float(L, "L", min=0, min_open=True)
     h = 2 * L / n
     axis = -L + h * (torch.arange(n, dtype=dtype, device=device) + 0.5)
     mesh = torch.meshgrid(*([axis] * dim), indexing="ij")
@@ -130,7 +131,7 @@ def landau_operator_grid(f, h: float, *, gamma: float = 0.0, C: float = 1.0 / 16
     """
     was_np = not isinstance(f, torch.Tensor)
     ft = _as_tensor(f)
-    h = _check_positive("h", h)
+    h = check_float(h, "h", min=0, min_open=True)
     nd = ft.ndim
     if nd in (2, 3) and len(set(ft.shape)) == 1:
         dim, fb = nd, ft[None]
