@@ -24,12 +24,14 @@ def test_v0_operator_checkpoint_loads_and_predicts_the_same():
     from sciml.operators import layers, spectral
 
     model = load_model(V0 / "operator")
-    # bit-identical on the code path the fixture was written with (FFT spectral path, unfused blocks);
-    # the default (DFT) path is another path: the same map to float32 rounding
+    # the code path the fixture was written with (FFT spectral path, unfused blocks) agrees to float32
+    # rounding, not to the bit: another CPU picks other FFT / matrix-product kernels (the fixture was
+    # written on an AVX2 machine; on an AVX-512 one 41 of 128 outputs differ, by at most 2.4e-7, 3e-6
+    # relative); the default (DFT) path is another path: the same map to the same float32 tolerance
     old = spectral.set_spectral_impl("fft"), layers.set_fused(False)
     try:
         with torch.no_grad():
-            torch.testing.assert_close(model(_npy("operator_input")), _npy("operator_output"), rtol=0, atol=0)
+            torch.testing.assert_close(model(_npy("operator_input")), _npy("operator_output"), rtol=1e-5, atol=1e-6)
     finally:
         spectral.set_spectral_impl(old[0])
         layers.set_fused(old[1])
