@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import nn
 
-from .._util.validation import check_int
+from .._util.validation import check_bool, check_int
 from .fno import TFNO
-from .layers import check_input
+from .layers import GridEmbedding, check_input
 from .patching import MultigridPatching2d
 
 __all__ = ["MGTFNO"]
@@ -40,6 +40,11 @@ class MGTFNO(nn.Module):
         Overlap on each side of a patch, as a fraction of the patch size.
     padding_mode : "replicate" (default, non-periodic problems), "circular" or "zeros"
         What context windows see beyond the domain.
+    global_grid : bool
+        Append the coordinates of the whole field on ``[0, 1]^2`` as two input channels before
+        patching, so each patch knows where it lies in the domain (where a Dirichlet boundary is).
+        The TFNO's own ``positional_embedding`` gives coordinates local to the patch, the same for
+        every patch. Default False (the configuration of earlier versions).
     **tfno_kwargs
         Any other :class:`TFNO` argument (``rank``, ``factorization``, ``domain_padding``, ...).
 
@@ -58,12 +63,15 @@ class MGTFNO(nn.Module):
     model_name = "mg-tfno"
 
     def __init__(self, in_channels: int, out_channels: int, n_modes, hidden_channels: int = 32, n_layers: int = 4, *,
-                 levels: int = 1, padding_fraction: float = 0.1, padding_mode: str = "replicate", **tfno_kwargs):
+                 levels: int = 1, padding_fraction: float = 0.1, padding_mode: str = "replicate",
+                 global_grid: bool = False, **tfno_kwargs):
         super().__init__()
         in_channels = check_int(in_channels, "in_channels", min=1)
         levels = check_int(levels, "levels", min=0)
-        inner = TFNO(MultigridPatching2d.context_channels(in_channels, levels), out_channels, n_modes,
-                     hidden_channels, n_layers, **tfno_kwargs)
+        global_grid = check_bool(global_grid, "global_grid")
+        self.embedding = GridEmbedding(2) if global_grid else None
+        inner = TFNO(MultigridPatching2d.context_channels(in_channels + 2 * global_grid, levels), out_channels,
+                     n_modes, hidden_channels, n_layers, **tfno_kwargs)
         if len(inner.config["n_modes"]) != 2:
             raise ValueError(f"n_modes must have 2 entries (MG-TFNO patches 2D fields), got {inner.config['n_modes']}")
         self.patching = MultigridPatching2d(inner, levels=levels, padding_fraction=padding_fraction,
@@ -71,7 +79,8 @@ class MGTFNO(nn.Module):
         self.in_channels, self.out_channels, self.levels = in_channels, out_channels, levels
         tfno_cfg = {k: v for k, v in inner.config.items() if k not in ("in_channels", "out_channels")}
         self.config = dict(in_channels=in_channels, out_channels=out_channels, levels=levels,
-                           padding_fraction=self.patching.padding_fraction, padding_mode=padding_mode, **tfno_cfg)
+                           padding_fraction=self.patching.padding_fraction, padding_mode=padding_mode,
+                           global_grid=global_grid, **tfno_cfg)
 
     @property
     def tfno(self) -> TFNO:
@@ -82,6 +91,8 @@ class MGTFNO(nn.Module):
         """``(B, in_channels, H, W) -> (B, out_channels, H, W)``."""
         check_input("x", x, ndim=2, channels=self.in_channels)
         H, W = x.shape[-2:]
+        if self.embedding is not None:
+            x = self.embedding(x)  # coordinates of the whole field, before the edge padding and the patches
         n = 2**self.levels
         ph, pw = -H % n, -W % n
         if ph or pw:

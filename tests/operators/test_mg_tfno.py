@@ -65,6 +65,32 @@ def test_config_and_checkpoint_round_trip(tmp_path):
         assert torch.equal(model(x), clone(x)) and torch.equal(model(x), loaded(x))
 
 
+def test_global_grid_tells_the_patches_apart(tmp_path):
+    from sciml.training.checkpoint import load_model, save_checkpoint
+
+    # a constant field: without global coordinates every patch sees the same input and the same context,
+    # so the four patch outputs are the same (the patches do not know where they lie); with them they differ
+    x = torch.ones(1, 1, 32, 32)
+    torch.manual_seed(0)
+    local = MGTFNO(1, 1, n_modes=[6, 6], hidden_channels=8, n_layers=2, levels=1, padding_mode="replicate")
+    torch.manual_seed(0)
+    placed = MGTFNO(1, 1, n_modes=[6, 6], hidden_channels=8, n_layers=2, levels=1, padding_mode="replicate",
+                    global_grid=True)
+    assert placed.tfno.in_channels == local.tfno.in_channels + 4  # x, y at the patch and at the context level
+    with torch.no_grad():
+        a, b = local(x), placed(x)
+    quads = lambda y: [y[..., i:i + 16, j:j + 16] for i in (0, 16) for j in (0, 16)]  # noqa: E731
+    assert all(torch.allclose(q, quads(a)[0], atol=1e-6) for q in quads(a)[1:])
+    assert min((q - quads(b)[0]).abs().max().item() for q in quads(b)[1:]) > 1e-4
+    save_checkpoint(tmp_path / "ck", placed)
+    loaded = load_model(tmp_path / "ck")
+    assert loaded.config["global_grid"] is True
+    with torch.no_grad():
+        assert torch.equal(loaded(x), b)
+    with pytest.raises(TypeError, match="global_grid"):
+        MGTFNO(1, 1, n_modes=[4, 4], global_grid="yes")
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="n_modes must have 2 entries"):
         MGTFNO(1, 1, n_modes=[4, 4, 4])
