@@ -50,7 +50,12 @@ def _cpu_model() -> str:
 
 
 def hardware(device=None) -> dict:
-    """``{"cpu", "cpu_count", "torch_threads", "gpu", "device", "summary"}`` of this machine."""
+    """``{"cpu", "cpu_count", "cpu_capability", "torch_threads", "gpu", "device", "summary"}`` of this machine.
+
+    ``cpu_capability`` is the SIMD level torch's CPU kernels run with (``AVX2``, ``AVX512``, ...):
+    two machines with the same CPU name can differ in it, and with it in timings and in the last
+    bits of results.
+    """
     device = (
         torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     )
@@ -59,8 +64,8 @@ def hardware(device=None) -> dict:
     cores = os.cpu_count()
     threads = torch.get_num_threads()
     summary = f"{gpu} (CUDA)" if device.type == "cuda" else f"{cpu}, {threads} thread{'s' if threads != 1 else ''}"
-    return {"cpu": cpu, "cpu_count": cores, "torch_threads": threads, "gpu": gpu, "device": str(device),
-            "summary": summary}
+    return {"cpu": cpu, "cpu_count": cores, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "torch_threads": threads, "gpu": gpu, "device": str(device), "summary": summary}
 
 
 def ensure_data(task: Task, data=None, data_dir=None, *, workers: int = 1, progress: bool = True) -> Path:
