@@ -26,6 +26,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,22 @@ def data_command(task: str, *, data_dir, workers: int = 1) -> list[str]:
             "--workers", str(workers), "--data-only", "--no-progress"]
 
 
+def _popen(cmd, env) -> subprocess.Popen:
+    """Start a row or data process that stops cleanly on SIGINT.
+
+    A process started in the background by a shell has SIGINT ignored, and its children inherit
+    that: the interrupt the plan sends would then be lost. The child gets the default handler back
+    before it starts (Python turns it into KeyboardInterrupt: the run exits 130, checkpoints kept).
+    """
+    if os.name != "posix":
+        return subprocess.Popen(cmd, env=env)
+    return subprocess.Popen(cmd, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+class _Terminated(Exception):
+    """SIGTERM reached the plan: its rows are interrupted (checkpoints kept) before it exits."""
+
+
 def _interrupt(proc: subprocess.Popen, grace: float = 120.0) -> int:
     """SIGINT (the run keeps its checkpoints), then SIGKILL if it has not ended within ``grace`` s."""
     if proc.poll() is None:
@@ -154,8 +171,9 @@ def run_plan(plan, *, out, data_dir, device=None, minutes: float | None = None, 
     -------
     dict
         ``row name -> status``: ``done`` (written now), ``skipped`` (written before), ``interrupted``
-        (checkpoint kept), ``not started``, ``refused`` (exit 2, e.g. locked by another process) or
-        ``failed (exit N)``.
+        (checkpoint kept; ``interrupted (signal N)`` when killed from outside), ``not started``,
+        ``refused`` (exit 2, e.g. locked by another process) or ``failed (exit N)``. A SIGTERM to
+        the plan interrupts its rows first, then exits with status 143.
 
     Examples
     --------
@@ -184,12 +202,25 @@ def run_plan(plan, *, out, data_dir, device=None, minutes: float | None = None, 
     status = {r.name: "skipped" for r in rows if r.results_file(out).exists()}
     queue = _Queue([r for r in rows if r.name not in status], status, jobs, workers, expired, stop, out, data_dir,
                    device, env, log)
+    previous = None
+    if threading.current_thread() is threading.main_thread():  # `kill PID` stops the rows too, not only the plan
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         while queue.step():
             time.sleep(poll)
+    except _Terminated:
+        log("terminated: interrupting the running rows (checkpoints kept)")
+        queue.interrupt_all()
+        raise SystemExit(128 + signal.SIGTERM) from None
     finally:  # an exception here (Ctrl-C) must not leave processes running unseen: stop them, checkpoints kept
         queue.interrupt_all()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return {r.name: status.get(r.name, "not started") for r in rows}
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
 
 
 class _Queue:
@@ -217,12 +248,12 @@ class _Queue:
                 if key not in self.running:
                     self.log(f"data for {row.task} (workers {self.workers})")
                     cmd = data_command(row.task, data_dir=self.data_dir, workers=self.workers)
-                    self.running[key] = (None, subprocess.Popen(cmd, env=self.env))
+                    self.running[key] = (None, _popen(cmd, self.env))
                 return  # the next rows wait for this task's data (plan order is kept)
             self.todo.pop(0)
             self.log(f"start {row.name}")
             cmd = row_command(row, out=self.out, data_dir=self.data_dir, device=self.device)
-            self.running[row.name] = (row, subprocess.Popen(cmd, env=self.env))
+            self.running[row.name] = (row, _popen(cmd, self.env))
 
     def step(self) -> bool:
         """Start what may start, collect what ended; False when nothing is left to wait for."""
@@ -245,8 +276,12 @@ class _Queue:
                         self.todo.remove(r)
                 self.log(f"data for {task}: {'ready' if code == 0 else f'exit {code}'}")
                 continue
-            self.status[key] = "interrupted" if stopped else {0: "done", 2: "refused", 130: "interrupted"}.get(
-                code, f"failed (exit {code})")
+            if stopped or code == 130:
+                self.status[key] = "interrupted"
+            elif code < 0:  # killed from outside (kill, the OOM killer): resumable, but say how it ended
+                self.status[key] = f"interrupted (signal {-code})"
+            else:
+                self.status[key] = {0: "done", 2: "refused"}.get(code, f"failed (exit {code})")
             self.log(f"{self.status[key]}: {key}")
         return True
 

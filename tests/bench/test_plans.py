@@ -1,6 +1,10 @@
 import json
 import shutil
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -116,3 +120,41 @@ def test_a_row_that_fails_is_a_fault_exit_1_and_a_refused_row_is_named(data_dir,
     monkeypatch.setattr(plans, "run_plan", lambda rows, **k: {r.name: "failed (exit 1)" for r in rows[:1]})
     assert main(["bench", "plan", "cpu", "--out", str(tmp_path / "o"), "--data-dir", str(data_dir)]) == 1
     assert capsys.readouterr().err.strip() == "sciml: error: rows failed: darcy85/unet/cpu-e30"
+
+
+def _processes_with(text):
+    found = []
+    for cmd in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in cmd.read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                found.append(cmd.parent.name)
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads /proc")
+def test_sigterm_to_a_background_plan_stops_its_rows_and_they_resume(data_dir, tmp_path):
+    # a plan started in the background by a shell has SIGINT ignored, and so would its rows: the
+    # interrupt it sends must still reach them, and `kill PLAN` must not leave a row training alone
+    out = tmp_path / "out"
+    label = f"term-{tmp_path.name}"
+    cmd = [sys.executable, "-c",
+           "import sys; from sciml.bench.plans import Row, run_plan; "
+           f"run_plan([Row('darcy85', 'fno', {label!r}, 40, {TINY!r})], out={str(out)!r}, "
+           f"data_dir={str(data_dir)!r}, device='cpu', threads=1, workers=1, poll=0.01)"]
+    plan = subprocess.Popen(cmd, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    row = Row("darcy85", "fno", label, 40, TINY)
+    state = row.run_dir(out) / "checkpoints" / "last" / "state.pt"
+    t0 = time.monotonic()
+    while not state.exists():
+        assert plan.poll() is None and time.monotonic() - t0 < 120, "no checkpoint from the plan's row"
+        time.sleep(0.01)
+    plan.send_signal(signal.SIGTERM)
+    assert plan.wait(150) == 143
+    assert not row.results_file(out).exists() and _processes_with(f"--label {label}") == []
+    # the row ended through its own interrupt path (a killed row would leave its lock file behind)
+    assert not Path(str(row.results_file(out)) + ".lock").exists()
+    kw = dict(data_dir=data_dir, device="cpu", threads=1, workers=1, log=lambda m: None, poll=0.01)
+    assert run_plan([row], out=out, **kw) == {row.name: "done"}
+    assert json.loads(row.results_file(out).read_text())["epochs"] == 40
