@@ -45,6 +45,17 @@ def _resample(x: torch.Tensor, shape) -> torch.Tensor:
     return F.interpolate(x, size=tuple(shape), mode=mode, align_corners=True)
 
 
+def _check_sensors(sensor_shape, branch_in: int, in_channels: int, ndim: int):
+    """``sensor_shape`` as a tuple of ``ndim`` ints whose points times ``in_channels`` are ``branch_in``."""
+    if sensor_shape is None:
+        return None
+    sensor_shape = check_int_tuple(sensor_shape, "sensor_shape", min=1, length=ndim)
+    if in_channels * math.prod(sensor_shape) != branch_in:
+        raise ValueError(f"branch_in must equal in_channels * prod(sensor_shape) = "
+                         f"{in_channels * math.prod(sensor_shape)}, got {branch_in}")
+    return sensor_shape
+
+
 class DeepONet(nn.Module):
     """Unstacked DeepONet with an MLP branch and an MLP trunk.
 
@@ -82,11 +93,7 @@ class DeepONet(nn.Module):
         in_channels = check_int(in_channels, "in_channels", min=1)
         out_channels = check_int(out_channels, "out_channels", min=1)
         get_activation(non_linearity)
-        if sensor_shape is not None:
-            sensor_shape = check_int_tuple(sensor_shape, "sensor_shape", min=1, length=trunk_in)
-            if in_channels * math.prod(sensor_shape) != branch_in:
-                raise ValueError(f"branch_in must equal in_channels * prod(sensor_shape) = "
-                                 f"{in_channels * math.prod(sensor_shape)}, got {branch_in}")
+        sensor_shape = _check_sensors(sensor_shape, branch_in, in_channels, trunk_in)
         self.config = dict(branch_in=branch_in, trunk_in=trunk_in, width=width, depth=depth, n_basis=n_basis,
                            in_channels=in_channels, out_channels=out_channels,
                            sensor_shape=None if sensor_shape is None else list(sensor_shape),
@@ -156,11 +163,7 @@ class PODDeepONet(nn.Module):
         n_points = math.prod(out_shape)
         if n_basis > n_points:
             raise ValueError(f"n_basis must be <= the number of output points {n_points}, got {n_basis}")
-        if sensor_shape is not None:
-            sensor_shape = check_int_tuple(sensor_shape, "sensor_shape", min=1, length=len(out_shape))
-            if in_channels * math.prod(sensor_shape) != branch_in:
-                raise ValueError(f"branch_in must equal in_channels * prod(sensor_shape) = "
-                                 f"{in_channels * math.prod(sensor_shape)}, got {branch_in}")
+        sensor_shape = _check_sensors(sensor_shape, branch_in, in_channels, len(out_shape))
         self.config = dict(branch_in=branch_in, out_shape=list(out_shape), n_basis=n_basis, width=width, depth=depth,
                            in_channels=in_channels, out_channels=out_channels,
                            sensor_shape=None if sensor_shape is None else list(sensor_shape),
