@@ -7,8 +7,8 @@ first row (``sciml bench run --data-only``). A row already written is skipped; a
 interrupted continues from its last per-epoch checkpoint, to the
 result an uninterrupted run gives. A deadline (``minutes``) is checked against the clock while
 the queue runs: the rows still training are interrupted (SIGINT; their checkpoints stay) and the
-rest wait for the next call of the same command. So a plan of many hours runs across sessions,
-machines kept or not, as long as ``out`` and ``data_dir`` are kept.
+rest wait for the next call of the same command. So a plan of many hours runs in pieces,
+across interruptions and restarts, as long as ``out`` and ``data_dir`` are kept.
 
 Plans:
 
