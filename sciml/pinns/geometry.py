@@ -23,6 +23,7 @@ import math
 import numpy as np
 import torch
 
+from .._util.validation import check_int
 from .sampling import METHODS, as_rng, sample_unit_cube
 
 __all__ = ["Geometry", "Interval", "Rectangle", "Disk", "Polygon", "Union", "Difference",
@@ -52,14 +53,6 @@ def r_or(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def _check_method(method):
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-
-
-def _check_n(n):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n must be an int, got {type(n).__name__}")
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
-    return int(n)
 
 
 class Geometry:
@@ -107,7 +100,7 @@ class Geometry:
 
         For non-box domains ``lhs``/``sobol`` stratify the bounding box; the kept points inherit that
         low discrepancy but not exact stratification."""
-        n = _check_n(n)
+        n = check_int(n, "n", min=0)
         _check_method(method)
         rng = as_rng(rng)
         lo, hi = self.bbox
@@ -159,14 +152,14 @@ class Interval(Geometry):
         return (np.abs(x - self.a) <= s) | (np.abs(x - self.b) <= s)
 
     def sample_interior(self, n, method="uniform", rng=None):
-        n = _check_n(n)
+        n = check_int(n, "n", min=0)
         _check_method(method)
         u = sample_unit_cube(n, 1, method, as_rng(rng))
         return self.a + (self.b - self.a) * u
 
     def sample_boundary(self, n, method="uniform", rng=None):
         """Alternating endpoints ``a, b, a, ...``, shape ``(n, 1)``."""
-        n = _check_n(n)
+        n = check_int(n, "n", min=0)
         _check_method(method)
         return np.where(np.arange(n) % 2 == 0, self.a, self.b)[:, None].astype(float)
 
@@ -252,7 +245,7 @@ class Polygon(Geometry):
 
     def sample_boundary(self, n, method="uniform", rng=None):
         """``n`` points uniform in arc length along the edges, ``(n, 2)``."""
-        n = _check_n(n)
+        n = check_int(n, "n", min=0)
         _check_method(method)
         s = sample_unit_cube(n, 1, method, as_rng(rng))[:, 0] * self.perimeter
         cum = np.concatenate([[0.0], np.cumsum(self._lengths)])
@@ -304,7 +297,7 @@ class Rectangle(Polygon):
         return _back(r_and(d[:, 0], d[:, 1]), was_np)
 
     def sample_interior(self, n, method="uniform", rng=None):
-        n = _check_n(n)
+        n = check_int(n, "n", min=0)
         _check_method(method)
         return self.lo + (self.hi - self.lo) * sample_unit_cube(n, 2, method, as_rng(rng))
 
@@ -340,7 +333,7 @@ class Disk(Geometry):
 
     def sample_interior(self, n, method="uniform", rng=None):
         """Area-uniform points: ``r = R sqrt(u1)``, ``theta = 2 pi u2``."""
-        n = _check_n(n)
+        n = check_int(n, "n", min=0)
         _check_method(method)
         u = sample_unit_cube(n, 2, method, as_rng(rng))
         r = self.radius * np.sqrt(u[:, 0]) * (1 - 1e-12)
@@ -348,7 +341,7 @@ class Disk(Geometry):
         return self.center + np.stack([r * np.cos(th), r * np.sin(th)], axis=1)
 
     def sample_boundary(self, n, method="uniform", rng=None):
-        n = _check_n(n)
+        n = check_int(n, "n", min=0)
         _check_method(method)
         th = 2 * math.pi * sample_unit_cube(n, 1, method, as_rng(rng))[:, 0]
         return self.center + self.radius * np.stack([np.cos(th), np.sin(th)], axis=1)
@@ -373,7 +366,7 @@ class _CSG(Geometry):
 
     def _boundary_candidates(self, n, method, rng, keep):
         """Sample both boundaries in proportion to their measure and keep the valid parts."""
-        n = _check_n(n)
+        n = check_int(n, "n", min=0)
         _check_method(method)
         rng = as_rng(rng)
         pa, pb = self.a.perimeter, self.b.perimeter
@@ -478,7 +471,7 @@ class GeometryXTime:
         return (np.abs(t[:, 0] - self.time.t0) <= tol * (self.time.t1 - self.time.t0)) & self.geometry.contains(xs)
 
     def sample_interior(self, n, method="uniform", rng=None):
-        n = _check_n(n)
+        n = check_int(n, "n", min=0)
         _check_method(method)
         rng = as_rng(rng)
         lo, hi = self.geometry.bbox

@@ -18,6 +18,8 @@ import warnings
 import numpy as np
 from scipy.stats import qmc
 
+from .._util.validation import check_int
+
 __all__ = ["METHODS", "as_rng", "sample_unit_cube", "sample_box", "rar_select", "rad_sample"]
 
 METHODS = ("uniform", "lhs", "sobol")
@@ -32,14 +34,6 @@ def as_rng(rng) -> np.random.Generator:
     raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator, got {type(rng).__name__}")
 
 
-def _check_n(n, name="n"):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(n).__name__}")
-    if n < 0:
-        raise ValueError(f"{name} must be >= 0, got {n}")
-    return int(n)
-
-
 def sample_unit_cube(n: int, d: int, method: str = "uniform", rng=None) -> np.ndarray:
     """``n`` points in ``[0, 1)^d``, shape ``(n, d)`` float64.
 
@@ -47,8 +41,8 @@ def sample_unit_cube(n: int, d: int, method: str = "uniform", rng=None) -> np.nd
     stratum in every coordinate) or ``"sobol"`` (scrambled Sobol sequence; any
     ``n`` is accepted, powers of two keep the balance properties).
     """
-    n = _check_n(n)
-    d = _check_n(d, "d")
+    n = check_int(n, "n", min=0)
+    d = check_int(d, "d", min=0)
     if d < 1:
         raise ValueError(f"d must be >= 1, got {d}")
     if method not in METHODS:
@@ -106,7 +100,7 @@ def rar_select(points, residuals, m: int) -> np.ndarray:
     absolute value). Returns ``(m, d)``, largest residual first.
     """
     points, r = _residual_magnitude(points, residuals)
-    m = _check_n(m, "m")
+    m = check_int(m, "m", min=0)
     if m > points.shape[0]:
         raise ValueError(f"m={m} exceeds the number of candidates {points.shape[0]}")
     idx = np.argsort(-r, kind="stable")[:m]
@@ -121,7 +115,7 @@ def rad_sample(points, residuals, m: int, *, k: float = 1.0, c: float = 1.0, rng
     floor (``c -> inf`` is uniform sampling). Returns ``(m, d)``.
     """
     points, r = _residual_magnitude(points, residuals)
-    m = _check_n(m, "m")
+    m = check_int(m, "m", min=0)
     if k < 0:
         raise ValueError(f"k must be >= 0, got {k}")
     if c < 0:
