@@ -250,12 +250,24 @@ def _reference_lines(ax, task):
         ax.axhline(p.value, ls="--", lw=1, color=f"C{(j + 5) % 10}", label=f"published {p.name}: {p.value:g}")
 
 
+def _panels(plt, n: int, width: float, height: float):
+    """A figure with ``n`` task panels, two per row (one row of four was too wide to read), and
+    the panels as a flat list; the unused last cell of an odd count is switched off."""
+    ncols = min(2, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_axis_off()
+    return fig, flat[:n]
+
+
 def plot(rows: list[dict], out) -> Path:
     """Test relative L2 per run (log scale, bars), one panel per task, published figures dashed."""
     plt = _pyplot()
     tasks = sorted({r["task"] for r in rows})
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.2), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
+    fig, axes = _panels(plt, len(tasks), 5.5, 4.2)
+    for ax, task in zip(axes, tasks):
         rs = [r for r in rows if r["task"] == task]
         names = [f"{r['model']}\n{r['label']}" for r in rs]
         colors = ["C0" if r["full_recipe"] else "C1" for r in rs]
@@ -287,8 +299,8 @@ def plot_scatter(rows: list[dict], out, x: str = "params") -> Path:
     tasks = sorted({r["task"] for r in rows})
     models = sorted({r["model"] for r in rows})
     style = {m: (f"C{i % 10}", _MARKERS[i % len(_MARKERS)]) for i, m in enumerate(models)}
-    fig, axes = plt.subplots(1, len(tasks), figsize=(8.5 * len(tasks), 4.4), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
+    fig, axes = _panels(plt, len(tasks), 8.5, 4.4)
+    for ax, task in zip(axes, tasks):
         for m in models:
             rs = [r for r in rows if r["task"] == task and r["model"] == m]
             if not rs:
@@ -316,8 +328,8 @@ def plot_rollout(rows: list[dict], out) -> Path:
         raise ValueError("no result carries rollout_rel_l2_per_step")
     plt = _pyplot()
     tasks = sorted({r["task"] for r in rs})
-    fig, axes = plt.subplots(1, len(tasks), figsize=(9 * len(tasks), 4.2), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
+    fig, axes = _panels(plt, len(tasks), 9, 4.2)
+    for ax, task in zip(axes, tasks):
         t = TASKS.get(task)
         t0 = (t.t_in or 0) if t else 0
         for r in (r for r in rs if r["task"] == task):
