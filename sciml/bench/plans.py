@@ -31,7 +31,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Row", "PLANS", "get_plan", "run_plan", "row_command", "data_command"]
+from .runner import data_file, default_data_dir, results_paths
+from .tasks import get_task
+
+__all__ = ["Row", "PLANS", "get_plan", "select", "run_plan", "row_command", "data_command"]
 
 
 @dataclass(frozen=True)
@@ -52,36 +55,32 @@ class Row:
         return f"{self.task}/{self.model}/{self.label}"
 
     def results_file(self, out) -> Path:
-        return Path(out) / f"{self.task}__{self.model}__{self.label}.json"
+        return results_paths(out, self.task, self.model, self.label)[0]
 
     def run_dir(self, out) -> Path:
         """Where ``sciml bench run`` keeps this row's checkpoints and figures."""
-        return Path(out) / "runs" / self.results_file(out).stem
-
-
-def _cpu(task, model, label, epochs=None):
-    return Row(task, model, label, epochs)
+        return results_paths(out, self.task, self.model, self.label)[1]
 
 
 PLANS: dict[str, tuple[Row, ...]] = {
     "cpu": (
-        _cpu("darcy85", "unet", "cpu-e30", 30),
-        _cpu("darcy85", "mg-tfno", "cpu-e30-gg", 30),
-        _cpu("ns-1e-3-n200", "unet", "cpu-e50", 50),
-        _cpu("ns-1e-3-n200", "fno3d", "cpu-e50", 50),
-        _cpu("darcy85", "tfno", "cpu-e30", 30),
-        _cpu("darcy85", "mgno", "cpu-e30", 30),
-        _cpu("darcy85", "deeponet", "cpu-e100", 100),
-        _cpu("darcy85", "pod-deeponet", "cpu-full"),
-        _cpu("burgers", "fno", "cpu-e60", 60),
-        _cpu("burgers", "unet", "cpu-e20-d8", 20),
-        _cpu("burgers", "deeponet", "cpu-full"),
-        _cpu("burgers", "pod-deeponet", "cpu-full"),
-        _cpu("burgers-1e-3", "deeponet", "cpu-full"),
-        _cpu("burgers-1e-3", "pod-deeponet", "cpu-full"),
-        _cpu("ns-1e-3-n200", "fno", "cpu-e50", 50),
-        _cpu("burgers-1e-3", "fno", "cpu-full"),
-        _cpu("darcy85", "fno", "cpu-full"),
+        Row("darcy85", "unet", "cpu-e30", 30),
+        Row("darcy85", "mg-tfno", "cpu-e30-gg", 30),
+        Row("ns-1e-3-n200", "unet", "cpu-e50", 50),
+        Row("ns-1e-3-n200", "fno3d", "cpu-e50", 50),
+        Row("darcy85", "tfno", "cpu-e30", 30),
+        Row("darcy85", "mgno", "cpu-e30", 30),
+        Row("darcy85", "deeponet", "cpu-e100", 100),
+        Row("darcy85", "pod-deeponet", "cpu-full"),
+        Row("burgers", "fno", "cpu-e60", 60),
+        Row("burgers", "unet", "cpu-e20-d8", 20),
+        Row("burgers", "deeponet", "cpu-full"),
+        Row("burgers", "pod-deeponet", "cpu-full"),
+        Row("burgers-1e-3", "deeponet", "cpu-full"),
+        Row("burgers-1e-3", "pod-deeponet", "cpu-full"),
+        Row("ns-1e-3-n200", "fno", "cpu-e50", 50),
+        Row("burgers-1e-3", "fno", "cpu-full"),
+        Row("darcy85", "fno", "cpu-full"),
     ),
     "gpu": tuple(Row(t, m, "gpu-full") for t, m in (
         ("darcy85", "fno"), ("darcy85", "tfno"), ("darcy85", "mg-tfno"), ("darcy85", "mgno"), ("darcy85", "unet"),
@@ -95,6 +94,17 @@ def get_plan(name: str) -> tuple[Row, ...]:
     if name not in PLANS:
         raise ValueError(f"plan must be one of {', '.join(sorted(PLANS))}; got {name!r}")
     return PLANS[name]
+
+
+def select(rows, only=None) -> list[Row]:
+    """The rows whose ``task/model/label`` name starts with one of ``only`` (all rows when None)."""
+    rows = list(rows)
+    if not only:
+        return rows
+    kept = [r for r in rows if any(r.name.startswith(o) for o in only)]
+    if not kept:
+        raise ValueError(f"no row of the plan matches {', '.join(only)}")
+    return kept
 
 
 def row_command(row: Row, *, out, data_dir, device=None) -> list[str]:
@@ -141,7 +151,7 @@ def _interrupt(proc: subprocess.Popen, grace: float = 120.0) -> int:
     return proc.wait()
 
 
-def run_plan(plan, *, out, data_dir, device=None, minutes: float | None = None, jobs: int = 1,
+def run_plan(plan, *, out, data_dir=None, device=None, minutes: float | None = None, jobs: int = 1,
              threads: int | None = None, workers: int | None = None, only=None, stop=None, log=print,
              poll: float = 1.0) -> dict[str, str]:
     """Generate the data and train the rows of ``plan`` that ``out`` does not hold yet.
@@ -151,8 +161,8 @@ def run_plan(plan, *, out, data_dir, device=None, minutes: float | None = None, 
     plan : str or sequence of Row
         A name in :data:`PLANS` or the rows themselves.
     out, data_dir : path
-        Results folder (JSONs, figures, ``runs/`` with the checkpoints) and data folder; keep both
-        to continue the plan later.
+        Results folder (JSONs, figures, ``runs/`` with the checkpoints) and data folder (default:
+        ``$SCIML_DATA`` or ``.bench/data``, as ``sciml bench run``); keep both to continue the plan later.
     device : str, optional
         ``"cuda"`` for a GPU (default: CUDA when available, as ``sciml bench run``).
     minutes : float, optional
@@ -183,18 +193,14 @@ def run_plan(plan, *, out, data_dir, device=None, minutes: float | None = None, 
     """
     from .._util.validation import check_int
 
-    rows = list(get_plan(plan) if isinstance(plan, str) else plan)
-    if only:
-        rows = [r for r in rows if any(r.name.startswith(o) for o in only)]
-        if not rows:
-            raise ValueError(f"no row of the plan matches {', '.join(only)}")
+    rows = select(get_plan(plan) if isinstance(plan, str) else plan, only)
     jobs = check_int(jobs, "jobs", min=1)
     cores = os.cpu_count() or 1
     threads = check_int(threads if threads is not None else max(1, cores // jobs), "threads", min=1)
     workers = check_int(workers if workers is not None else cores, "workers", min=1)
     if minutes is not None and not minutes > 0:
         raise ValueError(f"minutes must be a positive number, got {minutes!r}")
-    out, data_dir = Path(out), Path(data_dir)
+    out, data_dir = Path(out), default_data_dir(data_dir)
     deadline = None if minutes is None else time.monotonic() + 60.0 * minutes
     expired = (lambda: False) if deadline is None else (lambda: time.monotonic() >= deadline)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
@@ -208,9 +214,8 @@ def run_plan(plan, *, out, data_dir, device=None, minutes: float | None = None, 
     try:
         while queue.step():
             time.sleep(poll)
-    except _Terminated:
+    except _Terminated:  # the rows are interrupted in the finally below, before the exit
         log("terminated: interrupting the running rows (checkpoints kept)")
-        queue.interrupt_all()
         raise SystemExit(128 + signal.SIGTERM) from None
     finally:  # an exception here (Ctrl-C) must not leave processes running unseen: stop them, checkpoints kept
         queue.interrupt_all()
@@ -232,12 +237,10 @@ class _Queue:
     """
 
     def __init__(self, todo, status, jobs, workers, expired, stop, out, data_dir, device, env, log):
-        from .tasks import get_task
-
         self.todo, self.status, self.jobs, self.workers = list(todo), status, jobs, workers
         self.expired, self.stop, self.out, self.data_dir, self.device, self.env, self.log = (
             expired, stop, out, data_dir, device, env, log)
-        self.data_file = {t: data_dir / get_task(t).data_filename() for t in {r.task for r in self.todo}}
+        self.data_file = {t: data_file(get_task(t), data_dir) for t in {r.task for r in self.todo}}
         self.running: dict[str, tuple[Row | None, subprocess.Popen]] = {}  # row name or "data:<task>"
 
     def _start(self):

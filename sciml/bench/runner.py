@@ -68,6 +68,23 @@ def hardware(device=None) -> dict:
             "torch_threads": threads, "gpu": gpu, "device": str(device), "summary": summary}
 
 
+def default_data_dir(data_dir=None) -> Path:
+    """Where task data is kept: ``data_dir`` if given, else ``$SCIML_DATA``, else ``.bench/data``."""
+    return Path(data_dir if data_dir is not None else os.environ.get("SCIML_DATA", ".bench/data"))
+
+
+def data_file(task: Task, data_dir=None) -> Path:
+    """The task's data file in ``data_dir`` (:func:`default_data_dir`): ``<task>_n<N>_seed<S>.h5``."""
+    return default_data_dir(data_dir) / task.data_filename()
+
+
+def results_paths(out, task: str, model: str, label: str) -> tuple[Path, Path]:
+    """``(results JSON, run folder)`` of one row: ``out/<task>__<model>__<label>.json`` and
+    ``out/runs/<same stem>`` (checkpoints, figures)."""
+    file = Path(out) / f"{task}__{model.lower()}__{_label(label)}.json"
+    return file, Path(out) / "runs" / file.stem
+
+
 def ensure_data(task: Task, data=None, data_dir=None, *, workers: int = 1, progress: bool = True) -> Path:
     """The task's dataset file: ``data`` if given (must exist), else
     ``data_dir/<task>_n<N>_seed<S>.h5``, generated with :func:`sciml.datasets.generate`
@@ -77,9 +94,8 @@ def ensure_data(task: Task, data=None, data_dir=None, *, workers: int = 1, progr
         if not path.exists():
             raise FileNotFoundError(f"--data file does not exist: {path}")
         return path
-    data_dir = Path(data_dir if data_dir is not None else os.environ.get("SCIML_DATA", ".bench/data"))
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / task.data_filename()
+    path = data_file(task, data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         return path
     from ..datasets import generate, get_recipe
@@ -234,12 +250,11 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
     cfg.pop("in_channels")
     cfg.pop("out_channels")
     label = _label(label or f"e{epochs if epochs is not None else 'auto'}_n{n_tr}_s{seed}")
-    file = out / f"{task.name}__{model.lower()}__{label}.json"
+    file, run_dir = results_paths(out, task.name, model, label)
     # One run's outputs are locked, not the results folder: rows of other models or labels can be
     # trained into the same folder at the same time (two cores, an array job); the same label twice
     # is refused with the holder's PID.
     with OutputLock(file):
-        run_dir = out / "runs" / file.stem
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         resume = bool(resume) and (run_dir / "checkpoints" / "last").exists()
         res = train_operator(

@@ -121,13 +121,12 @@ def run_table(args):
 
 
 def run_plan(args):
-    import os
+    from collections import Counter
 
-    from ..bench.plans import get_plan
+    from ..bench.plans import get_plan, select
     from ..bench.plans import run_plan as run
 
-    rows = get_plan(args.plan)
-    data_dir = Path(args.data_dir or os.environ.get("SCIML_DATA", ".bench/data"))
+    rows = select(get_plan(args.plan), args.only)
     if args.list:
         for r in rows:
             state = ("written" if r.results_file(args.out).exists() else
@@ -135,12 +134,9 @@ def run_plan(args):
             epochs = r.epochs if r.epochs is not None else "recipe"
             print(f"{r.name:40s} epochs {epochs!s:>6}  {state}")
         return 0
-    status = run(rows, out=args.out, data_dir=data_dir, device=args.device, minutes=args.minutes, jobs=args.jobs,
-                 threads=args.threads, workers=args.workers, only=args.only,
-                 log=lambda m: print(m, flush=True))
-    counts = {}
-    for s in status.values():
-        counts[s] = counts.get(s, 0) + 1
+    status = run(rows, out=args.out, data_dir=args.data_dir, device=args.device, minutes=args.minutes,
+                 jobs=args.jobs, threads=args.threads, workers=args.workers, log=lambda m: print(m, flush=True))
+    counts = Counter(status.values())
     print("plan " + args.plan + ": " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     failed = [k for k, s in status.items() if s.startswith("failed")]
     if failed:  # a fault of the run (its own error line is above), not of this command line
