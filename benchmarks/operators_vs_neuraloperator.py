@@ -34,7 +34,8 @@ in the same alternation, to print the speed-up against it. ``--breakdown`` train
 training step of each model, then its spectral convolutions alone (forward + backward on the input they
 see in the step), and prints what the rest of the step sets as a floor on the ratio. Goals printed at the
 end: epoch-time ratio sciml / neuraloperator <= 0.4, error ratio (mean over seeds) <= 1.0, and sciml today / sciml
->= 2.
+>= 2. ``--amp bf16`` runs the forward of every implementation under CPU bf16 autocast (the comparison
+stays like for like: both sides in the same mixed precision).
 """
 from __future__ import annotations
 
@@ -57,8 +58,11 @@ TORCH = "torch==2.13.0"
 # ---------------------------------------------------------------------------------------------
 # the shared training loop (runs inside either interpreter; imports only torch)
 # ---------------------------------------------------------------------------------------------
-def _train(model, data: dict, epochs: int, batch_size: int, seed: int) -> dict:
+def _train(model, data: dict, epochs: int, batch_size: int, seed: int, amp: str | None = None) -> dict:
     import torch
+
+    def autocast():  # mixed precision of the forward (both implementations alike), float32 loss and weights
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp == "bf16")
 
     xtr, ytr, xte, yte = data["x_train"], data["y_train"], data["x_test"], data["y_test"]
     eps = 1e-5
@@ -81,7 +85,9 @@ def _train(model, data: dict, epochs: int, batch_size: int, seed: int) -> dict:
         for i in range(0, len(perm), batch_size):
             idx = perm[i:i + batch_size]
             opt.zero_grad(set_to_none=True)
-            pred = model(xtr_n[idx]) * (ys + eps) + ym
+            with autocast():
+                out = model(xtr_n[idx])
+            pred = out.float() * (ys + eps) + ym
             loss = rel_l2(pred, ytr[idx]).mean()
             loss.backward()
             opt.step()
@@ -91,8 +97,8 @@ def _train(model, data: dict, epochs: int, batch_size: int, seed: int) -> dict:
         cpu_times.append(time.process_time() - c0)
         losses.append(total / len(xtr))
     model.eval()
-    with torch.no_grad():
-        pred = torch.cat([model(xte_n[i:i + 50]) for i in range(0, len(xte_n), 50)]) * (ys + eps) + ym
+    with torch.no_grad(), autocast():
+        pred = torch.cat([model(xte_n[i:i + 50]).float() for i in range(0, len(xte_n), 50)]) * (ys + eps) + ym
         t0 = time.perf_counter()
         for i in range(0, len(xte_n), 50):
             model(xte_n[i:i + 50])
@@ -186,7 +192,7 @@ def _worker(args) -> None:
     if args.breakdown:
         res = _breakdown(model, data, args.batch_size, args.steps)
     else:
-        res = _train(model, data, args.epochs, args.batch_size, args.seed)
+        res = _train(model, data, args.epochs, args.batch_size, args.seed, args.amp)
     res["torch"] = torch.__version__
     res["threads"] = torch.get_num_threads()
     print("RESULT " + json.dumps(res))
@@ -245,7 +251,8 @@ def _run_worker(python: str, which: str, data: Path, args, env, seed: int) -> di
                       "pad": args.pad, "size": args.size})
     cmd = [python, str(Path(__file__).resolve()), "--worker", which, "--data", str(data), "--config", cfg,
            "--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--seed", str(seed),
-           "--threads", str(args.threads), "--steps", str(args.steps)] + (["--breakdown"] if args.breakdown else [])
+           "--threads", str(args.threads), "--steps", str(args.steps)] + (["--breakdown"] if args.breakdown else []) \
+        + (["--amp", args.amp] if args.amp else [])
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(WORK))
     if res.returncode != 0:
         raise RuntimeError(f"{which} worker failed:\n{res.stderr[-4000:]}")
@@ -303,6 +310,9 @@ def main(argv=None) -> int:
                     help="instead of training: CPU ms of one training step of each FNO, of its spectral "
                          "convolutions alone, and of the rest (what bounds the epoch-time ratio)")
     ap.add_argument("--steps", type=int, default=5, help="timed steps per measurement with --breakdown")
+    ap.add_argument("--amp", choices=["bf16"], default=None,
+                    help="bf16 autocast around the forward of every implementation (the same loop; float32 "
+                         "weights, optimiser and loss); pays off on a CPU with bf16 units (AVX512_BF16, AMX)")
     ap.add_argument("--worker", choices=["neuralop", "sciml", "sciml-today"], help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--config", help=argparse.SUPPRESS)
@@ -363,7 +373,8 @@ def main(argv=None) -> int:
     print(f"Darcy {grid} (solved {case['resolution']}^2){padded}, {args.n_train} train / {args.n_test} test, FNO "
           f"n_modes=({args.modes},{args.modes}) width={args.width} layers={args.layers}, AdamW 1e-3 cosine, batch "
           f"{args.batch_size}, {args.epochs} epochs, seeds {','.join(map(str, seeds))}, {args.threads} threads, "
-          f"{args.rounds} round(s) per seed, torch {runs[seeds[0]]['sciml'][0]['torch']}, load average "
+          f"{args.rounds} round(s) per seed, {args.amp + ' autocast' if args.amp else 'float32'}, "
+          f"torch {runs[seeds[0]]['sciml'][0]['torch']}, load average "
           f"{os.getloadavg()[0]:.1f} at the end")
     print()
     print("| seed | implementation | params | test rel. L2 | s/epoch (median) | CPU s/epoch | inference ms/sample |")

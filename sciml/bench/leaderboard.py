@@ -122,6 +122,9 @@ def protocol(r: dict) -> str:
     if not parts and not r["full_recipe"]:
         parts.append("shorter than the recipe")
     text = "reduced: " + ", ".join(parts) if parts else "full recipe"
+    amp = (r.get("training") or {}).get("amp")
+    if amp:
+        text += f"; {amp} autocast"  # the same recipe in mixed precision: said, never mixed silently
     return f"{t.departs}; {text}" if t is not None and t.departs else text
 
 

@@ -44,7 +44,8 @@ def add_common_training_args(p, model_help: str = "registry model name (fno, tfn
     p.add_argument("--inputs", nargs="+", default=None, help="input field name(s)")
     p.add_argument("--outputs", nargs="+", default=None, help="output field name(s)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)")
-    p.add_argument("--amp", choices=["bf16", "fp16"], default=None, help="mixed precision (CUDA only)")
+    p.add_argument("--amp", choices=["bf16", "fp16"], default=None,
+                   help="mixed precision: bf16 (CUDA, or a CPU with bf16 units) or fp16 (CUDA)")
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,11 +29,18 @@ from .loop import Loop, NonFiniteLossError, NonFiniteMetricError
 from .losses import LpLoss
 from .metrics import relative_l2
 
-__all__ = ["Trainer", "NonFiniteLossError", "NonFiniteMetricError"]
+__all__ = ["Trainer", "NonFiniteLossError", "NonFiniteMetricError", "cpu_has_bf16"]
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULERS = ("cosine", "step", "onecycle", None)
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (AVX512_BF16 or AMX), so ``amp="bf16"`` pays off."""
+    cpu = torch.cpu
+    return bool(getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
+                or getattr(cpu, "_is_amx_tile_supported", lambda: False)())
 
 
 def _positive(value, name, integer=False, allow_none=False):
@@ -63,7 +71,11 @@ class Trainer:
         fraction of the budget used.
     loss: ``loss(pred, y) -> scalar``; default relative L2 (:class:`LpLoss`).
     grad_clip: clip the global gradient norm to this value (``None``: no clipping).
-    amp: ``None`` | ``"bf16"`` | ``"fp16"`` mixed precision (CUDA only; fp16 uses a GradScaler).
+    amp: ``None`` | ``"bf16"`` | ``"fp16"`` mixed precision: autocast around the forward pass, float32
+        master weights, optimiser state and loss. ``"bf16"`` on CUDA or on a CPU (a speed-up where the
+        CPU has bf16 units, AVX512_BF16 or AMX: :func:`cpu_has_bf16`; emulated and slower elsewhere, with
+        a warning); ``"fp16"`` on CUDA only, with a GradScaler. Spectral convolutions always transform
+        in float32. See ``docs/performance.md`` for the measured speed and error.
     device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; default CUDA when available.
     progress: show the progress bar (rank 0 only); ``None``: when standard error is a terminal.
     checkpoint_dir: where ``last/`` (every ``checkpoint_every`` epochs) and, with
@@ -120,8 +132,12 @@ class Trainer:
             raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}") from None
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {device!r} requested but CUDA is not available")
-        if amp and self.device.type != "cuda":
-            raise ValueError(f"amp={amp!r} needs a CUDA device (device is {self.device}); use amp=None on CPU")
+        if amp == "fp16" and self.device.type != "cuda":
+            raise ValueError(f"amp='fp16' needs a CUDA device (device is {self.device}); on a CPU use amp='bf16' "
+                             "(fast where the CPU has bf16 units) or amp=None")
+        if amp == "bf16" and self.device.type == "cpu" and not cpu_has_bf16():
+            warnings.warn("amp='bf16' on a CPU without bf16 units (AVX512_BF16 / AMX): the products are emulated "
+                          "and slower than float32", stacklevel=2)
         self.amp = amp or None
 
         self.model_name = model_name
@@ -255,7 +271,7 @@ class Trainer:
 
     def _autocast(self):
         if self.amp:
-            return torch.autocast("cuda", dtype=AMP_DTYPES[self.amp])
+            return torch.autocast(self.device.type, dtype=AMP_DTYPES[self.amp])
         return torch.autocast(self.device.type, enabled=False)
 
     # -- checkpoints ----------------------------------------------------------------------

@@ -185,6 +185,11 @@ def test_protocol_names_a_time_budget():
     assert protocol(_result()) == "full recipe"
 
 
+def test_protocol_names_mixed_precision():
+    assert protocol(_result(training={"amp": "bf16"})) == "full recipe; bf16 autocast"
+    assert protocol(_result(epochs=30, training={"amp": None})) == "reduced: 30/500 epochs"
+
+
 def test_protocol_of_a_task_smaller_than_its_published_setting_says_so():
     # a full run of the CPU task is still not the published protocol: the row says how it differs
     t = get_task("ns-1e-3-n200")

@@ -172,3 +172,22 @@ def test_corrupt_checkpoints_are_one_line(tmp_path, tiny_darcy, capsys):
     assert main(base[:7] + ["2"] + base[8:] + ["--resume"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("sciml: error:") and "\n" not in err, err
+
+
+def test_train_amp_fp16_on_a_cpu_is_one_line_exit_2(tiny_darcy, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_darcy), "--out", str(run), "--epochs", "1", "--modes", "2", "--width",
+                 "4", "--layers", "1", "--no-progress", "--device", "cpu", "--amp", "fp16"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sciml: error:") and "\n" not in err and "amp='fp16' needs a CUDA device" in err, err
+    assert not (run / "checkpoints").exists()  # refused before any work
+
+
+@pytest.mark.filterwarnings("ignore:amp='bf16' on a CPU without bf16 units")
+def test_train_amp_bf16_runs_on_a_cpu(tiny_darcy, tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tiny_darcy), "--out", str(run), "--epochs", "1", "--modes", "2", "--width",
+                 "4", "--layers", "1", "--no-progress", "--device", "cpu", "--amp", "bf16"]) == 0
+    from sciml.training import load_checkpoint
+
+    assert load_checkpoint(run / "checkpoints" / "last")["config"]["trainer"]["hyperparameters"]["amp"] == "bf16"
