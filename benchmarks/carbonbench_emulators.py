@@ -78,7 +78,7 @@ from sciml.training.emulator import (  # noqa: E402
 PAPER_NAME = {"unet": "UNet", "graphcast": "GraphCast", "sfno": "SFNO", "swin": "SwinTransformer"}
 
 
-def backbone(name, cin, cout, nlat, nlon, graphcast_latent=64, graphcast_layers=4):
+def backbone(name, cin, cout, nlat, nlon, graphcast_latent=64, graphcast_layers=4, graphcast_mesh_level=None):
     """Small CPU-sized backbones (the paper's are 10-38M parameters)."""
     from sciml.operators import build_model
 
@@ -95,7 +95,7 @@ def backbone(name, cin, cout, nlat, nlon, graphcast_latent=64, graphcast_layers=
     if name == "graphcast":
         # multi-mesh level 2 at 11.25 deg (every mesh vertex hears the grid), 4 processor layers
         return build_model("graphcast", in_channels=cin, out_channels=cout, nlat=nlat, nlon=nlon,
-                           latent=graphcast_latent, n_layers=graphcast_layers)
+                           latent=graphcast_latent, n_layers=graphcast_layers, mesh_level=graphcast_mesh_level)
     raise ValueError(f"unknown model {name!r}")
 
 
@@ -172,7 +172,8 @@ def run_model(name, args, train, test, starts, n_steps, out):
     L = train.q.shape[1]
     cin, cout = ConservativeEmulator.backbone_channels(L, stats.n_forcing, mode)
     nlat, nlon = train.q.shape[-2:]
-    emu = ConservativeEmulator(backbone(name, cin, cout, nlat, nlon, args.graphcast_latent, args.graphcast_layers),
+    emu = ConservativeEmulator(backbone(name, cin, cout, nlat, nlon, args.graphcast_latent, args.graphcast_layers,
+                                        args.graphcast_mesh_level),
                                mode=mode, stats=stats, mass_unit=1e6,
                                positive=args.flux, bound_radius=None if args.flux or args.bound_radius < 0
                                else args.bound_radius)
@@ -347,6 +348,9 @@ def main(argv=None):
     ap.add_argument("--graphcast-latent", type=int, default=64,
                     help="GraphCast latent width (64: the table's row; 128: 0.83M parameters, ~2.3x the step cost)")
     ap.add_argument("--graphcast-layers", type=int, default=4, help="GraphCast processor layers")
+    ap.add_argument("--graphcast-mesh-level", type=int, default=None,
+                    help="GraphCast multi-mesh refinement (default: the finest whose every vertex hears the grid, "
+                         "2 at 11.25 deg: 162 vertices ~17 deg apart; 3: 642 vertices ~8.6 deg apart)")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
