@@ -8,6 +8,7 @@ from the suffix). :func:`render_co2_column_3d` renders off-screen with pyvista (
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +161,13 @@ def plot_mass_drift(runs: dict, *, out=None):
     return fig
 
 
+def _quiet_vtk(pv):
+    """VTK's logger at errors only: without a display it prints a "bad X server connection" warning
+    before it falls back to off-screen rendering, which then works."""
+    quiet = getattr(pv, "vtk_verbosity", None)  # pyvista >= 0.44
+    return quiet("error") if quiet is not None else contextlib.nullcontext()
+
+
 def pyvista_offscreen_available() -> tuple[bool, str]:
     """``(True, "")`` if pyvista can render off-screen here, else ``(False, reason)``."""
     try:
@@ -167,10 +175,11 @@ def pyvista_offscreen_available() -> tuple[bool, str]:
     except ImportError as e:  # pragma: no cover - depends on the environment
         return False, f"pyvista is not installed (pip install 'sciml[viz3d]'): {e}"
     try:
-        p = pv.Plotter(off_screen=True, window_size=(32, 32))
-        p.add_mesh(pv.Sphere(theta_resolution=8, phi_resolution=8))
-        img = p.screenshot(return_img=True)
-        p.close()
+        with _quiet_vtk(pv):
+            p = pv.Plotter(off_screen=True, window_size=(32, 32))
+            p.add_mesh(pv.Sphere(theta_resolution=8, phi_resolution=8))
+            img = p.screenshot(return_img=True)
+            p.close()
         if img is None or img.size == 0:
             return False, "vtk off-screen rendering returned an empty image"
     except Exception as e:  # pragma: no cover
@@ -219,16 +228,17 @@ def render_co2_column_3d(q, lat, lon, out, *, height_km=None, mass_mix_unit: flo
     grid.cell_data["keep"] = keep.transpose(2, 1, 0).ravel(order="F").astype(np.uint8)
     shown = grid.threshold(0.5, scalars="keep")
     try:
-        pl = pv.Plotter(off_screen=True, window_size=tuple(window_size))
-        pl.add_mesh(shown, scalars="CO2 (ppm)", cmap=cmap, clim=clim or (float(ppm.min()), float(ppm.max())),
-                    show_edges=False, scalar_bar_args={"title": "CO2 (ppm)"})
-        d = 4.6
-        cl, cla = np.deg2rad(camera_lon), np.deg2rad(camera_lat)
-        pl.camera_position = [(d * np.cos(cla) * np.cos(cl), d * np.cos(cla) * np.sin(cl), d * np.sin(cla)),
-                              (0, 0, 0), (0, 0, 1)]
-        tmp = out.with_name(out.stem + ".tmp" + (out.suffix or ".png"))
-        pl.screenshot(str(tmp))
-        pl.close()
+        with _quiet_vtk(pv):
+            pl = pv.Plotter(off_screen=True, window_size=tuple(window_size))
+            pl.add_mesh(shown, scalars="CO2 (ppm)", cmap=cmap, clim=clim or (float(ppm.min()), float(ppm.max())),
+                        show_edges=False, scalar_bar_args={"title": "CO2 (ppm)"})
+            d = 4.6
+            cl, cla = np.deg2rad(camera_lon), np.deg2rad(camera_lat)
+            pl.camera_position = [(d * np.cos(cla) * np.cos(cl), d * np.cos(cla) * np.sin(cl), d * np.sin(cla)),
+                                  (0, 0, 0), (0, 0, 1)]
+            tmp = out.with_name(out.stem + ".tmp" + (out.suffix or ".png"))
+            pl.screenshot(str(tmp))
+            pl.close()
     except Exception as e:
         raise RuntimeError(f"vtk off-screen rendering failed on this machine: {e}") from e
     tmp.replace(out)

@@ -50,11 +50,13 @@ def test_curves(tmp_path):
     assert (tmp_path / "c.png").stat().st_size > 5000 and (tmp_path / "d.png").stat().st_size > 5000
 
 
-def test_render_3d(tmp_path):
+def test_render_3d(tmp_path, capfd):
     ok, why = pyvista_offscreen_available()
     if not ok:
         pytest.skip(why)
     out = render_co2_column_3d(_q(), LAT, LON, tmp_path / "col.png", window_size=(240, 200))
+    # VTK's fallback to off-screen rendering without a display is not a warning a user should see
+    assert "WARN" not in capfd.readouterr().err
     import matplotlib.image as mpimg
 
     img = mpimg.imread(out)
