@@ -129,10 +129,8 @@ def run_plan(args):
     rows = select(get_plan(args.plan), args.only)
     if args.list:
         for r in rows:
-            state = ("written" if r.results_file(args.out).exists() else
-                     "checkpoint" if (r.run_dir(args.out) / "checkpoints" / "last").exists() else "to do")
             epochs = r.epochs if r.epochs is not None else "recipe"
-            print(f"{r.name:40s} epochs {epochs!s:>6}  {state}")
+            print(f"{r.name:40s} epochs {epochs!s:>6}  {r.status(args.out)}")
         return 0
     status = run(rows, out=args.out, data_dir=args.data_dir, device=args.device, minutes=args.minutes,
                  jobs=args.jobs, threads=args.threads, workers=args.workers, log=lambda m: print(m, flush=True))

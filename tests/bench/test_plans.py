@@ -50,6 +50,13 @@ def test_plan_interrupts_resumes_and_skips(data_dir, tmp_path):
     assert not long.results_file(out).exists() and short.results_file(out).exists()
     assert (out / "runs" / long.results_file(out).stem / "checkpoints" / "last").is_dir()
     written = short.results_file(out).stat().st_mtime_ns
+    # --list reads each row's state from JSON: the interrupted row's epoch and error, the written row's result
+    cfg = json.loads((long.run_dir(out) / "checkpoints" / "last" / "config.json").read_text())["trainer"]
+    err = cfg["history"][-1]["val_rel_l2"]
+    assert long.status(out).startswith(f"checkpoint: epoch {cfg['epoch']}/40, test rel. L2 {err:.4g}, ")
+    res = json.loads(short.results_file(out).read_text())
+    assert short.status(out) == f"written: test rel. L2 {res['test_rel_l2']:.4g} after 2 epochs"
+    assert Row("darcy85", "fno", "never").status(out) == "to do"
 
     second = run_plan([long, short], out=out, **kw)
     assert second == {long.name: "done", short.name: "skipped"}
