@@ -168,8 +168,15 @@ def test_ddp_under_torchrun_two_cpu_processes(tmp_path):
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT.format(here=str(Path(__file__).parent), ck=str(tmp_path / "ck")))
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
-                          str(script)], capture_output=True, text=True, timeout=300, env=env)
+    for _attempt in range(2):
+        res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
+                              str(script)], capture_output=True, text=True, timeout=300, env=env)
+        # gloo's loopback connection set-up fails now and then on a loaded machine (a known flake of gloo, not
+        # of the trainer): one more try for that failure only; a wrong result ("ranks diverged") is never retried
+        transient = any(s in res.stderr for s in ("connectFullMesh", "Connection refused", "Address already in use",
+                                                  "Connect timeout", "RendezvousConnectionError"))
+        if res.returncode == 0 or not transient or "ranks diverged" in res.stderr:
+            break
     assert res.returncode == 0, res.stderr[-3000:]
     line = [l for l in res.stdout.splitlines() if l.startswith("OK")][0].split()
     assert line[1] == "2" and float(line[3]) < float(line[2])
