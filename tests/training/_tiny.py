@@ -26,8 +26,12 @@ def smoothing_data(n=64, s=8, seed=0, dtype=torch.float32):
     """y = 4-neighbour average of x + 0.5 x (a linear operator a 3x3 conv net can learn)."""
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, 1, s, s, generator=g, dtype=dtype)
-    y = 0.5 * x + 0.25 * (x.roll(1, -1) + x.roll(-1, -1) + x.roll(1, -2) + x.roll(-1, -2))
-    return TensorDataset(x, y)
+    return TensorDataset(x, _smooth(x))
+
+
+def _smooth(x):
+    """Half the field plus a quarter of each of its 4 periodic neighbours."""
+    return 0.5 * x + 0.25 * (x.roll(1, -1) + x.roll(-1, -1) + x.roll(1, -2) + x.roll(-1, -2))
 
 
 def band_limited_smoothing_data(n=64, s=16, seed=0):
@@ -37,5 +41,4 @@ def band_limited_smoothing_data(n=64, s=16, seed=0):
     spec = torch.zeros(n, 1, s, s // 2 + 1, dtype=torch.complex64)
     spec[:, :, list(range(4)) + list(range(-3, 0)), :4] = torch.complex(c[..., 0], c[..., 1])
     x = torch.fft.irfft2(spec, s=(s, s)) * s
-    y = 0.5 * x + 0.25 * (x.roll(1, -1) + x.roll(-1, -1) + x.roll(1, -2) + x.roll(-1, -2))
-    return TensorDataset(x, y)
+    return TensorDataset(x, _smooth(x))
