@@ -122,6 +122,10 @@ def protocol(r: dict) -> str:
     if not parts and not r["full_recipe"]:
         parts.append("shorter than the recipe")
     text = "reduced: " + ", ".join(parts) if parts else "full recipe"
+    frames = r.get("train_frames")
+    if frames:  # another training protocol than the recipe's back-propagation through the rollout
+        windows = "teacher forcing" if frames == 1 else f"{frames}-frame unrolls"
+        text += f"; trained on true windows ({windows}), tested by the full rollout"
     amp = (r.get("training") or {}).get("amp")
     if amp:
         text += f"; {amp} autocast"  # the same recipe in mixed precision: said, never mixed silently

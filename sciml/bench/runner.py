@@ -181,12 +181,15 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
         seconds: float | None = None, n_train: int | None = None, n_test: int | None = None, seed: int = 0,
         device=None, amp=None, batch_size: int | None = None, lr: float | None = None,
         model_config: dict | None = None, inputs=None, outputs=None, label: str | None = None,
-        workers: int = 1, progress: bool = True, resume: bool = False) -> dict:
+        train_frames: int | None = None, workers: int = 1, progress: bool = True, resume: bool = False) -> dict:
     """Train ``model`` on ``task`` (a name or :class:`Task`) and write ``out/<task>__<model>__<label>.json``.
 
     data: an existing store file (default: the task's file in ``data_dir``, generated
         when missing). epochs / seconds / n_train / n_test / batch_size / lr override the
         task's recipe (a shorter run is recorded with ``full_recipe: false``).
+    train_frames: trajectory tasks with a rollout model: train on windows of the true trajectories,
+        ``1`` frame (teacher forcing) or ``k`` frames unrolled, instead of through the whole rollout
+        (the recipe); the test error is still the full rollout's. The protocol column says so.
     resume: continue this label's run from its last checkpoint (each epoch writes one) with the
         same result as an uninterrupted run; without a checkpoint the run starts. Without
         ``resume`` a rerun of a label replaces it.
@@ -222,6 +225,13 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
     if seconds is not None and not (isinstance(seconds, (int, float)) and seconds > 0):
         raise ValueError(f"seconds must be a positive number, got {seconds!r}")
+    if train_frames is not None:
+        if task.t_in is None or space_time:
+            raise ValueError(f"train_frames needs a rollout model on a trajectory task; {task.name} / {model} "
+                             "is not one")
+        if isinstance(train_frames, bool) or not isinstance(train_frames, int) or not 1 <= train_frames <= task.t_out:
+            raise ValueError(f"train_frames must be an integer from 1 to {task.t_out} (the task's output frames), "
+                             f"got {train_frames!r}")
     out.mkdir(parents=True, exist_ok=True)
     path = ensure_data(task, data, data_dir, workers=workers, progress=progress)
     ins, outs = _resolve_fields(task, path, inputs, outputs)
@@ -269,6 +279,7 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
             t_in=task.t_in,
             t_out=task.t_out,
             space_time=space_time,
+            train_frames=train_frames,
             epochs=epochs,
             seconds=seconds,
             seed=seed,
@@ -295,8 +306,9 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
             "data_provenance": data_provenance(path, ins + outs),
             "run_dir": str(run_dir), "history": res["history"], "stopped": res.get("stopped", ""),
         }
-        if "rollout_rel_l2_per_step" in res:
-            result["rollout_rel_l2_per_step"] = res["rollout_rel_l2_per_step"]
+        for key in ("train_frames", "train_windows", "rollout_rel_l2_per_step"):
+            if key in res:
+                result[key] = res[key]
         # the run's figures beside its results file, so the board links what a reader wants to see
         figures = {}
         for key, suffix in (("predictions_figure", "predictions"), ("loss_curves_figure", "loss"),

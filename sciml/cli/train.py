@@ -46,6 +46,9 @@ def add_common_training_args(p, model_help: str = "registry model name (fno, tfn
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)")
     p.add_argument("--amp", choices=["bf16", "fp16"], default=None,
                    help="mixed precision: bf16 (CUDA, or a CPU with bf16 units) or fp16 (CUDA)")
+    p.add_argument("--train-frames", type=positive_int, default=None, metavar="K",
+                   help="trajectories with a rollout model: train on windows of K true frames ahead (1: teacher "
+                        "forcing) instead of through the whole rollout; the test error stays the full rollout's")
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -141,6 +144,8 @@ def run(args) -> int:
                                      f"choose with --inputs/--outputs")
             if args.space_time and not args.t_in:
                 raise ValueError("--space-time needs --t-in (trajectories)")
+            if args.train_frames and (not args.t_in or args.space_time):
+                raise ValueError("--train-frames needs --t-in and a rollout (not --space-time)")
             ndim, grid = operator_grid(ds[outputs[0]].shape, args.t_in, args.t_out, args.space_time)
         cfg = model_config_from_args(args, ndim)
         with options_named(["modes"]):
@@ -153,7 +158,8 @@ def run(args) -> int:
             res = train_operator(
                 data, out, model=args.model, model_config=cfg, inputs=inputs, outputs=outputs,
                 n_train=args.n_train, n_test=args.n_test, t_in=args.t_in, t_out=args.t_out,
-                space_time=args.space_time, normalize=not args.no_normalize, epochs=args.epochs, seconds=args.seconds,
+                space_time=args.space_time, train_frames=args.train_frames, normalize=not args.no_normalize,
+                epochs=args.epochs, seconds=args.seconds,
                 batch_size=args.batch_size or 20, lr=args.lr or 1e-3, weight_decay=args.weight_decay,
                 scheduler=None if args.scheduler == "none" else args.scheduler, grad_clip=args.grad_clip,
                 amp=args.amp, device=args.device, seed=args.seed,

@@ -3,14 +3,14 @@
 ``LpLoss``/``H1Loss`` (relative norms with quadrature), ``metrics`` (relative L2, nRMSE,
 VRMSE...), ``Trainer`` (AdamW + schedulers, clipping, AMP on CUDA, NaN guard,
 checkpoints, exact resume, DDP under torchrun), ``RolloutModel``/``SpaceTimeModel``/``rollout_errors``
-for trajectories, checkpoint I/O (weights + JSON config, no pickled modules) and
+and ``TrajectoryWindows`` for trajectories, checkpoint I/O (weights + JSON config, no pickled modules) and
 ``quick_train`` (the demo's one-minute FNO run); CarbonBench emulator training in :mod:`~sciml.training.emulator`.
 """
 from .checkpoint import load_checkpoint, load_model, model_from_spec, model_spec, save_checkpoint
 from .loop import Loop, NonFiniteLossError, NonFiniteMetricError
 from .losses import H1Loss, LpLoss
 from .metrics import max_error, mse, nrmse, relative_l2, rmse, vrmse
-from .rollout import RolloutModel, SpaceTimeModel, rollout, rollout_errors
+from .rollout import RolloutModel, SpaceTimeModel, TrajectoryWindows, rollout, rollout_errors
 from .trainer import Trainer
 from .wrappers import NormalizedModel
 
@@ -29,6 +29,7 @@ __all__ = [
     "Loop",
     "RolloutModel",
     "SpaceTimeModel",
+    "TrajectoryWindows",
     "rollout",
     "rollout_errors",
     "NormalizedModel",

@@ -17,7 +17,7 @@ import torch
 
 from .._util.io import OutputLock, write_json
 from ..datasets.loaders import FieldDataset, UnitGaussianNormalizer, split_indices
-from .rollout import RolloutModel, SpaceTimeModel, rollout_errors
+from .rollout import RolloutModel, SpaceTimeModel, TrajectoryWindows, rollout_errors
 from .trainer import Trainer
 from .wrappers import NormalizedModel
 
@@ -92,7 +92,7 @@ def _inference_ms(model, x: torch.Tensor, device, batch_size: int) -> float:
 def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | None = None, inputs="a", outputs="u",
                    n_train: int | None = None, n_test: int | None = None, split_seed: int | None = None,
                    t_in: int | None = None, t_out: int | None = None, space_time: bool = False,
-                   normalize: bool = True,
+                   train_frames: int | None = None, normalize: bool = True,
                    epochs: int | None = None, seconds: float | None = None, batch_size: int = 20, lr: float = 1e-3,
                    weight_decay: float = 1e-4, scheduler: str | None = "cosine", step_size: int | None = None,
                    gamma: float = 0.5, grad_clip: float | None = None, amp: str | None = None, device=None,
@@ -108,6 +108,10 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
     ``space_time`` through a :class:`SpaceTimeModel` instead (the model is built with one
     more axis, time, of ``t_out`` points: FNO-3D; ``normalize`` then applies to the window
     and the predicted block, while a rollout always sees raw fields).
+    train_frames: train a rollout on windows of the true trajectories instead of through the whole
+        rollout (:class:`TrajectoryWindows`: ``1`` is teacher forcing, ``k`` a ``k``-frame unroll);
+        the epochs then pass over every window, the test and training errors stay those of the
+        full ``t_out``-frame rollout. ``None`` (the FNO code): back-propagation through the rollout.
     Training length: ``epochs``; or ``seconds`` alone (a wall-clock budget read from the clock
     after every batch: training runs until it is spent, the cosine/step schedule following the
     fraction used); or both (``epochs`` with ``seconds`` as a cap; ``result["stopped"]`` says
@@ -173,6 +177,8 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
     trajectory = t_in is not None
     if space_time and not trajectory:
         raise ValueError("space_time needs trajectories (t_in frames in, t_out out)")
+    if train_frames is not None and (not trajectory or space_time):
+        raise ValueError("train_frames needs a rollout of trajectories (t_in given, space_time off)")
     if trajectory:
         _, ti, c, *spatial = x_tr.shape
         step_in, step_out = ti * c, c
@@ -195,7 +201,7 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
         if pod is not None:
             raise ValueError(f"model {model!r} (a POD basis of single outputs) cannot be trained on rollouts")
         if not space_time:  # the FNO-2D rollout feeds its own outputs back: raw fields, as in the FNO code
-            net = RolloutModel(net, t_in=t_in, t_out=y_tr.shape[1])
+            net = RolloutModel(net, t_in=t_in, t_out=y_tr.shape[1], train_frames=train_frames)
         else:  # FNO-3D normalises the input window and the output block pointwise (the FNO code)
             net = SpaceTimeModel(net, t_in=t_in, t_out=y_tr.shape[1])
             if normalize:
@@ -213,9 +219,10 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
     # the test split is only monitored (loss curves), never used to pick a checkpoint: no "best"
     trainer = Trainer(net, epochs=epochs, progress=progress, checkpoint_dir=out_dir / "checkpoints",
                       max_seconds=seconds, keep_best=False, **kw)
+    fit_data = train if train_frames is None else TrajectoryWindows(x_tr, y_tr, frames=train_frames)
     with OutputLock(out_dir):
         return _run(trainer, train, test, out_dir, data, name, cfg, spatial, trajectory, resume, overwrite,
-                    load_seconds, batch_size, seed, epochs, seconds, figures, t_in)
+                    load_seconds, batch_size, seed, epochs, seconds, figures, t_in, fit_data)
 
 
 def operator_grid(field_shape, t_in: int | None = None, t_out: int | None = None,
@@ -262,7 +269,7 @@ def check_modes(cfg: dict, spatial) -> None:
 
 
 def _run(trainer, train, test, out_dir, data, name, cfg, spatial, trajectory, resume, overwrite, load_seconds,
-         batch_size, seed, epochs, seconds, figures, t_in):
+         batch_size, seed, epochs, seconds, figures, t_in, fit_data):
     if overwrite and not resume:
         import shutil
 
@@ -272,7 +279,7 @@ def _run(trainer, train, test, out_dir, data, name, cfg, spatial, trajectory, re
                 shutil.rmtree(target)
             elif target.exists():
                 target.unlink()
-    history = trainer.fit(train, test, resume=resume, val_name="test")
+    history = trainer.fit(fit_data, test, resume=resume, val_name="test")
     test_metrics = trainer.evaluate(test, what="test")
     train_metrics = trainer.evaluate(train, what="training")
     x_te, y_te = test.tensors()
@@ -302,6 +309,9 @@ def _run(trainer, train, test, out_dir, data, name, cfg, spatial, trajectory, re
         "history": history,
         "checkpoint": str(out_dir / "checkpoints" / "last"),
     }
+    if fit_data is not train:
+        result["train_frames"] = fit_data.frames
+        result["train_windows"] = len(fit_data)
     if trajectory:
         result["rollout_rel_l2_per_step"] = rollout_errors(trainer.module, x_te, y_te,
                                                            batch_size=batch_size).tolist()

@@ -8,15 +8,18 @@ unrolls it over ``t_out`` frames, so a trajectory model is an ordinary
 with back-propagation through the whole rollout, and :func:`rollout_errors` gives the
 per-step error curve that leaderboards report. :class:`SpaceTimeModel` is the other way
 to the same signature: one call of an operator over space *and* time (the FNO-3D set-up).
+:class:`TrajectoryWindows` cuts trajectories into short training windows for teacher-forced
+(one-step) or briefly unrolled training of a :class:`RolloutModel` with ``train_frames``.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 
 from .._util.validation import check_int
 
-__all__ = ["RolloutModel", "SpaceTimeModel", "rollout", "rollout_errors"]
+__all__ = ["RolloutModel", "SpaceTimeModel", "TrajectoryWindows", "rollout", "rollout_errors"]
 
 
 def rollout(model: nn.Module, window: torch.Tensor, n_frames: int, *, step: int = 1,
@@ -77,20 +80,44 @@ class RolloutModel(_TrajectoryModel):
     t_out: frames to predict (40 for ns-1e-3, T = 50).
     step: frames produced per call.
     detach: cut gradients between calls (no back-propagation through time).
+    train_frames: frames unrolled in training mode (``model.train()``); ``None``: ``t_out``. With
+        ``1`` the step model is trained by teacher forcing on windows of the true trajectory
+        (:class:`TrajectoryWindows`), with ``k`` by ``k``-frame unrolls from true windows; in
+        evaluation mode the model always rolls out ``t_out`` frames. The FNO code trains its
+        FNO-2D through the whole rollout (``None``); short windows give one optimiser step per
+        window batch instead of one per trajectory batch, for the same cost per epoch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sciml.operators import FNO
+    >>> net = RolloutModel(FNO(in_channels=10, out_channels=1, n_modes=(8, 8), hidden_channels=8),
+    ...                    t_in=10, t_out=40, train_frames=1)
+    >>> net.eval()(torch.randn(2, 10, 1, 16, 16)).shape
+    torch.Size([2, 40, 1, 16, 16])
+    >>> net.train()(torch.randn(2, 10, 1, 16, 16)).shape
+    torch.Size([2, 1, 1, 16, 16])
     """
 
-    def __init__(self, model: nn.Module, t_in: int, t_out: int, step: int = 1, detach: bool = False):
+    def __init__(self, model: nn.Module, t_in: int, t_out: int, step: int = 1, detach: bool = False,
+                 train_frames: int | None = None):
         super().__init__(model, t_in, t_out)
         self.step = check_int(step, "step", min=1)
         self.detach = bool(detach)
+        if train_frames is not None:
+            train_frames = check_int(train_frames, "train_frames", min=1)
+            if train_frames > self.t_out:
+                raise ValueError(f"train_frames ({train_frames}) must not exceed t_out ({self.t_out})")
+        self.train_frames = train_frames
 
     @property
     def config(self) -> dict:
-        return {**super().config, "step": self.step, "detach": self.detach}
+        return {**super().config, "step": self.step, "detach": self.detach, "train_frames": self.train_frames}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_window(x)
-        return rollout(self.model, x, self.t_out, step=self.step, detach=self.detach)
+        n = self.train_frames if self.training and self.train_frames is not None else self.t_out
+        return rollout(self.model, x, n, step=self.step, detach=self.detach)
 
 
 class SpaceTimeModel(_TrajectoryModel):
@@ -128,6 +155,60 @@ class SpaceTimeModel(_TrajectoryModel):
             raise ValueError(f"space-time model returned shape {tuple(out.shape)}, expected "
                              f"{(b, c, *spatial, self.t_out)}")
         return out.movedim(-1, 1)
+
+
+class TrajectoryWindows(Dataset):
+    """Every window of ``t_in`` true frames and the ``frames`` frames after it, from trajectories.
+
+    ``x`` ``(N, t_in, C, *s)`` and ``y`` ``(N, t_out, C, *s)`` (a trajectory data set's input and
+    output frames) are joined into trajectories of ``T = t_in + t_out`` frames; sample ``i`` is
+    the window starting at frame ``k`` of trajectory ``n`` (``i = n * n_starts + k``,
+    ``n_starts = T - t_in - frames + 1``): ``(x_i, y_i)`` of shapes ``(t_in, C, *s)`` and
+    ``(frames, C, *s)``. Windows start in the input frames too: every true transition is used.
+    The data stay in memory once; batches are gathered by index (``get_batch``), as the
+    :class:`~sciml.training.Trainer` reads in-memory data.
+
+    Examples
+    --------
+    >>> import torch
+    >>> w = TrajectoryWindows(torch.zeros(3, 10, 1, 8, 8), torch.ones(3, 40, 1, 8, 8), frames=1)
+    >>> len(w), w[0][0].shape, w[0][1].shape
+    (120, torch.Size([10, 1, 8, 8]), torch.Size([1, 1, 8, 8]))
+    """
+
+    in_memory = True
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, frames: int = 1):
+        if x.ndim < 4 or y.ndim != x.ndim or x.shape[0] != y.shape[0] or x.shape[2:] != y.shape[2:]:
+            raise ValueError(f"x and y must be (N, t_in, C, *s) and (N, t_out, C, *s) of the same N, C and s, got "
+                             f"{tuple(x.shape)} and {tuple(y.shape)}")
+        self.frames = check_int(frames, "frames", min=1)
+        if self.frames > y.shape[1]:
+            raise ValueError(f"frames ({self.frames}) must not exceed the {y.shape[1]} output frames")
+        self.t_in = x.shape[1]
+        self.trajectories = torch.cat([x, y], dim=1)
+        self.n_starts = self.trajectories.shape[1] - self.t_in - self.frames + 1
+
+    def __len__(self) -> int:
+        return self.trajectories.shape[0] * self.n_starts
+
+    def get_batch(self, idx) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.as_tensor(idx, dtype=torch.long).reshape(-1)
+        if len(idx) and (int(idx.min()) < 0 or int(idx.max()) >= len(self)):
+            raise IndexError(f"window index out of range for {len(self)} windows")
+        n, k = idx // self.n_starts, idx % self.n_starts
+        frames = k[:, None] + torch.arange(self.t_in + self.frames)
+        block = self.trajectories[n[:, None], frames]
+        return block[:, :self.t_in], block[:, self.t_in:]
+
+    def __getitem__(self, i):
+        x, y = self.get_batch([int(i)])
+        return x[0], y[0]
+
+    def __repr__(self) -> str:
+        n, t = self.trajectories.shape[:2]
+        return (f"TrajectoryWindows({n} trajectories of {t} frames: {len(self)} windows of {self.t_in} -> "
+                f"{self.frames} frames)")
 
 
 @torch.no_grad()

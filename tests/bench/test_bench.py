@@ -119,6 +119,10 @@ def test_runs_of_other_labels_share_a_results_folder_the_same_label_is_refused(d
     (["bench", "table", "/no/such/results"], "does not exist"),
     (["bench", "run", "--task", "darcy85", "--data", "{darcy}", "--modes", "1000", "--epochs", "1"],
      "--modes: 1000 per sign"),
+    (["bench", "run", "--task", "darcy85", "--data", "{darcy}", "--train-frames", "1", "--epochs", "1"],
+     "train_frames needs a rollout model"),
+    (["train", "--data", "{darcy}", "--out", "x", "--epochs", "1", "--train-frames", "1"],
+     "--train-frames needs --t-in"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(darcy, tmp_path, capsys, monkeypatch, argv, words):
     monkeypatch.chdir(tmp_path)
@@ -189,6 +193,28 @@ def test_a_task_variant_trains_the_space_time_fno(tmp_path):
     assert "0.0086 FNO-3D" in md and "task: 200/1000 train" in md
     with pytest.raises(ValueError, match="fno3d"):
         run("ns-1e-3-n200", "fno4d", out=tmp_path / "res", data=data, epochs=1)
+
+
+def test_a_teacher_forced_rollout_row_says_so(tmp_path, capsys):
+    # --train-frames 1 on the NS task: the step FNO trains on every 10-frame window of the true
+    # trajectories (4 x 40 windows), is tested by the 40-frame rollout, and the board says so
+    from sciml.datasets import save_dataset
+
+    rng = np.random.default_rng(0)
+    w = np.cumsum(rng.normal(size=(6, 50, 1, 8, 8)), axis=1) * 0.1
+    data = save_dataset(tmp_path / "ns_tiny.h5", {"w": w})
+    assert main(["bench", "run", "--task", "ns-1e-3-n200", "--data", str(data), "--out", str(tmp_path / "res"),
+                 "--epochs", "1", "--n-train", "4", "--n-test", "2", "--modes", "2", "--width", "4",
+                 "--train-frames", "1", "--label", "tf", "--no-progress"]) == 0
+    res = json.loads((tmp_path / "res" / "ns-1e-3-n200__fno__tf.json").read_text())
+    assert res["train_frames"] == 1 and res["train_windows"] == 160 and len(res["rollout_rel_l2_per_step"]) == 40
+    assert "trained on true windows (teacher forcing), tested by the full rollout" in table(tmp_path / "res")
+    capsys.readouterr()
+    assert main(["bench", "run", "--task", "ns-1e-3-n200", "--data", str(data), "--out", str(tmp_path / "res"),
+                 "--model", "fno3d", "--epochs", "1", "--train-frames", "1"]) == 2
+    assert "train_frames needs a rollout model" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="from 1 to 40"):
+        run("ns-1e-3-n200", "fno", out=tmp_path / "res", data=data, epochs=1, train_frames=41)
 
 
 def test_table_rejects_empty_directory(tmp_path):

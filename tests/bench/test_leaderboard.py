@@ -190,6 +190,12 @@ def test_protocol_names_mixed_precision():
     assert protocol(_result(epochs=30, training={"amp": None})) == "reduced: 30/500 epochs"
 
 
+def test_protocol_names_training_on_true_windows():
+    assert protocol(_result(train_frames=1)) == ("full recipe; trained on true windows (teacher forcing), tested by "
+                                                 "the full rollout")
+    assert "(4-frame unrolls)" in protocol(_result(epochs=30, train_frames=4))
+
+
 def test_protocol_of_a_task_smaller_than_its_published_setting_says_so():
     # a full run of the CPU task is still not the published protocol: the row says how it differs
     t = get_task("ns-1e-3-n200")

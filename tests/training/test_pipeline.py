@@ -20,6 +20,34 @@ def test_trajectory_rollout_pipeline(tmp_path):
     assert (tmp_path / "run" / "rollout_errors.png").exists()
 
 
+def test_teacher_forced_rollout_pipeline_resumes_bit_for_bit(tmp_path):
+    # train_frames=1: the step FNO trains on every 3-frame window of the true trajectories and is
+    # tested by its 4-frame rollout; a run stopped after one epoch and resumed ends as an unbroken one
+    import torch
+
+    from sciml.training import load_model
+
+    rng = np.random.default_rng(0)
+    w0 = rng.normal(size=(10, 1, 1, 8, 8))
+    w = np.concatenate([w0 * 0.9 ** k for k in range(7)], axis=1)  # (N, T=7, C=1, 8, 8)
+    path = save_dataset(tmp_path / "traj.h5", {"w": w})
+    kw = dict(model="fno", inputs="w", outputs="w", t_in=3, t_out=4, train_frames=1, batch_size=4, lr=1e-2,
+              scheduler="step", step_size=1, gamma=0.5,  # a schedule that does not depend on the epoch count
+              model_config={"n_modes": [4, 4], "hidden_channels": 4, "n_layers": 1}, progress=False, figures=False)
+    full = train_operator(path, tmp_path / "full", epochs=3, **kw)
+    assert full["train_frames"] == 1 and full["train_windows"] == 8 * 4  # 8 trajectories x (7 - 3) windows
+    assert len(full["rollout_rel_l2_per_step"]) == 4
+    train_operator(path, tmp_path / "cut", epochs=1, **kw)
+    resumed = train_operator(path, tmp_path / "cut", epochs=3, resume=True, **kw)
+    assert resumed["test_rel_l2"] == full["test_rel_l2"]
+    assert [h["train_loss"] for h in resumed["history"]] == [h["train_loss"] for h in full["history"]]
+    a, b = load_model(full["checkpoint"]), load_model(resumed["checkpoint"])
+    assert a.train_frames == 1 and all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert a.eval()(torch.zeros(2, 3, 1, 8, 8)).shape == (2, 4, 1, 8, 8)  # tested as a 4-frame rollout
+    with pytest.raises(ValueError, match="train_frames needs a rollout"):
+        train_operator(path, tmp_path / "st", epochs=1, **dict(kw, space_time=True))
+
+
 def test_space_time_pipeline_learns_and_reloads(tmp_path):
     # FNO-3D: one FNO over (x, y, t) on decaying trajectories u_k = 0.9^k u_0; it must learn them
     # (error far below the 1 - 0.9^k of predicting zero change) and reload from its checkpoint
