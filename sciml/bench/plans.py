@@ -98,7 +98,9 @@ PLANS: dict[str, tuple[Row, ...]] = {
         # less time per epoch (131-141 s against 259 s for the FNO-2D); tested by the 40-frame rollout
         Row("ns-1e-3-n200", "fno", "cpu-tf-e30", 30, ("--train-frames", "1")),
         Row("ns-1e-3-n200", "unet", "cpu-tf-e30", 30, ("--train-frames", "1")),
-        Row("ns-1e-3-n200", "fno3d", "cpu-e50", 50),
+        # FNO-3D sees one sample per trajectory (10 optimiser steps per epoch at batch 20): batch 4 gives
+        # 50, at the same cost per epoch (~1.8 s of one core per sample, docs/performance.md)
+        Row("ns-1e-3-n200", "fno3d", "cpu-e20-b4", 20, ("--batch-size", "4")),
         Row("darcy85", "tfno", "cpu-e30", 30),
         Row("darcy85", "mgno", "cpu-e30", 30),
         Row("darcy85", "deeponet", "cpu-e100", 100),
