@@ -161,7 +161,9 @@ def _markdown(rows, results_dir: Path, out: Path | None) -> str:
              f"`{SCHEMA}`); do not edit by hand. Test error is the relative L2 error on the task's test split. "
              "*protocol* says where a run used less than the task's recipe (epochs, samples, a time budget): "
              "such rows are not comparable with the published figures, which follow the full recipe. It also "
-             "names where a task itself is smaller than the published setting (a CPU protocol).", ""]
+             "names where a task itself is smaller than the published setting (a CPU protocol), and a way of "
+             "training other than the recipe's (mixed precision; rollouts trained on windows of the true "
+             "trajectories, which are still tested by the full rollout).", ""]
     if out is not None:
         lines += [f"Regenerate: `sciml bench table {results_dir.as_posix()} --out {out.as_posix()} --overwrite`. "
                   "Train the rows again: `sciml bench plan cpu --out results` (the CPU protocols; `gpu`: every "
