@@ -38,6 +38,9 @@ def add_common_training_args(p, model_help: str = "registry model name (fno, tfn
     p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="any other model constructor argument (repeatable), e.g. --model-arg domain_padding=0.1")
     p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--optimizer", choices=["adamw", "adam", "sgd"], default=None,
+                   help="adamw (decoupled weight decay, the default), adam (weight decay as an L2 term in the "
+                        "gradient, as the FNO code's Adam) or sgd (momentum 0.9)")
     p.add_argument("--lr", type=positive_float, default=None)
     p.add_argument("--n-train", type=positive_int, default=None, help="first N samples train")
     p.add_argument("--n-test", type=positive_int, default=None, help="last N samples test")
@@ -160,7 +163,8 @@ def run(args) -> int:
                 n_train=args.n_train, n_test=args.n_test, t_in=args.t_in, t_out=args.t_out,
                 space_time=args.space_time, train_frames=args.train_frames, normalize=not args.no_normalize,
                 epochs=args.epochs, seconds=args.seconds,
-                batch_size=args.batch_size or 20, lr=args.lr or 1e-3, weight_decay=args.weight_decay,
+                batch_size=args.batch_size or 20, optimizer=args.optimizer or "adamw", lr=args.lr or 1e-3,
+                weight_decay=args.weight_decay,
                 scheduler=None if args.scheduler == "none" else args.scheduler, grad_clip=args.grad_clip,
                 amp=args.amp, device=args.device, seed=args.seed,
                 progress=not args.no_progress and sys.stderr.isatty(), resume=args.resume)

@@ -93,7 +93,8 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
                    n_train: int | None = None, n_test: int | None = None, split_seed: int | None = None,
                    t_in: int | None = None, t_out: int | None = None, space_time: bool = False,
                    train_frames: int | None = None, normalize: bool = True,
-                   epochs: int | None = None, seconds: float | None = None, batch_size: int = 20, lr: float = 1e-3,
+                   epochs: int | None = None, seconds: float | None = None, batch_size: int = 20,
+                   optimizer: str = "adamw", lr: float = 1e-3,
                    weight_decay: float = 1e-4, scheduler: str | None = "cosine", step_size: int | None = None,
                    gamma: float = 0.5, grad_clip: float | None = None, amp: str | None = None, device=None,
                    seed: int = 0, progress: bool | None = True, resume: bool = False, figures: bool = True,
@@ -214,8 +215,8 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
     elif pod is not None:
         pod(y_tr)
 
-    kw = dict(lr=lr, weight_decay=weight_decay, scheduler=scheduler, batch_size=batch_size, grad_clip=grad_clip,
-              amp=amp, device=device, seed=seed, step_size=step_size, gamma=gamma, model_name=name)
+    kw = dict(optimizer=optimizer, lr=lr, weight_decay=weight_decay, scheduler=scheduler, batch_size=batch_size,
+              grad_clip=grad_clip, amp=amp, device=device, seed=seed, step_size=step_size, gamma=gamma, model_name=name)
     # the test split is only monitored (loss curves), never used to pick a checkpoint: no "best"
     trainer = Trainer(net, epochs=epochs, progress=progress, checkpoint_dir=out_dir / "checkpoints",
                       max_seconds=seconds, keep_best=False, **kw)

@@ -91,6 +91,19 @@ def test_bench_and_train_cli(darcy, tmp_path, capsys):
     assert (tmp_path / "run" / "predictions.png").exists() and (tmp_path / "run" / "loss_curves.png").exists()
 
 
+def test_the_optimizer_is_chosen_recorded_and_named_in_the_protocol(darcy, tmp_path):
+    # --optimizer adam: weight decay as an L2 term in the gradient (the FNO code's Adam), not AdamW's decoupled
+    # decay; the two runs differ, the result records it and the board names the departure from the recipe
+    kw = dict(data=darcy, epochs=2, n_train=8, n_test=4, model_config=TINY, progress=False, out=tmp_path)
+    adamw = run("darcy85", "fno", label="w", **kw)
+    adam = run("darcy85", "fno", label="a", optimizer="adam", **kw)
+    assert adamw["training"]["optimizer"] == "adamw" and adam["training"]["optimizer"] == "adam"
+    assert adam["test_rel_l2"] != adamw["test_rel_l2"]
+    md = table(tmp_path)
+    assert "optimizer adam (recipe adamw)" in md and md.count("optimizer adam") == 1
+    assert main(["bench", "run", "--task", "darcy85", "--optimizer", "lion"]) == 2
+
+
 def test_runs_of_other_labels_share_a_results_folder_the_same_label_is_refused(darcy, tmp_path, capsys, live_lock):
     out = tmp_path / "res"
     out.mkdir()
