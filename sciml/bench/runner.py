@@ -180,12 +180,13 @@ def _label(text: str) -> str:
 def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, epochs: int | None = None,
         seconds: float | None = None, n_train: int | None = None, n_test: int | None = None, seed: int = 0,
         device=None, amp=None, batch_size: int | None = None, optimizer: str | None = None, lr: float | None = None,
+        weight_decay: float | None = None,
         model_config: dict | None = None, inputs=None, outputs=None, label: str | None = None,
         train_frames: int | None = None, workers: int = 1, progress: bool = True, resume: bool = False) -> dict:
     """Train ``model`` on ``task`` (a name or :class:`Task`) and write ``out/<task>__<model>__<label>.json``.
 
     data: an existing store file (default: the task's file in ``data_dir``, generated
-        when missing). epochs / seconds / n_train / n_test / batch_size / optimizer / lr override the
+        when missing). epochs / seconds / n_train / n_test / batch_size / optimizer / lr / weight_decay override the
         task's recipe (a shorter run is recorded with ``full_recipe: false``).
     train_frames: trajectory tasks with a rollout model: train on windows of the true trajectories,
         ``1`` frame (teacher forcing) or ``k`` frames unrolled, instead of through the whole rollout
@@ -243,6 +244,8 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
         training["lr"] = lr
     if optimizer is not None:
         training["optimizer"] = optimizer
+    if weight_decay is not None:
+        training["weight_decay"] = weight_decay
     recipe_epochs = training.pop("epochs")
     if epochs is None and seconds is None:
         epochs = recipe_epochs

@@ -82,6 +82,7 @@ def run_task(args):
             res = run(task, args.model, out=out, data=args.data, data_dir=args.data_dir, epochs=args.epochs,
                       seconds=args.seconds, n_train=args.n_train, n_test=args.n_test, seed=args.seed,
                       device=args.device, amp=args.amp, batch_size=args.batch_size, optimizer=args.optimizer,
+                      weight_decay=args.weight_decay,
                       lr=args.lr, model_config=cfg,
                       inputs=args.inputs, outputs=args.outputs, label=args.label,
                       train_frames=args.train_frames, workers=args.workers,

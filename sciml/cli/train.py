@@ -5,7 +5,7 @@ import ast
 import sys
 from pathlib import Path
 
-from .._util.validation import nonnegative_int, positive_float, positive_int
+from .._util.validation import nonnegative_float, nonnegative_int, positive_float, positive_int
 from ._core import options_named
 
 __all__ = ["add_parser", "add_common_training_args", "parse_model_args", "model_config_from_args"]
@@ -42,6 +42,9 @@ def add_common_training_args(p, model_help: str = "registry model name (fno, tfn
                    help="adamw (decoupled weight decay, the default), adam (weight decay as an L2 term in the "
                         "gradient, as the FNO code's Adam) or sgd (momentum 0.9)")
     p.add_argument("--lr", type=positive_float, default=None)
+    p.add_argument("--weight-decay", type=nonnegative_float, default=None,
+                   help="weight decay (default 1e-4; with --optimizer adam an L2 term on the mean loss: the FNO "
+                        "code's 1e-4 on a loss summed over a batch of 20 is 5e-6 here)")
     p.add_argument("--n-train", type=positive_int, default=None, help="first N samples train")
     p.add_argument("--n-test", type=positive_int, default=None, help="last N samples test")
     p.add_argument("--inputs", nargs="+", default=None, help="input field name(s)")
@@ -64,7 +67,6 @@ def add_parser(subparsers, argv=()):
     p.add_argument("--data", required=True, help="store file (.h5) written by `sciml generate`")
     p.add_argument("--out", required=True, help="run directory (created; its parent must exist)")
     add_common_training_args(p)
-    p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--scheduler", choices=["cosine", "step", "onecycle", "none"], default="cosine")
     p.add_argument("--grad-clip", type=positive_float, default=None)
     p.add_argument("--t-in", type=positive_int, default=None, help="trajectories: frames in (e.g. 10)")
@@ -164,7 +166,7 @@ def run(args) -> int:
                 space_time=args.space_time, train_frames=args.train_frames, normalize=not args.no_normalize,
                 epochs=args.epochs, seconds=args.seconds,
                 batch_size=args.batch_size or 20, optimizer=args.optimizer or "adamw", lr=args.lr or 1e-3,
-                weight_decay=args.weight_decay,
+                weight_decay=1e-4 if args.weight_decay is None else args.weight_decay,
                 scheduler=None if args.scheduler == "none" else args.scheduler, grad_clip=args.grad_clip,
                 amp=args.amp, device=args.device, seed=args.seed,
                 progress=not args.no_progress and sys.stderr.isatty(), resume=args.resume)

@@ -102,6 +102,9 @@ def test_the_optimizer_is_chosen_recorded_and_named_in_the_protocol(darcy, tmp_p
     md = table(tmp_path)
     assert "optimizer adam (recipe adamw)" in md and md.count("optimizer adam") == 1
     assert main(["bench", "run", "--task", "darcy85", "--optimizer", "lion"]) == 2
+    l2 = run("darcy85", "fno", label="l2", optimizer="adam", weight_decay=5e-6, **kw)
+    assert l2["training"]["weight_decay"] == 5e-6 and l2["test_rel_l2"] != adam["test_rel_l2"]
+    assert "weight_decay 5e-06 (recipe 0.0001)" in table(tmp_path)
 
 
 def test_runs_of_other_labels_share_a_results_folder_the_same_label_is_refused(darcy, tmp_path, capsys, live_lock):
