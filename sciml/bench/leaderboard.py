@@ -5,7 +5,8 @@
 markdown table per task, best test error first. Each row carries its parameter count,
 training time, inference time, hardware, seed, epochs, a *protocol* column that says how
 the run departs from the task's recipe, and the published figure for that model beside
-it; the task's other published figures are listed under the table.
+it; the task's other published figures are listed under the table, and so are figures
+published in another setting or not verified here, with why they are left off.
 ``table(results_dir, out="leaderboard.md")`` also writes, beside the markdown:
 
 - ``leaderboard.png``: test error per run, one panel per task (bars);
@@ -196,6 +197,9 @@ def _markdown(rows, results_dir: Path, out: Path | None) -> str:
             lines += ["", "Published test relative L2 for this task:", ""]
             for p in t.published:
                 lines.append(f"- {p.name}: **{p.value:.4f}** — {p.source}; {p.setting}.")
+        if t is not None and t.not_listed:
+            lines += ["", "Published elsewhere, not listed:", ""]
+            lines += [f"- {note}." for note in t.not_listed]
         lines.append("")
     return "\n".join(lines)
 

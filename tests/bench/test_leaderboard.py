@@ -59,6 +59,12 @@ def test_table_sorted_per_task_with_published_column(board, tmp_path):
     assert "reduced: 100/1000 train samples" in next(row for row in darcy if "| mgno |" in row)
     # other published figures under the table, with their source and setting
     assert "- FCN: **0.0253** — Li et al. 2021" in md and "- PCANN: **0.0300**" in md
+    # figures left off are named with their setting and the reason, under the darcy85 table only
+    darcy_block = md.split("## darcy85")[1].split("\n## ")[0]
+    assert "Published elsewhere, not listed:" in darcy_block
+    assert "- MgNO (He, Liu and Xu, ICLR 2024): measured on the same FNO data at 211^2" in darcy_block
+    assert "a 29^2 figure is not comparable" in darcy_block
+    assert md.count("Published elsewhere, not listed:") == 1
     (burgers,) = _task_rows(md, "burgers")
     assert "0.0160 FNO" in burgers and "0.0016" not in md
     assert "carbonbench" not in md
