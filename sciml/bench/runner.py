@@ -293,6 +293,7 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
             progress=progress,
             overwrite=not resume,
             resume=resume,
+            figure_label=model.lower(),
             **training,
         )  # a rerun without resume replaces its label
         result = {

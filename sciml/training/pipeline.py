@@ -98,7 +98,7 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
                    weight_decay: float = 1e-4, scheduler: str | None = "cosine", step_size: int | None = None,
                    gamma: float = 0.5, grad_clip: float | None = None, amp: str | None = None, device=None,
                    seed: int = 0, progress: bool | None = True, resume: bool = False, figures: bool = True,
-                   builder=None, overwrite: bool = False) -> dict:
+                   builder=None, overwrite: bool = False, figure_label: str | None = None) -> dict:
     """Train registry model ``model`` on store file ``data``; evaluate on the test split.
 
     Splits: ``n_train``/``n_test`` take the first ``n_train`` and the last ``n_test``
@@ -128,6 +128,8 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
     a run (``results.json`` or ``checkpoints/``) is refused with ``FileExistsError`` unless
     ``resume`` (continue it) or ``overwrite`` (replace it).
     Fourier modes larger than the (padded) grid are refused with ``ValueError``.
+    figure_label: the model's name in the figures' titles and legends (default the model's own
+        name; ``sciml bench`` passes the board's name of a variant, e.g. ``fno3d``).
 
     Returns a dict with ``test_rel_l2``, ``train_rel_l2``, ``params``, ``train_seconds``,
     ``epochs``, ``inference_ms_per_sample``, ``n_train``, ``n_test``, ``resolution``,
@@ -223,7 +225,8 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
     fit_data = train if train_frames is None else TrajectoryWindows(x_tr, y_tr, frames=train_frames)
     with OutputLock(out_dir):
         return _run(trainer, train, test, out_dir, data, name, cfg, spatial, trajectory, resume, overwrite,
-                    load_seconds, batch_size, seed, epochs, seconds, figures, t_in, fit_data)
+                    load_seconds, batch_size, seed, epochs, seconds, figures, t_in, fit_data,
+                    figure_label or name)
 
 
 def operator_grid(field_shape, t_in: int | None = None, t_out: int | None = None,
@@ -270,7 +273,7 @@ def check_modes(cfg: dict, spatial) -> None:
 
 
 def _run(trainer, train, test, out_dir, data, name, cfg, spatial, trajectory, resume, overwrite, load_seconds,
-         batch_size, seed, epochs, seconds, figures, t_in, fit_data):
+         batch_size, seed, epochs, seconds, figures, t_in, fit_data, figure_label):
     if overwrite and not resume:
         import shutil
 
@@ -323,10 +326,11 @@ def _run(trainer, train, test, out_dir, data, name, cfg, spatial, trajectory, re
             pred = trainer.predict(x_te[:3])
         result["predictions_figure"] = str(plot_predictions(x_te[:3], y_te[:3], pred, out_dir / "predictions.png"))
         result["loss_curves_figure"] = str(plot_loss_curves(history, out_dir / "loss_curves.png",
-                                                            title=f"{name} on {Path(data).name}"))
+                                                            title=f"{figure_label} on {Path(data).name}"))
         if trajectory:
-            result["rollout_figure"] = str(plot_rollout_errors(result["rollout_rel_l2_per_step"],
-                                                               out_dir / "rollout_errors.png", label=name, t0=t_in))
+            curve = plot_rollout_errors(result["rollout_rel_l2_per_step"], out_dir / "rollout_errors.png",
+                                        label=figure_label, t0=t_in)
+            result["rollout_figure"] = str(curve)
     write_json(out_dir / "results.json", result, indent=1)
     result["results_file"] = str(out_dir / "results.json")
     return result

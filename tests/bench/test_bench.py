@@ -191,10 +191,15 @@ def test_burgers_tasks_differ_as_documented(tmp_path, task, decayed):
         assert ratio.min() > 0.3 and k1.min() < 0.99 and steep.min() > 20.0
 
 
-def test_a_task_variant_trains_the_space_time_fno(tmp_path):
+def test_a_task_variant_trains_the_space_time_fno(tmp_path, monkeypatch):
     # "fno3d" on the NS tasks: the registry FNO over (x, y, t) through SpaceTimeModel, with the task's
     # FNO-3D settings (plain coordinates, time padding) and FNO-3D's published figure beside it
+    import sciml.viz.training as viz
     from sciml.datasets import save_dataset
+
+    labels = []  # the figures name the board's variant, not the registry model it is built from
+    plot = viz.plot_rollout_errors
+    monkeypatch.setattr(viz, "plot_rollout_errors", lambda *a, **k: labels.append(k["label"]) or plot(*a, **k))
 
     rng = np.random.default_rng(0)
     w = np.cumsum(rng.normal(size=(6, 50, 1, 8, 8)), axis=1) * 0.1  # (N, T = 50, C, 8, 8)
@@ -205,6 +210,7 @@ def test_a_task_variant_trains_the_space_time_fno(tmp_path):
     assert res["model"] == "fno3d" and cfg["n_modes"] == [4, 4, 4] and cfg["in_channels"] == 10
     assert cfg["positional_embedding"] == "grid" and cfg["domain_padding"] == [0.0, 0.0, 0.15]
     assert len(res["rollout_rel_l2_per_step"]) == 40 and not res["full_recipe"]
+    assert labels == ["fno3d"]
     md = table(tmp_path / "res")
     assert "0.0086 FNO-3D" in md and "task: 200/1000 train" in md
     with pytest.raises(ValueError, match="fno3d"):
