@@ -115,18 +115,23 @@ def protocol(r: dict) -> str:
         parts.append(stopped.split(" reached")[0])
     elif isinstance(planned, int) and planned > r["epochs"]:
         parts.append(f"stopped after {r['epochs']} of {planned} planned epochs (time budget)")
+    if not parts and not r["full_recipe"]:
+        parts.append("shorter than the recipe")
+    other = []  # the recipe's training with other settings: not shorter, but not the recipe either
     if t is not None:
         for k, v in t.train.items():
             got = (r.get("training") or {}).get(k)
             if k not in ("epochs", "step_size") and got is not None and got != v:
-                parts.append(f"{k} {got} (recipe {v})")
-    if not parts and not r["full_recipe"]:
-        parts.append("shorter than the recipe")
-    text = "reduced: " + ", ".join(parts) if parts else "full recipe"
+                other.append(f"{k} {got} (recipe {v})")
+    text = "; ".join(([f"reduced: {', '.join(parts)}"] if parts else [])
+                     + ([f"trained otherwise: {', '.join(other)}"] if other else [])) or "full recipe"
     frames = r.get("train_frames")
     if frames:  # another training protocol than the recipe's back-propagation through the rollout
         windows = "teacher forcing" if frames == 1 else f"{frames}-frame unrolls"
         text += f"; trained on true windows ({windows}), tested by the full rollout"
+    args = r.get("model_args")
+    if args:  # constructor arguments beyond the task's model: another architecture, said in the row
+        text += "; model " + ", ".join(f"{k}={v!r}" for k, v in sorted(args.items()))  # as --model-arg takes them
     amp = (r.get("training") or {}).get("amp")
     if amp:
         text += f"; {amp} autocast"  # the same recipe in mixed precision: said, never mixed silently
@@ -162,9 +167,10 @@ def _markdown(rows, results_dir: Path, out: Path | None) -> str:
              f"`{SCHEMA}`); do not edit by hand. Test error is the relative L2 error on the task's test split. "
              "*protocol* says where a run used less than the task's recipe (epochs, samples, a time budget): "
              "such rows are not comparable with the published figures, which follow the full recipe. It also "
-             "names where a task itself is smaller than the published setting (a CPU protocol), and a way of "
-             "training other than the recipe's (mixed precision; rollouts trained on windows of the true "
-             "trajectories, which are still tested by the full rollout).", ""]
+             "names where a task itself is smaller than the published setting (a CPU protocol), a way of "
+             "training other than the recipe's (*trained otherwise*: another optimiser, weight decay or batch "
+             "size; mixed precision; rollouts trained on windows of the true trajectories, which are still "
+             "tested by the full rollout), and a model built with arguments beyond the task's (*model*).", ""]
     if out is not None:
         lines += [f"Regenerate: `sciml bench table {results_dir.as_posix()} --out {out.as_posix()} --overwrite`. "
                   "Train the rows again: `sciml bench plan cpu --out results` (the CPU protocols; `gpu`: every "

@@ -308,7 +308,8 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
                                 and res["n_test"] >= task.n_test),
             "hardware": hardware(res["device"]), "seed": seed, "sciml_version": __version__,
             "torch_version": torch.__version__, "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "model_config": res["model_config"], "training": res["hyperparameters"], "data": str(path),
+            "model_config": res["model_config"], "model_args": dict(model_config or {}),
+            "training": res["hyperparameters"], "data": str(path),
             "data_provenance": data_provenance(path, ins + outs),
             "run_dir": str(run_dir), "history": res["history"], "stopped": res.get("stopped", ""),
         }

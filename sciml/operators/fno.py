@@ -32,7 +32,7 @@ from .layers import (
     make_skip,
 )
 from .spectral import SpectralConv, check_rank
-from .tensorized import FACTORIZATIONS
+from .tensorized import FACTORIZATIONS, SPECTRAL_INITS
 
 __all__ = ["FNOBlock", "FNO", "TFNO"]
 
@@ -45,12 +45,13 @@ class FNOBlock(nn.Module):
 
     def __init__(self, channels: int, n_modes, *, non_linearity: str = "gelu", norm=None, skip: str = "linear",
                  channel_mlp_expansion: float | None = 0.5, channel_mlp_skip: str = "soft-gating",
-                 factorization=None, rank=0.5, last: bool = False):
+                 factorization=None, rank=0.5, spectral_init: str = "normal", last: bool = False):
         super().__init__()
         ndim = len(n_modes)
         self.act = get_activation(non_linearity)
         self.last = last
-        self.conv = SpectralConv(channels, channels, n_modes, factorization=factorization, rank=rank)
+        self.conv = SpectralConv(channels, channels, n_modes, factorization=factorization, rank=rank,
+                                 init=spectral_init)
         self.skip = make_skip(skip, channels, channels, ndim)
         self.norm = make_norm(norm, channels)
         if channel_mlp_expansion is not None:
@@ -131,6 +132,9 @@ class FNO(nn.Module):
     channel_mlp_skip : "soft-gating", "linear" or "identity"
     factorization : None, "dense", "cp", "tucker"; rank : float
         Spectral weight factorisation (see ``SpectralConv``).
+    spectral_init : "normal" or "uniform"
+        Initial spectral weights (see ``SpectralConv``): "normal" as neuraloperator 2.0, "uniform"
+        as the FNO authors' public code (``fourier_2d.py``), dense weights only.
 
     Shapes: ``(B, in_channels, *spatial) -> (B, out_channels, *spatial)`` at any resolution.
     ``model.config`` holds the constructor arguments (JSON-serialisable); ``FNO(**model.config)``
@@ -154,7 +158,8 @@ class FNO(nn.Module):
                  positional_embedding: str | None = "grid", domain_padding=0.0,
                  domain_padding_mode: str = "one-sided", non_linearity: str = "gelu", norm: str | None = None,
                  skip: str = "linear", channel_mlp_expansion: float | None = 0.5,
-                 channel_mlp_skip: str = "soft-gating", factorization: str | None = None, rank=0.5):
+                 channel_mlp_skip: str = "soft-gating", factorization: str | None = None, rank=0.5,
+                 spectral_init: str = "normal"):
         super().__init__()
         in_channels = check_int(in_channels, "in_channels", min=1)
         out_channels = check_int(out_channels, "out_channels", min=1)
@@ -183,6 +188,10 @@ class FNO(nn.Module):
         check_choice(factorization, "factorization", FACTORIZATIONS)
         if factorization in ("cp", "tucker"):
             check_rank(rank, factorization, ndim + 2)
+        check_choice(spectral_init, "spectral_init", SPECTRAL_INITS)
+        if spectral_init == "uniform" and factorization not in (None, "dense"):
+            raise ValueError("spectral_init='uniform' needs dense spectral weights; "
+                             f"got factorization={factorization!r}")
 
         self.config = dict(
             in_channels=in_channels, out_channels=out_channels, n_modes=list(n_modes),
@@ -191,6 +200,7 @@ class FNO(nn.Module):
             domain_padding=domain_padding, domain_padding_mode=domain_padding_mode, non_linearity=non_linearity,
             norm=norm, skip=skip, channel_mlp_expansion=channel_mlp_expansion, channel_mlp_skip=channel_mlp_skip,
             factorization=factorization, rank=list(rank) if isinstance(rank, tuple) else rank,
+            spectral_init=spectral_init,
         )
         self.in_channels, self.out_channels, self.n_modes, self.ndim = in_channels, out_channels, n_modes, ndim
 
@@ -209,7 +219,7 @@ class FNO(nn.Module):
         self.blocks = nn.ModuleList(
             FNOBlock(hidden_channels, n_modes, non_linearity=non_linearity, norm=norm, skip=skip,
                      channel_mlp_expansion=channel_mlp_expansion, channel_mlp_skip=channel_mlp_skip,
-                     factorization=factorization, rank=rank, last=(i == n_layers - 1))
+                     factorization=factorization, rank=rank, spectral_init=spectral_init, last=(i == n_layers - 1))
             for i in range(n_layers)
         )
         self.projection = ChannelMLP(hidden_channels, out_channels, projection_hidden,

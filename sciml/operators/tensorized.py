@@ -23,7 +23,8 @@ from torch import nn
 
 from .._util.extras import require
 
-__all__ = ["SpectralWeight", "DenseWeight", "CPWeight", "TuckerWeight", "make_spectral_weight", "FACTORIZATIONS"]
+__all__ = ["SpectralWeight", "DenseWeight", "CPWeight", "TuckerWeight", "make_spectral_weight", "FACTORIZATIONS",
+           "SPECTRAL_INITS"]
 
 FACTORIZATIONS = (None, "dense", "cp", "tucker")
 
@@ -54,12 +55,21 @@ class SpectralWeight(nn.Module):
 
 
 class DenseWeight(SpectralWeight):
-    """Dense complex weight, entries complex normal with standard deviation ``std``."""
+    """Dense complex weight, entries complex normal with standard deviation ``std``.
 
-    def __init__(self, shape, std: float):
+    ``init="uniform"`` instead draws real and imaginary parts uniformly on ``[0, scale)`` with
+    ``scale = 1 / (in_channels * out_channels)`` (``shape[:2]``), the FNO authors' public code
+    (``scale * torch.rand(..., dtype=torch.cfloat)``); ``std`` is then unused.
+    """
+
+    def __init__(self, shape, std: float, init: str = "normal"):
         super().__init__()
         self.shape = tuple(shape)
-        self.weight = _complex_param(self.shape, std)
+        if init == "uniform":
+            scale = 1.0 / (self.shape[0] * self.shape[1])
+            self.weight = nn.Parameter(torch.rand(*self.shape, 2) * scale)
+        else:
+            self.weight = _complex_param(self.shape, std)
 
     def full(self) -> torch.Tensor:
         return _as_complex(self.weight)
@@ -131,10 +141,21 @@ class TuckerWeight(SpectralWeight):
         return torch.einsum(self._equation, _as_complex(self.core), *[_as_complex(p) for p in self.factors])
 
 
-def make_spectral_weight(shape, factorization, rank, std: float) -> SpectralWeight:
-    """Weight of the given ``factorization`` (None/"dense", "cp", "tucker")."""
+SPECTRAL_INITS = ("normal", "uniform")
+
+
+def make_spectral_weight(shape, factorization, rank, std: float, init: str = "normal") -> SpectralWeight:
+    """Weight of the given ``factorization`` (None/"dense", "cp", "tucker").
+
+    ``init``: "normal" (entries of standard deviation ``std``) or "uniform" (dense only, see
+    :class:`DenseWeight`).
+    """
+    if init not in SPECTRAL_INITS:
+        raise ValueError(f"init must be one of {', '.join(repr(i) for i in SPECTRAL_INITS)}; got {init!r}")
+    if init == "uniform" and factorization not in (None, "dense"):
+        raise ValueError(f"init='uniform' needs a dense spectral weight; got factorization={factorization!r}")
     if factorization in (None, "dense"):
-        return DenseWeight(shape, std)
+        return DenseWeight(shape, std, init)
     if factorization == "cp":
         return CPWeight(shape, rank, std)
     if factorization == "tucker":

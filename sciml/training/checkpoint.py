@@ -23,6 +23,7 @@ single ``.pt`` file, a bare PINN-PM ``state_dict``), still with ``weights_only=T
 from __future__ import annotations
 
 import hashlib
+import inspect
 import io
 import json
 import os
@@ -385,6 +386,46 @@ def _differences(a, b, where="") -> list[str]:
     return [] if a == b else [f"{where}: {a!r} here, {b!r} in the checkpoint"]
 
 
+def _constructor_defaults(cls) -> dict:
+    """Keyword defaults of ``cls`` and of the classes it forwards ``**kwargs`` to (its MRO)."""
+    out = {}
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for p in inspect.signature(init).parameters.values():
+            if p.default is not inspect.Parameter.empty and p.kind is not inspect.Parameter.VAR_KEYWORD:
+                out.setdefault(p.name, p.default)
+    return out
+
+
+def _with_new_defaults(spec, mine):
+    """The stored ``spec``, each registry operator's config completed by its constructor's defaults.
+
+    A checkpoint written before an option existed has no key for it; it was trained with what the
+    option's default now does, so a resumed run at the default is the same model (the config reads
+    the same once completed), while any other value is still a difference. Only keys that ``mine``
+    (this process's spec of the model) has are completed.
+    """
+    from .. import operators
+
+    if not isinstance(spec, dict) or not isinstance(mine, dict):
+        return spec
+    spec = {k: _with_new_defaults(v, mine.get(k)) if k in ("model", "backbone") else v for k, v in spec.items()}
+    cls = operators.MODELS.get(spec.get("name")) if spec.get("kind") == "operator" else None
+    config, here = spec.get("config"), mine.get("config")
+    if cls is not None and isinstance(config, dict) and isinstance(here, dict):
+        config = dict(config)
+        for k, v in _constructor_defaults(cls).items():
+            if k in here and k not in config:
+                try:
+                    config[k] = json.loads(json.dumps(v))
+                except (TypeError, ValueError):
+                    continue
+        spec["config"] = config
+    return spec
+
+
 _UNSET = object()
 
 
@@ -425,8 +466,8 @@ def load_checkpoint(path, map_location="cpu", *, model: nn.Module | None = None,
             # digest has tied config and weights together; keys and shapes are checked on loading
             return _result(r, None)
     if same_as is not _UNSET and r["spec"] is not None:
-        stored = r["spec"]
         mine = json.loads(json.dumps(model_spec(model, same_as)))
+        stored = _with_new_defaults(r["spec"], mine)
         diff = _differences(mine, stored)
         if diff:
             raise CheckpointError(f"{path}: written for another model: " + "; ".join(diff[:3])

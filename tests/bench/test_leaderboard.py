@@ -196,6 +196,12 @@ def test_protocol_names_mixed_precision():
     assert protocol(_result(epochs=30, training={"amp": None})) == "reduced: 30/500 epochs"
 
 
+def test_protocol_names_another_architecture():
+    r = _result(model_args={"n_modes": [24, 22], "spectral_init": "uniform", "lifting_channels": 0})
+    assert protocol(r) == "full recipe; model lifting_channels=0, n_modes=[24, 22], spectral_init='uniform'"
+    assert protocol(_result(model_args={})) == "full recipe"
+
+
 def test_protocol_names_training_on_true_windows():
     assert protocol(_result(train_frames=1)) == ("full recipe; trained on true windows (teacher forcing), tested by "
                                                  "the full rollout")

@@ -107,6 +107,25 @@ def test_config_round_trip(name, kwargs):
         assert torch.equal(model(x), clone(x))
 
 
+def test_spectral_init_fno_code_and_neuraloperator():
+    # "uniform": real and imaginary parts uniform on [0, 1/(in*out)), as the FNO code's
+    # scale * torch.rand(..., dtype=cfloat); "normal" (default): E|w|^2 = 2 / (in + out)
+    torch.manual_seed(0)
+    uni = FNO(1, 1, (24, 22), hidden_channels=32, n_layers=2, spectral_init="uniform")
+    torch.manual_seed(0)
+    nor = FNO(1, 1, (24, 22), hidden_channels=32, n_layers=2)
+    assert uni.config["spectral_init"] == "uniform" and nor.config["spectral_init"] == "normal"
+    w = uni.blocks[0].conv.weight.weight.detach()
+    assert w.shape == (32, 32, 24, 12, 2)  # the FNO code's 2 x (32, 32, 12, 12) complex weights
+    scale = 1 / (32 * 32)
+    assert w.min() >= 0 and w.max() < scale
+    assert abs(w.mean().item() / (scale / 2) - 1) < 0.01 and abs(w.var().item() / (scale**2 / 12) - 1) < 0.02
+    wn = torch.view_as_complex(nor.blocks[0].conv.weight.weight.detach())
+    assert abs(wn.abs().pow(2).mean().item() / (2 / 64) - 1) < 0.02
+    # only the spectral weights differ: the same seed gives the same lifting
+    assert torch.equal(uni.lifting.layers[0].weight, nor.lifting.layers[0].weight)
+
+
 def test_tfno_has_fewer_parameters():
     fno = FNO(1, 1, (16, 16), hidden_channels=32)
     tfno = TFNO(1, 1, (16, 16), hidden_channels=32)
@@ -128,6 +147,8 @@ def test_tfno_has_fewer_parameters():
     (dict(non_linearity="swish"), "non_linearity"),
     (dict(factorization="tt"), "factorization"),
     (dict(channel_mlp_expansion=0.0), "channel_mlp_expansion"),
+    (dict(spectral_init="xavier"), "spectral_init"),
+    (dict(spectral_init="uniform", factorization="tucker"), "spectral_init"),
 ])
 def test_bad_arguments(kwargs, name):
     args = dict(in_channels=1, out_channels=1, n_modes=(4, 4))

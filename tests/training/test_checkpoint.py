@@ -234,3 +234,22 @@ def test_a_pinn_run_resumed_from_an_old_pt_file_continues_in_the_new_format(tmp_
     tr.adam(5, lr=1e-2)
     assert old.is_dir() and load_checkpoint(old)["config"]["trainer"]["iterations"]["adam"] == 15
     assert list(tmp_path.iterdir()) == [old]  # nothing left aside
+
+
+def test_an_option_added_after_the_checkpoint_reads_as_its_default(tmp_path):
+    # a checkpoint written before FNO had spectral_init (its config has no key for it) resumes into the
+    # model built with the default, and is still refused for a model built with another value
+    from sciml.operators import FNO
+
+    old = FNO(1, 1, (4, 4), hidden_channels=4, n_layers=1)
+    del old.config["spectral_init"]
+    ck = save_checkpoint(tmp_path / "c", old, name="fno")
+    assert "spectral_init" not in json.loads((ck / "config.json").read_text())["model"]["config"]
+    same = FNO(1, 1, (4, 4), hidden_channels=4, n_layers=1)
+    r = load_checkpoint(ck, model=same, same_as="fno")
+    torch.testing.assert_close(r["model"].blocks[0].conv.weight.weight, old.blocks[0].conv.weight.weight)
+    with pytest.raises(CheckpointError, match=r"spectral_init: 'uniform' here, 'normal' in the checkpoint"):
+        load_checkpoint(ck, model=FNO(1, 1, (4, 4), hidden_channels=4, n_layers=1, spectral_init="uniform"),
+                        same_as="fno")
+    with pytest.raises(CheckpointError, match=r"hidden_channels: 8 here, 4 in the checkpoint"):
+        load_checkpoint(ck, model=FNO(1, 1, (4, 4), hidden_channels=8, n_layers=1), same_as="fno")
