@@ -92,9 +92,11 @@ def test_plans_name_registered_tasks_and_models():
             if r.epochs is not None:
                 assert 0 < r.epochs <= task.train["epochs"], r.name
     assert get_plan("gpu")[0].name == "darcy85/fno/gpu-full"  # the row a CPU cannot finish comes first
+    assert get_plan("gpu")[1].name == "darcy85/fno/gpu-full-fnocode"  # then the FNO code's own model
     assert {r.task for r in get_plan("gpu")} == {"darcy85", "burgers", "burgers-1e-3", "ns-1e-3"}
-    cmd = row_command(get_plan("cpu")[0], out="o", data_dir="d", device="cuda")
-    assert cmd[-4:] == ["--epochs", "30", "--device", "cuda"] and "--resume" in cmd
+    row = get_plan("cpu")[0]
+    cmd = row_command(row, out="o", data_dir="d", device="cuda")
+    assert cmd[-4 - len(row.args):] == ["--epochs", "30", "--device", "cuda", *row.args] and "--resume" in cmd
     with pytest.raises(ValueError, match="plan must be one of"):
         get_plan("tpu")
 
@@ -165,3 +167,24 @@ def test_sigterm_to_a_background_plan_stops_its_rows_and_they_resume(data_dir, t
     kw = dict(data_dir=data_dir, device="cpu", threads=1, workers=1, log=lambda m: None, poll=0.01)
     assert run_plan([row], out=out, **kw) == {row.name: "done"}
     assert json.loads(row.results_file(out).read_text())["epochs"] == 40
+
+
+def test_every_rows_command_parses_and_builds_its_model():
+    # a row's options are those `sciml bench run` takes, and its --model-arg values build the model
+    # (the FNO code's rows: that code's parameter count)
+    from sciml.cli._core import build_parser
+    from sciml.cli.train import parse_model_args
+    from sciml.operators import build_model
+    from sciml.training.pipeline import default_model_config
+
+    for rows in PLANS.values():
+        for r in rows:
+            cmd = row_command(r, out="o", data_dir="d")
+            args = build_parser(cmd[3:]).parse_args(cmd[3:])
+            assert (args.task, args.model, args.label) == (r.task, r.model, r.label)
+            extra = parse_model_args(args.model_arg)
+            if "fnocode" in r.label:
+                cfg = default_model_config("fno", 1, 1, 2, **{**get_task(r.task).models["fno"], **extra})
+                model = build_model("fno", **cfg)
+                assert sum(p.numel() for p in model.parameters()) == 2_368_001, r.name
+                assert args.optimizer is None  # the recipe's (Adam at 5e-6) since 2026-12-07
