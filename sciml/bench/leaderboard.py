@@ -99,6 +99,26 @@ def _fmt_seconds(s: float) -> str:
     return f"{s:.0f} s"
 
 
+def _trained_otherwise(r: dict) -> list[str]:
+    """The recipe's training settings ``r`` changed: not shorter, but not the recipe either."""
+    t = TASKS.get(r["task"])
+    out = []
+    for k, v in (t.train.items() if t is not None else ()):
+        got = (r.get("training") or {}).get(k)
+        if k not in ("epochs", "step_size") and got is not None and got != v:
+            out.append(f"{k} {got} (recipe {v})")
+    return out
+
+
+def follows_recipe(r: dict) -> bool:
+    """Whether run ``r`` is its task's full recipe: its length, its settings and the task's model.
+
+    The filled markers of the figures; a run trained otherwise (another optimiser, a model
+    built with other arguments) is drawn hollow like a shortened one.
+    """
+    return bool(r["full_recipe"]) and not _trained_otherwise(r) and not r.get("model_args")
+
+
 def protocol(r: dict) -> str:
     """How the run ``r`` departs from its task's recipe (``"full recipe"`` if it does not)."""
     t = TASKS.get(r["task"])
@@ -117,12 +137,7 @@ def protocol(r: dict) -> str:
         parts.append(f"stopped after {r['epochs']} of {planned} planned epochs (time budget)")
     if not parts and not r["full_recipe"]:
         parts.append("shorter than the recipe")
-    other = []  # the recipe's training with other settings: not shorter, but not the recipe either
-    if t is not None:
-        for k, v in t.train.items():
-            got = (r.get("training") or {}).get(k)
-            if k not in ("epochs", "step_size") and got is not None and got != v:
-                other.append(f"{k} {got} (recipe {v})")
+    other = _trained_otherwise(r)
     text = "; ".join(([f"reduced: {', '.join(parts)}"] if parts else [])
                      + ([f"trained otherwise: {', '.join(other)}"] if other else [])) or "full recipe"
     frames = r.get("train_frames")
@@ -148,7 +163,8 @@ def figure_paths(out, rows) -> list[Path]:
     """The figures ``table(..., out=out)`` writes beside the markdown ``out`` for ``rows``."""
     out = Path(out)
     stem = out.with_suffix("")
-    paths = [out.with_suffix(".png"), Path(f"{stem}_error_vs_params.png"), Path(f"{stem}_error_vs_time.png")]
+    paths = [out.with_suffix(".png"), Path(f"{stem}_error_vs_params.png"), Path(f"{stem}_error_vs_time.png"),
+             Path(f"{stem}_curves.png")]
     if any(r.get("rollout_rel_l2_per_step") for r in rows):
         paths.append(Path(f"{stem}_rollout.png"))
     return paths
@@ -176,11 +192,13 @@ def _markdown(rows, results_dir: Path, out: Path | None) -> str:
                   "Train the rows again: `sciml bench plan cpu --out results` (the CPU protocols; `gpu`: every "
                   "full recipe), resumable, `--list` shows what is left.", ""]
         figs = figure_paths(out, rows)
-        names = ["test error per run", "error vs parameters", "error vs training time", "rollout error per step"]
+        names = ["test error per run", "error vs parameters", "error vs training time", "test error per epoch",
+                 "rollout error per step"]
         lines += [" · ".join(f"[{n}]({p.name})" for n, p in zip(names, figs)), ""]
-        lines += [f"![error vs parameters]({figs[1].name})", "", f"![error vs training time]({figs[2].name})", ""]
-        if len(figs) > 3:
-            lines += [f"![rollout error per step]({figs[3].name})", ""]
+        lines += [f"![error vs parameters]({figs[1].name})", "", f"![error vs training time]({figs[2].name})", "",
+                  f"![test error per epoch]({figs[3].name})", ""]
+        if len(figs) > 4:
+            lines += [f"![rollout error per step]({figs[4].name})", ""]
     for task in sorted({r["task"] for r in rows}):
         t = TASKS.get(task)
         lines.append(f"## {task}")
@@ -240,8 +258,9 @@ def table(results_dir, out=None) -> str:
         plot(rows, figs[0])
         plot_scatter(rows, figs[1], x="params")
         plot_scatter(rows, figs[2], x="train_seconds")
-        if len(figs) > 3:
-            plot_rollout(rows, figs[3])
+        plot_curves(rows, figs[3])
+        if len(figs) > 4:
+            plot_rollout(rows, figs[4])
         write_text(out, text)
     return text
 
@@ -265,8 +284,11 @@ def _save(fig, out) -> Path:
 
 def _reference_lines(ax, task):
     t = TASKS.get(task)
+    # black, one dash pattern each: the colours belong to the models
+    dashes = ((0, (6, 3)), (0, (1, 2)), (0, (6, 2, 1, 2)), (0, (10, 2, 1, 2, 1, 2)), (0, (3, 1)))
     for j, p in enumerate(t.published if t else ()):
-        ax.axhline(p.value, ls="--", lw=1, color=f"C{(j + 5) % 10}", label=f"published {p.name}: {p.value:g}")
+        ax.axhline(p.value, ls=dashes[j % len(dashes)], lw=1, color="k", alpha=0.75,
+                   label=f"published {p.name}: {p.value:g}")
 
 
 def _panels(plt, n: int, width: float, height: float):
@@ -289,7 +311,7 @@ def plot(rows: list[dict], out) -> Path:
     for ax, task in zip(axes, tasks):
         rs = [r for r in rows if r["task"] == task]
         names = [f"{r['model']}\n{r['label']}" for r in rs]
-        colors = ["C0" if r["full_recipe"] else "C1" for r in rs]
+        colors = ["C0" if follows_recipe(r) else "C1" for r in rs]
         ax.bar(range(len(rs)), [r["test_rel_l2"] for r in rs], color=colors)
         ax.set_xticks(range(len(rs)))
         ax.set_xticklabels(names, fontsize=7, rotation=30, ha="right")
@@ -298,7 +320,7 @@ def plot(rows: list[dict], out) -> Path:
         ax.set_title(task)
         _reference_lines(ax, task)
         ax.plot([], [], "s", color="C0", label="full recipe")
-        ax.plot([], [], "s", color="C1", label="reduced protocol")
+        ax.plot([], [], "s", color="C1", label="reduced or trained otherwise")
         ax.legend(fontsize=7)
         ax.grid(True, axis="y", which="both", alpha=0.3)
     fig.tight_layout()
@@ -309,8 +331,9 @@ def plot_scatter(rows: list[dict], out, x: str = "params") -> Path:
     """Test error against ``x`` (``"params"`` or ``"train_seconds"``), log axes, one panel per task.
 
     One marker shape and colour per model (one scatter collection per model, its points in
-    the order of ``rows``); filled markers follow the full recipe, hollow ones a reduced
-    protocol. Published figures of the task are dashed horizontal lines.
+    the order of ``rows``); filled markers follow the full recipe (:func:`follows_recipe`),
+    hollow ones a reduced protocol or other training settings. Published figures of the task are
+    dashed horizontal lines.
     """
     if x not in ("params", "train_seconds"):
         raise ValueError(f"x must be 'params' or 'train_seconds', got {x!r}")
@@ -327,17 +350,54 @@ def plot_scatter(rows: list[dict], out, x: str = "params") -> Path:
             color, marker = style[m]
             ax.scatter([max(r[x], 1e-3) for r in rs], [r["test_rel_l2"] for r in rs], s=60, marker=marker,
                        edgecolors=color, linewidths=1.5, label=m,
-                       facecolors=[color if r["full_recipe"] else "none" for r in rs], gid=f"{task}/{m}")
+                       facecolors=[color if follows_recipe(r) else "none" for r in rs], gid=f"{task}/{m}")
         _reference_lines(ax, task)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("parameters" if x == "params" else "training time (s)")
         ax.set_ylabel("test relative L2")
-        ax.set_title(f"{task} (hollow: reduced protocol)")
+        ax.set_title(f"{task} (hollow: reduced or trained otherwise)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return _save(fig, out)
+
+
+def plot_curves(rows: list[dict], out) -> Path:
+    """Test relative L2 after each epoch (log scale), one line per run, one panel per task.
+
+    Read from each result's ``history`` (a run that recorded no per-epoch test error is left
+    out); runs of one model share a colour, each run its own line style, so a reader sees where
+    two protocols (optimisers, budgets) part. Published figures of the task are dashed.
+    """
+    plt = _pyplot()
+    tasks = sorted({r["task"] for r in rows})
+    models = sorted({r["model"] for r in rows})
+    colors = {m: f"C{i % 10}" for i, m in enumerate(models)}
+    fig, axes = _panels(plt, len(tasks), 8.5, 4.4)
+    for ax, task in zip(axes, tasks):
+        seen = {}
+        for r in (r for r in rows if r["task"] == task):
+            pts = [(h["epoch"], h["val_rel_l2"]) for h in r.get("history") or []
+                   if isinstance(h, dict) and h.get("val_rel_l2") is not None and h.get("epoch") is not None]
+            if not pts:
+                continue
+            k = seen[r["model"]] = seen.get(r["model"], -1) + 1
+            ax.plot(*zip(*pts), color=colors[r["model"]], ls=_STYLES[k % len(_STYLES)], lw=1.2,
+                    label=f"{r['model']} ({r['label']}): {r['test_rel_l2']:.4f}",
+                    gid=f"{task}/{r['model']}/{r['label']}")
+        _reference_lines(ax, task)
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test relative L2")
+        ax.set_title(f"{task}: test error per epoch")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+_STYLES = ("-", "--", ":", "-.")
 
 
 def plot_rollout(rows: list[dict], out) -> Path:

@@ -4,7 +4,7 @@ import math
 import pytest
 
 from sciml.bench import SCHEMA, TASKS, get_task, load_results, table
-from sciml.bench.leaderboard import figure_paths, plot_rollout, plot_scatter, protocol
+from sciml.bench.leaderboard import figure_paths, follows_recipe, plot_curves, plot_rollout, plot_scatter, protocol
 from sciml.bench.runner import RESULT_KEYS
 from sciml.cli import main
 
@@ -135,6 +135,42 @@ def test_plots_written_and_match_rows(board, tmp_path):
     assert points == want
     with pytest.raises(ValueError, match="x must be"):
         plot_scatter(rows, out, x="epochs")
+
+
+def test_curves_plot_one_line_per_run_from_its_history(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    hist = [{"epoch": e, "train_loss": 0.1, "val_rel_l2": 0.1 / e} for e in range(1, 6)]
+    _write(tmp_path, "a.json", _result(label="a", history=hist))
+    _write(tmp_path, "b.json", _result(label="b", training={"optimizer": "adamw"}, history=hist[:3]))
+    _write(tmp_path, "c.json", _result(label="c", history=[{"epoch": 1, "train_loss": 0.1}]))  # no test error
+    rows = load_results(tmp_path)
+    figs = []
+    orig = plt.close
+    try:
+        plt.close = lambda fig=None: figs.append(fig)
+        plot_curves(rows, tmp_path / "c.png")
+    finally:
+        plt.close = orig
+    lines = {ln.get_gid(): ln for ln in figs[0].axes[0].lines if ln.get_gid()}
+    assert sorted(lines) == ["darcy85/fno/a", "darcy85/fno/b"]
+    assert list(lines["darcy85/fno/a"].get_xdata()) == [1, 2, 3, 4, 5]
+    assert list(lines["darcy85/fno/b"].get_ydata()) == [0.1, 0.05, 0.1 / 3]
+    # one colour per model, another line style per run
+    assert lines["darcy85/fno/a"].get_color() == lines["darcy85/fno/b"].get_color()
+    assert lines["darcy85/fno/a"].get_linestyle() != lines["darcy85/fno/b"].get_linestyle()
+    plt.close(figs[0])
+    assert "](lb_curves.png)" in table(tmp_path, out=tmp_path / "lb.md")
+
+
+def test_a_run_trained_otherwise_does_not_follow_the_recipe():
+    assert follows_recipe(_result())
+    assert not follows_recipe(_result(epochs=30))
+    assert not follows_recipe(_result(training={"optimizer": "adamw"}))
+    assert not follows_recipe(_result(model_args={"spectral_init": "uniform"}))
 
 
 def test_rollout_plot_from_synthetic_result(tmp_path):
