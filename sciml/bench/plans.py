@@ -245,7 +245,7 @@ def run_plan(plan, *, out, data_dir=None, device=None, minutes: float | None = N
     --------
     >>> from sciml.bench.plans import get_plan
     >>> [r.name for r in get_plan("gpu")][:2]
-    ['darcy85/fno/gpu-full', 'darcy85/tfno/gpu-full']
+    ['darcy85/fno/gpu-full', 'darcy85/fno/gpu-full-fnocode']
     """
     from .._util.validation import check_int
 
