@@ -153,11 +153,17 @@ def get_plan(name: str) -> tuple[Row, ...]:
 
 
 def select(rows, only=None) -> list[Row]:
-    """The rows whose ``task/model/label`` name starts with one of ``only`` (all rows when None)."""
+    """The rows named by one of ``only`` (all rows when None).
+
+    Each entry is a ``task``, ``task/model`` or ``task/model/label``, matched by whole parts:
+    ``darcy85/fno`` keeps every darcy85 FNO row, ``darcy85/fno/cpu-full`` that row and not
+    ``darcy85/fno/cpu-full-adam``.
+    """
     rows = list(rows)
     if not only:
         return rows
-    kept = [r for r in rows if any(r.name.startswith(o) for o in only)]
+    wanted = [tuple(p for p in o.split("/") if p) for o in only]
+    kept = [r for r in rows if any(w and (r.task, r.model, r.label)[:len(w)] == w for w in wanted)]
     if not kept:
         raise ValueError(f"no row of the plan matches {', '.join(only)}")
     return kept
@@ -229,7 +235,7 @@ def run_plan(plan, *, out, data_dir=None, device=None, minutes: float | None = N
     workers : int, optional
         Processes for data generation (default: the CPU cores).
     only : sequence of str, optional
-        Keep the rows whose ``task/model/label`` name starts with one of these.
+        Keep the rows these name: ``task``, ``task/model`` or ``task/model/label`` (:func:`select`).
     stop : callable, optional
         ``stop(row, run_dir) -> bool``, polled with the deadline: True interrupts that row.
 

@@ -51,7 +51,7 @@ def add_parser(subparsers, argv=()):
     q.add_argument("--threads", type=positive_int, default=None, help="torch threads per row (default: cores/jobs)")
     q.add_argument("--workers", type=positive_int, default=None, help="processes for data generation (default: cores)")
     q.add_argument("--only", nargs="+", default=None, metavar="TASK[/MODEL[/LABEL]]",
-                   help="keep the rows whose name starts with one of these")
+                   help="keep the rows these name (whole parts: darcy85/fno/cpu-full is that row, not cpu-full-adam)")
     q.add_argument("--list", action="store_true", help="print the plan's rows and their state, train nothing")
     q.set_defaults(func=run_plan)
     return p

@@ -188,3 +188,17 @@ def test_every_rows_command_parses_and_builds_its_model():
                 model = build_model("fno", **cfg)
                 assert sum(p.numel() for p in model.parameters()) == 2_368_001, r.name
                 assert args.optimizer is None  # the recipe's (Adam at 5e-6) since 2026-12-07
+
+
+def test_only_matches_whole_parts_of_a_row_name():
+    from sciml.bench.plans import select
+
+    rows = [Row("darcy85", "fno", "cpu-full"), Row("darcy85", "fno", "cpu-full-adam"), Row("darcy85", "unet", "a"),
+            Row("burgers", "fno", "a")]
+    assert [r.label for r in select(rows, ["darcy85/fno/cpu-full"])] == ["cpu-full"]
+    assert [r.label for r in select(rows, ["darcy85/fno"])] == ["cpu-full", "cpu-full-adam"]
+    assert len(select(rows, ["darcy85/"])) == 3 and len(select(rows, ["darcy85", "burgers"])) == 4
+    assert select(rows, None) == rows
+    for bad in (["darcy85/fn"], ["darcy"], ["/"]):
+        with pytest.raises(ValueError, match="no row of the plan matches"):
+            select(rows, bad)
