@@ -386,18 +386,23 @@ def plot_curves(rows: list[dict], out) -> Path:
             ax.plot(*zip(*pts), color=colors[r["model"]], ls=_STYLES[k % len(_STYLES)], lw=1.2,
                     label=f"{r['model']} ({r['label']}): {r['test_rel_l2']:.4f}",
                     gid=f"{task}/{r['model']}/{r['label']}")
-        _reference_lines(ax, task)
-        ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("test relative L2")
-        ax.set_title(f"{task}: test error per epoch")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        _line_panel(ax, task, "epoch", "test relative L2", f"{task}: test error per epoch")
     fig.tight_layout()
     return _save(fig, out)
 
 
 _STYLES = ("-", "--", ":", "-.")
+
+
+def _line_panel(ax, task, xlabel, ylabel, title):
+    """Finish a panel of lines: the task's published figures, log errors, labels, legend outside."""
+    _reference_lines(ax, task)
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def plot_rollout(rows: list[dict], out) -> Path:
@@ -415,12 +420,7 @@ def plot_rollout(rows: list[dict], out) -> Path:
             e = r["rollout_rel_l2_per_step"]
             ax.plot(range(t0 + 1, t0 + 1 + len(e)), e, marker=".", label=f"{r['model']} ({r['label']})",
                     gid=f"{task}/{r['model']}/{r['label']}")
-        _reference_lines(ax, task)
-        ax.set_yscale("log")
-        ax.set_xlabel("predicted frame")
-        ax.set_ylabel("relative L2 per step")
-        ax.set_title(f"{task}: rollout error (published: mean over the rollout)")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        _line_panel(ax, task, "predicted frame", "relative L2 per step",
+                    f"{task}: rollout error (published: mean over the rollout)")
     fig.tight_layout()
     return _save(fig, out)

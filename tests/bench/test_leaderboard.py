@@ -22,6 +22,23 @@ def _result(task="darcy85", model="fno", label="a", err=0.02, params=1000, secon
     return r
 
 
+def _drawn(plot_fn, *args, **kwargs):
+    """The figure ``plot_fn`` draws (and saves), caught before it is closed; the caller closes it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figs, orig = [], plt.close
+    try:
+        plt.close = lambda fig=None: figs.append(fig)
+        plot_fn(*args, **kwargs)
+    finally:
+        plt.close = orig
+    (fig,) = figs
+    return fig
+
+
 def _write(d, name, obj):
     (d / name).write_text(json.dumps(obj))
 
@@ -107,23 +124,12 @@ def test_missing_field_and_not_json_refused(tmp_path):
 
 
 def test_plots_written_and_match_rows(board, tmp_path):
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = load_results(board)
     out = tmp_path / "params.png"
-    # read the figure back through savefig: capture it before it is closed
-    figs = []
-    orig = plt.close
-    try:
-        plt.close = lambda fig=None: figs.append(fig)
-        plot_scatter(rows, out, x="params")
-    finally:
-        plt.close = orig
+    fig = _drawn(plot_scatter, rows, out, x="params")
     assert out.stat().st_size > 1000
-    (fig,) = figs
     points = {}
     for ax in fig.axes:
         for coll in ax.collections:
@@ -138,31 +144,21 @@ def test_plots_written_and_match_rows(board, tmp_path):
 
 
 def test_curves_plot_one_line_per_run_from_its_history(tmp_path):
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     hist = [{"epoch": e, "train_loss": 0.1, "val_rel_l2": 0.1 / e} for e in range(1, 6)]
     _write(tmp_path, "a.json", _result(label="a", history=hist))
     _write(tmp_path, "b.json", _result(label="b", training={"optimizer": "adamw"}, history=hist[:3]))
     _write(tmp_path, "c.json", _result(label="c", history=[{"epoch": 1, "train_loss": 0.1}]))  # no test error
-    rows = load_results(tmp_path)
-    figs = []
-    orig = plt.close
-    try:
-        plt.close = lambda fig=None: figs.append(fig)
-        plot_curves(rows, tmp_path / "c.png")
-    finally:
-        plt.close = orig
-    lines = {ln.get_gid(): ln for ln in figs[0].axes[0].lines if ln.get_gid()}
+    fig = _drawn(plot_curves, load_results(tmp_path), tmp_path / "c.png")
+    lines = {ln.get_gid(): ln for ln in fig.axes[0].lines if ln.get_gid()}
     assert sorted(lines) == ["darcy85/fno/a", "darcy85/fno/b"]
     assert list(lines["darcy85/fno/a"].get_xdata()) == [1, 2, 3, 4, 5]
     assert list(lines["darcy85/fno/b"].get_ydata()) == [0.1, 0.05, 0.1 / 3]
     # one colour per model, another line style per run
     assert lines["darcy85/fno/a"].get_color() == lines["darcy85/fno/b"].get_color()
     assert lines["darcy85/fno/a"].get_linestyle() != lines["darcy85/fno/b"].get_linestyle()
-    plt.close(figs[0])
+    plt.close(fig)
     assert "](lb_curves.png)" in table(tmp_path, out=tmp_path / "lb.md")
 
 
@@ -174,9 +170,6 @@ def test_a_run_trained_otherwise_does_not_follow_the_recipe():
 
 
 def test_rollout_plot_from_synthetic_result(tmp_path):
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     steps = [0.01 * 1.05 ** k for k in range(40)]
@@ -187,17 +180,11 @@ def test_rollout_plot_from_synthetic_result(tmp_path):
     assert [p.name for p in paths][-1] == "lb_rollout.png" and "](lb_rollout.png)" in md
     for p in paths:
         assert p.stat().st_size > 1000, p
-    figs = []
-    orig = plt.close
-    try:
-        plt.close = lambda fig=None: figs.append(fig)
-        plot_rollout(rows, tmp_path / "r.png")
-    finally:
-        plt.close = orig
-    (line,) = [ln for ln in figs[0].axes[0].lines if ln.get_gid()]
+    fig = _drawn(plot_rollout, rows, tmp_path / "r.png")
+    (line,) = [ln for ln in fig.axes[0].lines if ln.get_gid()]
     assert list(line.get_xdata()) == list(range(11, 51))  # frames after the 10 given ones
     assert all(math.isclose(a, b) for a, b in zip(line.get_ydata(), steps))
-    plt.close(figs[0])
+    plt.close(fig)
     with pytest.raises(ValueError, match="no result carries"):
         plot_rollout(load_results(tmp_path)[:0], tmp_path / "none.png")
 
