@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 import time
 
-__all__ = ["progress", "default_enabled"]
+__all__ = ["progress", "default_enabled", "format_duration"]
 
 
 def default_enabled() -> bool:
@@ -131,3 +131,12 @@ def progress(total, description: str = "", *, enabled=None, done: int = 0, unit:
         bar.completed = done
         return bar
     return _Rich(total, description, done, unit, fields)
+
+
+def format_duration(seconds: float) -> str:
+    """``"42 s"``, ``"3.5 min"`` or ``"7.8 h"``: a duration as the board and the plan list show it."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.0f} s"

@@ -29,6 +29,7 @@ import os
 from pathlib import Path
 
 from .._util.io import atomic_path, write_text
+from .._util.progress import format_duration
 from .runner import RESULT_KEYS, SCHEMA
 from .tasks import TASKS
 
@@ -89,14 +90,6 @@ def load_results(results_dir) -> list[dict]:
         rows.append(r)
     rows.sort(key=lambda r: (r["task"], r["test_rel_l2"], r["model"], r["label"]))
     return rows
-
-
-def _fmt_seconds(s: float) -> str:
-    if s >= 3600:
-        return f"{s / 3600:.1f} h"
-    if s >= 60:
-        return f"{s / 60:.1f} min"
-    return f"{s:.0f} s"
 
 
 def _trained_otherwise(r: dict) -> list[str]:
@@ -213,7 +206,7 @@ def _markdown(rows, results_dir: Path, out: Path | None) -> str:
                               if (results_dir / v).exists())
             lines.append(
                 f"| {i} | {r['model']} | {r['label']} | {r['test_rel_l2']:.4f} | {_published_cell(t, r['model'])} | "
-                f"{r['train_rel_l2']:.4f} | {r['params']:,} | {_fmt_seconds(r['train_seconds'])} | "
+                f"{r['train_rel_l2']:.4f} | {r['params']:,} | {format_duration(r['train_seconds'])} | "
                 f"{r['inference_ms_per_sample']:.2f} | {r['epochs']}/{r['epochs_recipe']} | {protocol(r)} | "
                 f"{r['hardware'].get('summary', '')} | {r['seed']} | {str(r['date'])[:10]} | [json]({link})"
                 + (f" · {figs}" if figs else "") + " |")

@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._util.progress import format_duration
 from .runner import data_file, default_data_dir, results_paths
 from .tasks import get_task
 
@@ -67,7 +68,8 @@ class Row:
         """The row's state in ``out``, read from JSON only (no checkpoint is unpickled).
 
         ``"written: test rel. L2 0.0151 after 30 epochs"``, ``"checkpoint: epoch 131/500, test rel. L2
-        0.01097, 2.1 h trained"`` (a run to continue) or ``"to do"``.
+        0.01097, 2.1 h trained, ~4.6 h left at 45 s per epoch"`` (a run to continue; the pace is the
+        mean of its last 10 epochs) or ``"to do"``.
         """
         res = self.results_file(out)
         if res.exists():
@@ -86,6 +88,11 @@ class Row:
             if last.get("val_rel_l2") is not None:
                 parts.append(f"test rel. L2 {last['val_rel_l2']:.4g}")
             parts.append(f"{t['train_seconds'] / 3600:.1f} h trained")
+            total = t["hyperparameters"]["epochs"]
+            recent = [h["seconds"] for h in (t.get("history") or [])[-10:] if h.get("seconds") is not None]
+            if isinstance(total, int) and total > t["epoch"] and recent:
+                pace = sum(recent) / len(recent)
+                parts.append(f"~{format_duration(pace * (total - t['epoch']))} left at {pace:.0f} s per epoch")
         except (OSError, ValueError, KeyError, TypeError):
             return "checkpoint"
         return "checkpoint: " + ", ".join(parts)

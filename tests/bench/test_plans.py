@@ -54,6 +54,8 @@ def test_plan_interrupts_resumes_and_skips(data_dir, tmp_path):
     cfg = json.loads((long.run_dir(out) / "checkpoints" / "last" / "config.json").read_text())["trainer"]
     err = cfg["history"][-1]["val_rel_l2"]
     assert long.status(out).startswith(f"checkpoint: epoch {cfg['epoch']}/40, test rel. L2 {err:.4g}, ")
+    pace = sum(h["seconds"] for h in cfg["history"][-10:]) / len(cfg["history"][-10:])
+    assert long.status(out).endswith(f"left at {pace:.0f} s per epoch")  # the time to go, from the recent pace
     res = json.loads(short.results_file(out).read_text())
     assert short.status(out) == f"written: test rel. L2 {res['test_rel_l2']:.4g} after 2 epochs"
     assert Row("darcy85", "fno", "never").status(out) == "to do"
