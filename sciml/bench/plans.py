@@ -15,7 +15,8 @@ Plans:
 ``cpu``
     The board's CPU protocols, as recorded in ``docs/leaderboard.md`` (reduced epoch counts where
     the label says so, ``ns-1e-3-n200`` for Navier-Stokes), rows missing from the board first and
-    the 500-epoch darcy85 FNO run last.
+    the 500-epoch darcy85 FNO runs last: AdamW (the rows before 2026-12-07 pin it), the recipe's
+    Adam, and the FNO code's own model (``cpu-full-fnocode``).
 ``gpu``
     Every task's full recipe (label ``gpu-full``), the darcy85 FNO first, then the FNO code's own
     model on it (``gpu-full-fnocode``): the rows the CPU cannot finish, for a machine with a CUDA
