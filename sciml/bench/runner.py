@@ -201,7 +201,8 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
         over space and time, :class:`~sciml.training.SpaceTimeModel`).
     model_config: constructor arguments on top of the task's defaults for ``model``
         (``modes``/``width``/``layers`` in the FNO paper's convention, see
-        :func:`sciml.training.pipeline.default_model_config`).
+        :func:`sciml.training.pipeline.default_model_config`); recorded as ``model_args`` in the
+        results and named in the board's protocol column (another architecture than the task's).
     Returns the result dict (also written as JSON).
     """
     from ..training.pipeline import check_modes, default_model_config, operator_grid, train_operator
