@@ -32,7 +32,7 @@ from .layers import (
     make_skip,
 )
 from .spectral import SpectralConv, check_rank
-from .tensorized import FACTORIZATIONS, SPECTRAL_INITS
+from .tensorized import FACTORIZATIONS, check_spectral_init
 
 __all__ = ["FNOBlock", "FNO", "TFNO"]
 
@@ -188,10 +188,7 @@ class FNO(nn.Module):
         check_choice(factorization, "factorization", FACTORIZATIONS)
         if factorization in ("cp", "tucker"):
             check_rank(rank, factorization, ndim + 2)
-        check_choice(spectral_init, "spectral_init", SPECTRAL_INITS)
-        if spectral_init == "uniform" and factorization not in (None, "dense"):
-            raise ValueError("spectral_init='uniform' needs dense spectral weights; "
-                             f"got factorization={factorization!r}")
+        check_spectral_init(spectral_init, factorization, "spectral_init")
 
         self.config = dict(
             in_channels=in_channels, out_channels=out_channels, n_modes=list(n_modes),

@@ -24,7 +24,7 @@ from torch import nn
 from .._util.extras import require
 
 __all__ = ["SpectralWeight", "DenseWeight", "CPWeight", "TuckerWeight", "make_spectral_weight", "FACTORIZATIONS",
-           "SPECTRAL_INITS"]
+           "SPECTRAL_INITS", "check_spectral_init"]
 
 FACTORIZATIONS = (None, "dense", "cp", "tucker")
 
@@ -144,16 +144,21 @@ class TuckerWeight(SpectralWeight):
 SPECTRAL_INITS = ("normal", "uniform")
 
 
+def check_spectral_init(init: str, factorization, name: str = "init") -> None:
+    """Refuse an unknown ``init``, and "uniform" on a factorised weight (it is defined for dense ones)."""
+    if init not in SPECTRAL_INITS:
+        raise ValueError(f"{name} must be one of {', '.join(repr(i) for i in SPECTRAL_INITS)}; got {init!r}")
+    if init == "uniform" and factorization not in (None, "dense"):
+        raise ValueError(f"{name}='uniform' needs a dense spectral weight; got factorization={factorization!r}")
+
+
 def make_spectral_weight(shape, factorization, rank, std: float, init: str = "normal") -> SpectralWeight:
     """Weight of the given ``factorization`` (None/"dense", "cp", "tucker").
 
     ``init``: "normal" (entries of standard deviation ``std``) or "uniform" (dense only, see
     :class:`DenseWeight`).
     """
-    if init not in SPECTRAL_INITS:
-        raise ValueError(f"init must be one of {', '.join(repr(i) for i in SPECTRAL_INITS)}; got {init!r}")
-    if init == "uniform" and factorization not in (None, "dense"):
-        raise ValueError(f"init='uniform' needs a dense spectral weight; got factorization={factorization!r}")
+    check_spectral_init(init, factorization)
     if factorization in (None, "dense"):
         return DenseWeight(shape, std, init)
     if factorization == "cp":
