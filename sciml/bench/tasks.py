@@ -199,7 +199,9 @@ register_task(Task(
 # figure with that caveat (docs/references.md#burgers-operator-learning-data-fno).
 _BURGERS_MODELS = {
     "fno": {"modes": 16, "width": 64, "layers": 4, "positional_embedding": "periodic-grid"},
-    "deeponet": {"branch_in": 1024, "trunk_in": 1, "sensor_shape": [1024], "depth": 3, "n_basis": 64},
+    # u is 1-periodic: the trunk reads cos/sin(2 pi k x), k = 1, 2, as Lu et al. 2022's Burgers DeepONet does
+    "deeponet": {"branch_in": 1024, "trunk_in": 1, "sensor_shape": [1024], "depth": 3, "n_basis": 64,
+                 "periodic_harmonics": 2},
     "pod-deeponet": {"branch_in": 1024, "out_shape": [1024], "sensor_shape": [1024], "depth": 3, "n_basis": 64},
     # u(., 1) couples the whole circle, so the U-Net needs a global receptive field: 8 levels (1024 -> 8
     # points) see all 1024 inputs, 4 levels only 92 (tests/operators/test_unet.py). Measured on burgers,

@@ -37,6 +37,12 @@ def _node_grid(shape, device, dtype) -> torch.Tensor:
     return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(shape))
 
 
+def _periodic_grid(shape, device, dtype) -> torch.Tensor:
+    """Coordinates ``(prod(shape), d)`` of the periodic nodes ``j / n`` per axis (the torus [0, 1)^d)."""
+    axes = [torch.arange(n, device=device, dtype=dtype) / n for n in shape]
+    return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(shape))
+
+
 def _resample(x: torch.Tensor, shape) -> torch.Tensor:
     """Bilinear/trilinear resampling of node-based grids (corners kept) to ``shape``."""
     if tuple(x.shape[2:]) == tuple(shape):
@@ -75,15 +81,35 @@ class DeepONet(nn.Module):
         resampled to it (linear interpolation on node grids), so the model also runs at other
         resolutions; if None, the input must have exactly ``branch_in`` values per sample.
     non_linearity : str
+    periodic_harmonics : int
+        0 (default): the trunk reads the coordinate ``y``, and the grid's nodes are
+        ``linspace(0, 1, n)`` per axis. ``K > 0``: the output is periodic with period 1 in every
+        coordinate: the trunk reads ``cos(2 pi k y_i), sin(2 pi k y_i)`` for ``k = 1..K`` on each
+        axis (Lu et al. 2022's Burgers trunk has K = 2), and the grid's nodes are the torus's
+        ``j / n``. The branch's sensors are still resampled on node grids.
 
     Shapes: ``(B, in_channels, *spatial) -> (B, out_channels, *spatial)`` with
     ``len(spatial) == trunk_in``; outputs are evaluated at the nodes of the input grid.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sciml.operators import DeepONet
+    >>> model = DeepONet(branch_in=64, trunk_in=1, width=32, n_basis=16, periodic_harmonics=2)
+    >>> u0 = torch.randn(4, 1, 64)
+    >>> model(u0).shape
+    torch.Size([4, 1, 64])
+    >>> y = torch.tensor([[0.25], [1.25]])  # one point and its periodic image
+    >>> out = model(u0, coords=y)
+    >>> bool(torch.allclose(out[..., 0], out[..., 1], atol=1e-5))
+    True
     """
 
     model_name = "deeponet"
 
     def __init__(self, branch_in: int, trunk_in: int = 2, width: int = 128, depth: int = 3, n_basis: int = 64,
-                 in_channels: int = 1, out_channels: int = 1, sensor_shape=None, non_linearity: str = "gelu"):
+                 in_channels: int = 1, out_channels: int = 1, sensor_shape=None, non_linearity: str = "gelu",
+                 periodic_harmonics: int = 0):
         super().__init__()
         branch_in = check_int(branch_in, "branch_in", min=1)
         trunk_in = check_int(trunk_in, "trunk_in", min=1)
@@ -92,16 +118,22 @@ class DeepONet(nn.Module):
         n_basis = check_int(n_basis, "n_basis", min=1)
         in_channels = check_int(in_channels, "in_channels", min=1)
         out_channels = check_int(out_channels, "out_channels", min=1)
+        periodic_harmonics = check_int(periodic_harmonics, "periodic_harmonics", min=0)
         get_activation(non_linearity)
         sensor_shape = _check_sensors(sensor_shape, branch_in, in_channels, trunk_in)
         self.config = dict(branch_in=branch_in, trunk_in=trunk_in, width=width, depth=depth, n_basis=n_basis,
                            in_channels=in_channels, out_channels=out_channels,
                            sensor_shape=None if sensor_shape is None else list(sensor_shape),
-                           non_linearity=non_linearity)
+                           non_linearity=non_linearity, periodic_harmonics=periodic_harmonics)
+        self.periodic_harmonics = periodic_harmonics
+        if periodic_harmonics:
+            self.register_buffer("_wavenumbers", 2 * math.pi * torch.arange(1, periodic_harmonics + 1.0),
+                                 persistent=False)
         self.branch_in, self.trunk_in, self.n_basis = branch_in, trunk_in, n_basis
         self.in_channels, self.out_channels, self.sensor_shape = in_channels, out_channels, sensor_shape
         self.branch = _MLP([branch_in] + [width] * depth + [n_basis * out_channels], non_linearity, False)
-        self.trunk = _MLP([trunk_in] + [width] * depth + [n_basis], non_linearity, True)
+        features = trunk_in * 2 * periodic_harmonics if periodic_harmonics else trunk_in
+        self.trunk = _MLP([features] + [width] * depth + [n_basis], non_linearity, True)
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
     def _branch_input(self, x: torch.Tensor) -> torch.Tensor:
@@ -118,7 +150,14 @@ class DeepONet(nn.Module):
         """Evaluate on the input grid, or at ``coords`` ``(P, trunk_in)`` -> ``(B, out_channels, P)``."""
         shape = x.shape[2:]
         b = self.branch(self._branch_input(x)).reshape(x.shape[0], self.out_channels, self.n_basis)
-        grid = coords if coords is not None else _node_grid(shape, x.device, x.dtype)
+        if coords is None:
+            coords_of = _periodic_grid if self.periodic_harmonics else _node_grid
+            grid = coords_of(shape, x.device, x.dtype)
+        else:
+            grid = coords
+        if self.periodic_harmonics:  # (P, d) -> (P, d * 2K): cos, sin of each harmonic on each axis
+            phase = grid[:, :, None] * self._wavenumbers.to(grid.dtype)
+            grid = torch.cat([phase.cos(), phase.sin()], dim=-1).reshape(grid.shape[0], -1)
         t = self.trunk(grid)  # (P, n_basis)
         y = torch.einsum("bok,pk->bop", b, t) / math.sqrt(self.n_basis) + self.bias[:, None]
         return y if coords is not None else y.reshape(x.shape[0], self.out_channels, *shape)
@@ -150,7 +189,8 @@ class PODDeepONet(nn.Module):
     model_name = "pod-deeponet"
 
     def __init__(self, branch_in: int, out_shape, n_basis: int = 32, width: int = 128, depth: int = 3,
-                 in_channels: int = 1, out_channels: int = 1, sensor_shape=None, non_linearity: str = "gelu"):
+                 in_channels: int = 1, out_channels: int = 1, sensor_shape=None, non_linearity: str = "gelu",
+                 periodic_harmonics: int = 0):
         super().__init__()
         branch_in = check_int(branch_in, "branch_in", min=1)
         out_shape = check_int_tuple(out_shape, "out_shape", min=1)
