@@ -103,13 +103,52 @@ def _trained_otherwise(r: dict) -> list[str]:
     return out
 
 
+_KNOBS = {"width": "hidden_channels", "layers": "n_layers"}  # the runner's FNO knobs, as the model records them
+
+
+def _plain(v):
+    """``v`` as JSON reads it back (tuples as lists), so recorded and declared values compare."""
+    return json.loads(json.dumps(v))
+
+
+def _model_otherwise(r: dict) -> list[str]:
+    """The task's model arguments that run ``r``'s model was built without: the task changed since.
+
+    A key the run's recorded ``model_config`` lacks was built with the constructor's default (the
+    option did not exist yet); keys the run set itself (``model_args``) are said elsewhere, and a
+    task's ``"auto"`` is resolved from the data, so neither is compared here.
+    """
+    from ..operators import MODELS
+    from ..training.checkpoint import _constructor_defaults
+
+    t, built = TASKS.get(r["task"]), r.get("model_config")
+    if t is None or not isinstance(built, dict) or not built:  # nothing recorded: nothing to compare
+        return []
+    variant = dict(t.models.get(r["model"], {}))
+    base = variant.pop("model", r["model"])
+    variant.pop("space_time", None)
+    defaults = _constructor_defaults(MODELS[base]) if base in MODELS else {}
+    given, out = r.get("model_args") or {}, []
+    for k, want in variant.items():
+        key = "n_modes" if k == "modes" else _KNOBS.get(k, k)
+        if key in given or want == "auto":
+            continue
+        if k == "modes":  # per sign in the task, both signs on every axis in the model
+            want = [2 * want] * len(built.get("n_modes") or [])
+        got = built.get(key, defaults.get(key, want))
+        if _plain(got) != _plain(want):
+            out.append(f"{key}={_plain(got)!r} (task now {_plain(want)!r})")
+    return out
+
+
 def follows_recipe(r: dict) -> bool:
     """Whether run ``r`` is its task's full recipe: its length, its settings and the task's model.
 
     The filled markers of the figures; a run trained otherwise (another optimiser, a model
     built with other arguments) is drawn hollow like a shortened one.
     """
-    return bool(r["full_recipe"]) and not _trained_otherwise(r) and not r.get("model_args")
+    return (bool(r["full_recipe"]) and not _trained_otherwise(r) and not r.get("model_args")
+            and not _model_otherwise(r))
 
 
 def protocol(r: dict) -> str:
@@ -140,6 +179,9 @@ def protocol(r: dict) -> str:
     args = r.get("model_args")
     if args:  # constructor arguments beyond the task's model: another architecture, said in the row
         text += "; model " + ", ".join(f"{k}={v!r}" for k, v in sorted(args.items()))  # as --model-arg takes them
+    older = _model_otherwise(r)
+    if older:  # the task's model changed after this run: the row says what it was built with
+        text += "; model built before the task's changed: " + ", ".join(older)
     amp = (r.get("training") or {}).get("amp")
     if amp:
         text += f"; {amp} autocast"  # the same recipe in mixed precision: said, never mixed silently
@@ -179,7 +221,9 @@ def _markdown(rows, results_dir: Path, out: Path | None) -> str:
              "names where a task itself is smaller than the published setting (a CPU protocol), a way of "
              "training other than the recipe's (*trained otherwise*: another optimiser, weight decay or batch "
              "size; mixed precision; rollouts trained on windows of the true trajectories, which are still "
-             "tested by the full rollout), and a model built with arguments beyond the task's (*model*).", ""]
+             "tested by the full rollout), a model built with arguments beyond the task's (*model*), and a "
+             "model built before the task's model changed (*model built before the task's changed*: what the "
+             "run had, then what the task has now).", ""]
     if out is not None:
         lines += [f"Regenerate: `sciml bench table {results_dir.as_posix()} --out {out.as_posix()} --overwrite`. "
                   "Train the rows again: `sciml bench plan cpu --out results` (the CPU protocols; `gpu`: every "

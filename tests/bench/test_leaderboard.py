@@ -228,6 +228,25 @@ def test_protocol_names_another_architecture():
     assert protocol(_result(model_args={})) == "full recipe"
 
 
+def test_a_row_built_before_its_task_changed_says_what_it_was_built_with():
+    # the darcy85 MG-TFNO row trained before the task gave its patches the field's coordinates; a
+    # missing key reads as the constructor's default (the option did not exist when it was recorded)
+    before = {"n_modes": [24, 24], "hidden_channels": 32, "n_layers": 4, "levels": 1, "padding_fraction": 0.1,
+              "in_channels": 1, "out_channels": 1}
+    old = _result(model="mg-tfno", model_config=before)
+    assert protocol(old) == "full recipe; model built before the task's changed: global_grid=False (task now True)"
+    assert not follows_recipe(old)
+    now = _result(model="mg-tfno", model_config={**before, "global_grid": True})
+    assert protocol(now) == "full recipe" and follows_recipe(now)
+    # the runner's knobs compare as the model records them: modes per sign -> n_modes on every axis
+    wider = _result(model_config={"n_modes": [32, 32], "hidden_channels": 64, "n_layers": 4, "in_channels": 1})
+    assert protocol(wider).endswith("n_modes=[32, 32] (task now [24, 24]), hidden_channels=64 (task now 32)")
+    # what the run set itself is said once, as its own model arguments; "auto" is resolved from the data
+    own = _result(model_config={"n_modes": [24, 22], "hidden_channels": 32, "n_layers": 4, "domain_padding": 0.1},
+                  model_args={"n_modes": [24, 22]})
+    assert protocol(own) == "full recipe; model n_modes=[24, 22]"
+
+
 def test_protocol_names_training_on_true_windows():
     assert protocol(_result(train_frames=1)) == ("full recipe; trained on true windows (teacher forcing), tested by "
                                                  "the full rollout")
