@@ -31,15 +31,11 @@ def _MLP(sizes, non_linearity: str, last_activation: bool):
                last_activation=last_activation)
 
 
-def _node_grid(shape, device, dtype) -> torch.Tensor:
-    """Coordinates ``(prod(shape), d)`` of the nodes ``linspace(0, 1, n)`` per axis."""
-    axes = [torch.linspace(0.0, 1.0, n, device=device, dtype=dtype) for n in shape]
-    return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(shape))
-
-
-def _periodic_grid(shape, device, dtype) -> torch.Tensor:
-    """Coordinates ``(prod(shape), d)`` of the periodic nodes ``j / n`` per axis (the torus [0, 1)^d)."""
-    axes = [torch.arange(n, device=device, dtype=dtype) / n for n in shape]
+def _node_grid(shape, device, dtype, periodic: bool = False) -> torch.Tensor:
+    """Coordinates ``(prod(shape), d)`` of the nodes ``linspace(0, 1, n)`` per axis, or with
+    ``periodic`` of the torus's ``j / n`` (its two ends are one point)."""
+    axes = [torch.arange(n, device=device, dtype=dtype) / n if periodic
+            else torch.linspace(0.0, 1.0, n, device=device, dtype=dtype) for n in shape]
     return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(shape))
 
 
@@ -150,11 +146,7 @@ class DeepONet(nn.Module):
         """Evaluate on the input grid, or at ``coords`` ``(P, trunk_in)`` -> ``(B, out_channels, P)``."""
         shape = x.shape[2:]
         b = self.branch(self._branch_input(x)).reshape(x.shape[0], self.out_channels, self.n_basis)
-        if coords is None:
-            coords_of = _periodic_grid if self.periodic_harmonics else _node_grid
-            grid = coords_of(shape, x.device, x.dtype)
-        else:
-            grid = coords
+        grid = coords if coords is not None else _node_grid(shape, x.device, x.dtype, self.periodic_harmonics > 0)
         if self.periodic_harmonics:  # (P, d) -> (P, d * 2K): cos, sin of each harmonic on each axis
             phase = grid[:, :, None] * self._wavenumbers.to(grid.dtype)
             grid = torch.cat([phase.cos(), phase.sin()], dim=-1).reshape(grid.shape[0], -1)
@@ -189,8 +181,7 @@ class PODDeepONet(nn.Module):
     model_name = "pod-deeponet"
 
     def __init__(self, branch_in: int, out_shape, n_basis: int = 32, width: int = 128, depth: int = 3,
-                 in_channels: int = 1, out_channels: int = 1, sensor_shape=None, non_linearity: str = "gelu",
-                 periodic_harmonics: int = 0):
+                 in_channels: int = 1, out_channels: int = 1, sensor_shape=None, non_linearity: str = "gelu"):
         super().__init__()
         branch_in = check_int(branch_in, "branch_in", min=1)
         out_shape = check_int_tuple(out_shape, "out_shape", min=1)
