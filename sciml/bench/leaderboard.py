@@ -103,9 +103,6 @@ def _trained_otherwise(r: dict) -> list[str]:
     return out
 
 
-_KNOBS = {"width": "hidden_channels", "layers": "n_layers"}  # the runner's FNO knobs, as the model records them
-
-
 def _plain(v):
     """``v`` as JSON reads it back (tuples as lists), so recorded and declared values compare."""
     return json.loads(json.dumps(v))
@@ -114,12 +111,15 @@ def _plain(v):
 def _model_otherwise(r: dict) -> list[str]:
     """The task's model arguments that run ``r``'s model was built without: the task changed since.
 
-    A key the run's recorded ``model_config`` lacks was built with the constructor's default (the
+    The task's model is spelled out as the runner spells it (``default_model_config``: the FNO
+    knobs ``modes``/``width``/``layers`` become ``n_modes``/``hidden_channels``/``n_layers``). A key
+    the run's recorded ``model_config`` lacks was built with the constructor's default (the
     option did not exist yet); keys the run set itself (``model_args``) are said elsewhere, and a
     task's ``"auto"`` is resolved from the data, so neither is compared here.
     """
     from ..operators import MODELS
     from ..training.checkpoint import _constructor_defaults
+    from ..training.pipeline import default_model_config
 
     t, built = TASKS.get(r["task"]), r.get("model_config")
     if t is None or not isinstance(built, dict) or not built:  # nothing recorded: nothing to compare
@@ -127,14 +127,14 @@ def _model_otherwise(r: dict) -> list[str]:
     variant = dict(t.models.get(r["model"], {}))
     base = variant.pop("model", r["model"])
     variant.pop("space_time", None)
+    knobs = {k: variant.pop(k) for k in ("modes", "width", "layers") if k in variant}
+    ndim = len(built.get("n_modes") or r.get("resolution") or ())
+    task_cfg = default_model_config(base, 1, 1, ndim, **knobs, **variant)
     defaults = _constructor_defaults(MODELS[base]) if base in MODELS else {}
     given, out = r.get("model_args") or {}, []
-    for k, want in variant.items():
-        key = "n_modes" if k == "modes" else _KNOBS.get(k, k)
-        if key in given or want == "auto":
+    for key, want in task_cfg.items():
+        if key in ("in_channels", "out_channels") or key in given or want == "auto":
             continue
-        if k == "modes":  # per sign in the task, both signs on every axis in the model
-            want = [2 * want] * len(built.get("n_modes") or [])
         got = built.get(key, defaults.get(key, want))
         if _plain(got) != _plain(want):
             out.append(f"{key}={_plain(got)!r} (task now {_plain(want)!r})")
