@@ -20,6 +20,8 @@ Variants (comma-separated; flags combined with ``+`` on top of today's defaults,
 ``nomalloc``   glibc's default allocator settings (every large tensor a fresh mmap: a page fault per 4 KiB
                written, each step); the column ``faults/step`` counts them
 ``compile``    ``torch.compile`` of the model (inductor; compile time in the "first step" column)
+``autotune``   ``torch.compile(mode="max-autotune")``: inductor also times its C++ GEMM templates (with fused
+               epilogues) against ATen's products and keeps the faster, per shape
 ``bf16``       ``torch.autocast("cpu", torch.bfloat16)`` around the forward (float32 master weights)
 ``cl``         channels-last input (``torch.channels_last``)
 ``t1``         one thread instead of ``--threads``
@@ -37,7 +39,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FLAGS = ("new", "today", "fft", "nofuse", "nomalloc", "compile", "bf16", "cl", "t1")
+FLAGS = ("new", "today", "fft", "nofuse", "nomalloc", "compile", "autotune", "bf16", "cl", "t1")
 
 
 def _worker(variant: str, steps: int, threads: int, batch: int) -> dict:
@@ -66,7 +68,10 @@ def _worker(variant: str, steps: int, threads: int, batch: int) -> dict:
     x, y = torch.randn(batch, 1, 85, 85, generator=g), torch.randn(batch, 1, 85, 85, generator=g)
     if "cl" in flags:
         x = x.contiguous(memory_format=torch.channels_last)
-    net = torch.compile(model) if "compile" in flags else model
+    if "autotune" in flags:
+        net = torch.compile(model, mode="max-autotune")
+    else:
+        net = torch.compile(model) if "compile" in flags else model
 
     def step():
         opt.zero_grad(set_to_none=True)
