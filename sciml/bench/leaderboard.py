@@ -369,8 +369,9 @@ def plot_scatter(rows: list[dict], out, x: str = "params") -> Path:
 
     One marker shape and colour per model (one scatter collection per model, its points in
     the order of ``rows``); filled markers follow the full recipe (:func:`follows_recipe`),
-    hollow ones a reduced protocol or other training settings. Published figures of the task are
-    dashed horizontal lines.
+    hollow ones a reduced protocol or other training settings, and a model with several runs in
+    a panel has each point labelled with its run. Published figures of the task are dashed
+    horizontal lines.
     """
     if x not in ("params", "train_seconds"):
         raise ValueError(f"x must be 'params' or 'train_seconds', got {x!r}")
@@ -385,15 +386,27 @@ def plot_scatter(rows: list[dict], out, x: str = "params") -> Path:
             if not rs:
                 continue
             color, marker = style[m]
-            ax.scatter([max(r[x], 1e-3) for r in rs], [r["test_rel_l2"] for r in rs], s=60, marker=marker,
-                       edgecolors=color, linewidths=1.5, label=m,
+            xs, ys = [max(r[x], 1e-3) for r in rs], [r["test_rel_l2"] for r in rs]
+            ax.scatter(xs, ys, s=60, marker=marker, edgecolors=color, linewidths=1.5,
                        facecolors=[color if follows_recipe(r) else "none" for r in rs], gid=f"{task}/{m}")
+            # the legend's key shows the model, not the fill of whichever of its runs came first
+            ax.plot([], [], ls="none", marker=marker, color=color, markersize=7, label=m)
+            if len(rs) > 1:  # which point is which run of the model
+                for xv, yv, r in zip(xs, ys, rs):
+                    ax.annotate(r["label"], (xv, yv), xytext=(6, -3), textcoords="offset points",
+                                fontsize=6, color=color)
+        ax.plot([], [], ls="none", marker="o", color="0.3", markersize=7, label="full recipe")
+        ax.plot([], [], ls="none", marker="o", markerfacecolor="none", color="0.3", markersize=7,
+                label="reduced or trained otherwise")
         _reference_lines(ax, task)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        if ax.texts:  # room on the right for the run labels of the rightmost points
+            lo, hi = ax.get_xlim()
+            ax.set_xlim(lo, hi * (hi / lo) ** 0.18)
         ax.set_xlabel("parameters" if x == "params" else "training time (s)")
         ax.set_ylabel("test relative L2")
-        ax.set_title(f"{task} (hollow: reduced or trained otherwise)")
+        ax.set_title(task)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()

@@ -133,11 +133,22 @@ def test_plots_written_and_match_rows(board, tmp_path):
     out = tmp_path / "params.png"
     fig = _drawn(plot_scatter, rows, out, x="params")
     assert out.stat().st_size > 1000
-    points = {}
+    points, labels, keys = {}, {}, {}
     for ax in fig.axes:
         for coll in ax.collections:
             points[coll.get_gid()] = [tuple(xy) for xy in coll.get_offsets().tolist()]
+        labels[ax.get_title()] = sorted(t.get_text() for t in ax.texts)
+        leg = ax.get_legend()
+        keys[ax.get_title()] = {t.get_text(): h.get_markerfacecolor()
+                                for t, h in zip(leg.get_texts(), leg.legend_handles)
+                                if not t.get_text().startswith("published")}
     plt.close(fig)
+    # a model with several runs in a panel has its points labelled by run; one run needs no label
+    assert labels == {"darcy85": ["a", "short"], "burgers": []}
+    # the legend shows each model filled (whatever its runs' fill) and one key per fill
+    assert set(keys["darcy85"]) == {"fno", "unet", "mgno", "full recipe", "reduced or trained otherwise"}
+    assert keys["darcy85"]["reduced or trained otherwise"] == "none"
+    assert all(c != "none" for k, c in keys["darcy85"].items() if k != "reduced or trained otherwise")
     want = {}
     for r in rows:
         want.setdefault(f"{r['task']}/{r['model']}", []).append((float(r["params"]), r["test_rel_l2"]))
