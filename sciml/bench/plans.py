@@ -16,7 +16,8 @@ Plans:
     The board's CPU protocols, as recorded in ``docs/leaderboard.md`` (reduced epoch counts where
     the label says so, ``ns-1e-3-n200`` for Navier-Stokes), rows missing from the board first and
     the 500-epoch darcy85 FNO runs last: AdamW (the rows before 2026-12-07 pin it), the recipe's
-    Adam, and the FNO code's own model (``cpu-full-fnocode``).
+    Adam, and the FNO code's own model (``cpu-full-fnocode``). Rows labelled ``-adam`` train a
+    burgers or NS model again with the recipe's Adam beside its AdamW row.
 ``gpu``
     Every task's full recipe (label ``gpu-full``), the darcy85 FNO first, then the FNO code's own
     model on it (``gpu-full-fnocode``): the rows the CPU cannot finish, for a machine with a CUDA
@@ -99,8 +100,9 @@ class Row:
         return "checkpoint: " + ", ".join(parts)
 
 
-#: darcy85 rows trained before the task's recipe became the FNO code's Adam (2026-12-07): AdamW, weight
-#: decay 1e-4, pinned so that training them again reproduces the rows on the board
+#: rows trained before the tasks' recipe became the FNO code's Adam (2026-12-07; darcy85 first, burgers and
+#: the NS tasks later that day): AdamW, weight decay 1e-4, pinned so that training them again reproduces
+#: the rows on the board
 _ADAMW = ("--optimizer", "adamw", "--weight-decay", "1e-4")
 
 #: the FNO code's model (fourier_2d.py) as ``sciml bench run`` options on top of darcy85's FNO: 24 x 12 kept
@@ -116,26 +118,34 @@ PLANS: dict[str, tuple[Row, ...]] = {
         Row("darcy85", "mg-tfno", "cpu-e30-gg", 30, _ADAMW),
         # teacher forcing (--train-frames 1): 400 optimiser steps per epoch against the rollout's 10, for
         # less time per epoch (131-141 s against 259 s for the FNO-2D); tested by the 40-frame rollout
-        Row("ns-1e-3-n200", "fno", "cpu-tf-e30", 30, ("--train-frames", "1")),
-        Row("ns-1e-3-n200", "unet", "cpu-tf-e30", 30, ("--train-frames", "1")),
+        Row("ns-1e-3-n200", "fno", "cpu-tf-e30", 30, ("--train-frames", "1", *_ADAMW)),
+        Row("ns-1e-3-n200", "unet", "cpu-tf-e30", 30, ("--train-frames", "1", *_ADAMW)),
         # FNO-3D sees one sample per trajectory (10 optimiser steps per epoch at batch 20): batch 4 gives
         # 50, at the same cost per epoch (~1.8 s of one core per sample, docs/performance.md)
-        Row("ns-1e-3-n200", "fno3d", "cpu-e20-b4", 20, ("--batch-size", "4")),
+        Row("ns-1e-3-n200", "fno3d", "cpu-e20-b4", 20, ("--batch-size", "4", *_ADAMW)),
         # it stopped at test 0.1064 / training 0.0921 with the rate already at 6.3e-5 (halved every 4
         # epochs): starved of steps. Batch 2 gives 100 per epoch (the paper's count: N = 1000 at batch 10)
-        Row("ns-1e-3-n200", "fno3d", "cpu-e30-b2", 30, ("--batch-size", "2")),
+        Row("ns-1e-3-n200", "fno3d", "cpu-e30-b2", 30, ("--batch-size", "2", *_ADAMW)),
+        # the burgers and NS tasks with the FNO code's optimiser (their recipe since 2026-12-07), beside
+        # their AdamW rows: the short DeepONet rows and the NS FNO-2D's 30 epochs of teacher forcing
+        Row("ns-1e-3-n200", "fno", "cpu-tf-e30-adam", 30, ("--train-frames", "1")),
+        Row("burgers", "deeponet", "cpu-full-adam"),
+        Row("burgers", "pod-deeponet", "cpu-full-adam"),
+        Row("burgers-1e-3", "deeponet", "cpu-full-adam"),
+        Row("burgers-1e-3", "pod-deeponet", "cpu-full-adam"),
+        Row("burgers", "fno", "cpu-e60-adam", 60),
         Row("darcy85", "tfno", "cpu-e30", 30, _ADAMW),
         Row("darcy85", "mgno", "cpu-e30", 30, _ADAMW),
         Row("darcy85", "deeponet", "cpu-e100", 100, _ADAMW),
         Row("darcy85", "pod-deeponet", "cpu-full", None, _ADAMW),
-        Row("burgers", "fno", "cpu-e60", 60),
-        Row("burgers", "unet", "cpu-e20-d8", 20),
-        Row("burgers", "deeponet", "cpu-full"),
-        Row("burgers", "pod-deeponet", "cpu-full"),
-        Row("burgers-1e-3", "deeponet", "cpu-full"),
-        Row("burgers-1e-3", "pod-deeponet", "cpu-full"),
-        Row("ns-1e-3-n200", "fno", "cpu-e50", 50),
-        Row("burgers-1e-3", "fno", "cpu-full"),
+        Row("burgers", "fno", "cpu-e60", 60, _ADAMW),
+        Row("burgers", "unet", "cpu-e20-d8", 20, _ADAMW),
+        Row("burgers", "deeponet", "cpu-full", None, _ADAMW),
+        Row("burgers", "pod-deeponet", "cpu-full", None, _ADAMW),
+        Row("burgers-1e-3", "deeponet", "cpu-full", None, _ADAMW),
+        Row("burgers-1e-3", "pod-deeponet", "cpu-full", None, _ADAMW),
+        Row("ns-1e-3-n200", "fno", "cpu-e50", 50, _ADAMW),
+        Row("burgers-1e-3", "fno", "cpu-full", None, _ADAMW),
         Row("darcy85", "fno", "cpu-full", None, _ADAMW),
         # the FNO code's optimiser, the recipe since 2026-12-07: Adam with the weight decay as an L2 term;
         # the AdamW run's test error stays 3x its training error (0.0104 against 0.0036 at epoch 216). The
