@@ -124,7 +124,8 @@ PLANS: dict[str, tuple[Row, ...]] = {
         # 50, at the same cost per epoch (~1.8 s of one core per sample, docs/performance.md)
         Row("ns-1e-3-n200", "fno3d", "cpu-e20-b4", 20, ("--batch-size", "4", *_ADAMW)),
         # it stopped at test 0.1064 / training 0.0921 with the rate already at 6.3e-5 (halved every 4
-        # epochs): starved of steps. Batch 2 gives 100 per epoch (the paper's count: N = 1000 at batch 10)
+        # epochs): starved of steps. Batch 2 gives 100 per epoch (the paper's count: N = 1000 at batch 10);
+        # it ended at 0.0731 / 0.0487, flattening as the rate decayed (0.0764 at epoch 20)
         Row("ns-1e-3-n200", "fno3d", "cpu-e30-b2", 30, ("--batch-size", "2", *_ADAMW)),
         # the burgers and NS tasks with the FNO code's optimiser (their recipe since 2026-12-07), beside
         # their AdamW rows: the short DeepONet rows and the NS FNO-2D's 30 epochs of teacher forcing
