@@ -177,6 +177,36 @@ def _label(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "run"
 
 
+def training_settings(task: Task, *, epochs: int | None = None, seconds: float | None = None,
+                      batch_size: int | None = None, lr: float | None = None, optimizer: str | None = None,
+                      weight_decay: float | None = None) -> dict:
+    """The training settings :func:`run` trains ``task`` with: its recipe, with the given overrides.
+
+    ``epochs`` None takes the recipe's, unless a time budget (``seconds``) alone bounds the run
+    (then None). A step schedule keeps its shape over other epoch counts: ``step_size`` scales
+    with ``epochs / recipe epochs``.
+
+    Examples
+    --------
+    >>> from sciml.bench import get_task
+    >>> t = training_settings(get_task("darcy85"), epochs=50, optimizer="adamw", weight_decay=1e-4)
+    >>> t["epochs"], t["step_size"], t["optimizer"], t["weight_decay"]
+    (50, 10, 'adamw', 0.0001)
+    """
+    training = dict(task.train)
+    for key, value in (("batch_size", batch_size), ("lr", lr), ("optimizer", optimizer),
+                       ("weight_decay", weight_decay)):
+        if value is not None:
+            training[key] = value
+    recipe_epochs = training["epochs"]
+    if epochs is None and seconds is None:
+        epochs = recipe_epochs
+    if epochs is not None and training.get("scheduler") == "step" and epochs != recipe_epochs:
+        training["step_size"] = max(1, round(training["step_size"] * epochs / recipe_epochs))  # same shape, shorter
+    training["epochs"] = epochs
+    return training
+
+
 def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, epochs: int | None = None,
         seconds: float | None = None, n_train: int | None = None, n_test: int | None = None, seed: int = 0,
         device=None, amp=None, batch_size: int | None = None, optimizer: str | None = None, lr: float | None = None,
@@ -238,20 +268,9 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
     path = ensure_data(task, data, data_dir, workers=workers, progress=progress)
     ins, outs = _resolve_fields(task, path, inputs, outputs)
 
-    training = dict(task.train)
-    if batch_size is not None:
-        training["batch_size"] = batch_size
-    if lr is not None:
-        training["lr"] = lr
-    if optimizer is not None:
-        training["optimizer"] = optimizer
-    if weight_decay is not None:
-        training["weight_decay"] = weight_decay
-    recipe_epochs = training.pop("epochs")
-    if epochs is None and seconds is None:
-        epochs = recipe_epochs
-    if epochs is not None and training.get("scheduler") == "step" and epochs != recipe_epochs:
-        training["step_size"] = max(1, round(training["step_size"] * epochs / recipe_epochs))  # same shape, shorter
+    training = training_settings(task, epochs=epochs, seconds=seconds, batch_size=batch_size, lr=lr,
+                                 optimizer=optimizer, weight_decay=weight_decay)
+    recipe_epochs, epochs = task.train["epochs"], training.pop("epochs")
     n_tr = n_train or task.n_train
     n_te = n_test or task.n_test
     overrides = {**variant, **(model_config or {})}

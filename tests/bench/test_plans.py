@@ -195,6 +195,7 @@ def test_every_rows_command_parses_and_builds_its_model():
 def test_plan_rows_on_the_board_train_as_their_results_record():
     # training a board row again (the cpu plan) must give the same training settings as its results
     # JSON in docs/: a task whose recipe changed leaves its older rows pinned to what they ran with
+    from sciml.bench.runner import training_settings
     from sciml.cli._core import build_parser
 
     docs = Path(__file__).resolve().parents[2] / "docs"
@@ -206,11 +207,9 @@ def test_plan_rows_on_the_board_train_as_their_results_record():
         rec = json.loads(f.read_text())["training"]
         cmd = row_command(r, out="o", data_dir="d")
         args = build_parser(cmd[3:]).parse_args(cmd[3:])
-        recipe = get_task(r.task).train
-        want = {"optimizer": args.optimizer or recipe["optimizer"],
-                "weight_decay": recipe["weight_decay"] if args.weight_decay is None else args.weight_decay,
-                "batch_size": args.batch_size or recipe["batch_size"],
-                "epochs": r.epochs or recipe["epochs"]}
+        want = training_settings(get_task(r.task), epochs=args.epochs, seconds=args.seconds,
+                                 batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+                                 weight_decay=args.weight_decay)
         assert {k: rec[k] for k in want} == want, r.name
         checked += 1
     assert checked >= 15  # the board's rows that the cpu plan lists
