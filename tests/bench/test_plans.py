@@ -150,25 +150,30 @@ def test_sigterm_to_a_background_plan_stops_its_rows_and_they_resume(data_dir, t
     # interrupt it sends must still reach them, and `kill PLAN` must not leave a row training alone
     out = tmp_path / "out"
     label = f"term-{tmp_path.name}"
+    # the signal must land while the row trains, also on a loaded machine where this process waits
+    # for a core: 400 epochs (~7 ms each) leave ~3 s of training after the first checkpoint, then
+    # ~2 s of evaluation and figures (40 epochs left 0.3 s of training, and a run beside a training
+    # failed once in six)
+    epochs = 400
     cmd = [sys.executable, "-c",
            "import sys; from sciml.bench.plans import Row, run_plan; "
-           f"run_plan([Row('darcy85', 'fno', {label!r}, 40, {TINY!r})], out={str(out)!r}, "
+           f"run_plan([Row('darcy85', 'fno', {label!r}, {epochs}, {TINY!r})], out={str(out)!r}, "
            f"data_dir={str(data_dir)!r}, device='cpu', threads=1, workers=1, poll=0.01)"]
     plan = subprocess.Popen(cmd, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-    row = Row("darcy85", "fno", label, 40, TINY)
+    row = Row("darcy85", "fno", label, epochs, TINY)
     state = row.run_dir(out) / "checkpoints" / "last" / "state.pt"
     t0 = time.monotonic()
     while not state.exists():
         assert plan.poll() is None and time.monotonic() - t0 < 120, "no checkpoint from the plan's row"
         time.sleep(0.01)
     plan.send_signal(signal.SIGTERM)
-    assert plan.wait(150) == 143
+    assert plan.wait(150) == 143, "the plan was not stopped by the signal (did the row finish first?)"
     assert not row.results_file(out).exists() and _processes_with(f"--label {label}") == []
     # the row ended through its own interrupt path (a killed row would leave its lock file behind)
     assert not Path(str(row.results_file(out)) + ".lock").exists()
     kw = dict(data_dir=data_dir, device="cpu", threads=1, workers=1, log=lambda m: None, poll=0.01)
     assert run_plan([row], out=out, **kw) == {row.name: "done"}
-    assert json.loads(row.results_file(out).read_text())["epochs"] == 40
+    assert json.loads(row.results_file(out).read_text())["epochs"] == epochs
 
 
 def test_every_rows_command_parses_and_builds_its_model():
