@@ -25,6 +25,8 @@ Variants (comma-separated; flags combined with ``+`` on top of today's defaults,
 ``bf16``       ``torch.autocast("cpu", torch.bfloat16)`` around the forward (float32 master weights)
 ``cl``         channels-last input (``torch.channels_last``)
 ``t1``         one thread instead of ``--threads``
+``mbN``        micro-batches: forward and backward the batch in chunks of N samples, one optimiser step
+               (``Trainer(micro_batch=N)``, e.g. ``new+mb5``); the same step up to rounding, a smaller working set
 """
 from __future__ import annotations
 
@@ -73,15 +75,21 @@ def _worker(variant: str, steps: int, threads: int, batch: int) -> dict:
     else:
         net = torch.compile(model) if "compile" in flags else model
 
+    micro = next((int(f[2:]) for f in flags if f.startswith("mb")), batch)
+
     def step():
         opt.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled="bf16" in flags):
-            pred = net(x)
-        pred = pred.float()
-        loss = ((pred - y).flatten(1).norm(dim=1) / y.flatten(1).norm(dim=1)).mean()
-        loss.backward()
+        total = 0.0
+        for i in range(0, batch, micro):  # one chunk (the whole batch) unless mbN
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled="bf16" in flags):
+                pred = net(x[i:i + micro])
+            pred, true = pred.float(), y[i:i + micro]
+            err = (pred - true).flatten(1).norm(dim=1) / true.flatten(1).norm(dim=1)
+            loss = err.mean() if micro >= batch else err.sum() / batch
+            loss.backward()
+            total += float(loss)
         opt.step()
-        return float(loss)
+        return total
 
     t0 = time.perf_counter()
     step()  # warm-up (and compilation)
@@ -116,9 +124,9 @@ def main(argv=None) -> int:
         return 0
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     for v in variants:
-        bad = set(v.split("+")) - set(FLAGS)
+        bad = {f for f in v.split("+") if f not in FLAGS and not (f[:2] == "mb" and f[2:].isdigit() and int(f[2:]))}
         if bad:
-            ap.error(f"--variants: unknown flag(s) {sorted(bad)}; known: {', '.join(FLAGS)}")
+            ap.error(f"--variants: unknown flag(s) {sorted(bad)}; known: {', '.join(FLAGS)}, mbN (N >= 1)")
     for name in ("rounds", "steps", "threads", "batch"):
         if getattr(args, name) < 1:
             ap.error(f"--{name} must be >= 1")

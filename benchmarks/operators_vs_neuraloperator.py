@@ -35,7 +35,9 @@ training step of each model, then its spectral convolutions alone (forward + bac
 see in the step), and prints what the rest of the step sets as a floor on the ratio. Goals printed at the
 end: epoch-time ratio sciml / neuraloperator <= 0.4, error ratio (mean over seeds) <= 1.0, and sciml today / sciml
 >= 2. ``--amp bf16`` runs the forward of every implementation under CPU bf16 autocast (the comparison
-stays like for like: both sides in the same mixed precision).
+stays like for like: both sides in the same mixed precision). ``--micro-batch M`` splits every batch
+into chunks of M samples with one optimiser step per batch (sciml's ``Trainer(micro_batch=M)``), for
+both implementations alike.
 """
 from __future__ import annotations
 
@@ -58,7 +60,8 @@ TORCH = "torch==2.13.0"
 # ---------------------------------------------------------------------------------------------
 # the shared training loop (runs inside either interpreter; imports only torch)
 # ---------------------------------------------------------------------------------------------
-def _train(model, data: dict, epochs: int, batch_size: int, seed: int, amp: str | None = None) -> dict:
+def _train(model, data: dict, epochs: int, batch_size: int, seed: int, amp: str | None = None,
+           micro_batch: int | None = None) -> dict:
     import torch
 
     def autocast():  # mixed precision of the forward (both implementations alike), float32 loss and weights
@@ -85,13 +88,17 @@ def _train(model, data: dict, epochs: int, batch_size: int, seed: int, amp: str 
         for i in range(0, len(perm), batch_size):
             idx = perm[i:i + batch_size]
             opt.zero_grad(set_to_none=True)
-            with autocast():
-                out = model(xtr_n[idx])
-            pred = out.float() * (ys + eps) + ym
-            loss = rel_l2(pred, ytr[idx]).mean()
-            loss.backward()
+            size = micro_batch or len(idx)
+            for j in range(0, len(idx), size):  # gradient accumulation over chunks (Trainer's micro_batch)
+                part = idx[j:j + size]
+                with autocast():
+                    out = model(xtr_n[part])
+                pred = out.float() * (ys + eps) + ym
+                err = rel_l2(pred, ytr[part])
+                loss = err.mean() if size >= len(idx) else err.sum() / len(idx)
+                loss.backward()
+                total += float(loss) * len(idx)
             opt.step()
-            total += float(loss) * len(idx)
         sched.step()
         times.append(time.perf_counter() - t0)
         cpu_times.append(time.process_time() - c0)
@@ -192,7 +199,7 @@ def _worker(args) -> None:
     if args.breakdown:
         res = _breakdown(model, data, args.batch_size, args.steps)
     else:
-        res = _train(model, data, args.epochs, args.batch_size, args.seed, args.amp)
+        res = _train(model, data, args.epochs, args.batch_size, args.seed, args.amp, args.micro_batch)
     res["torch"] = torch.__version__
     res["threads"] = torch.get_num_threads()
     print("RESULT " + json.dumps(res))
@@ -252,7 +259,8 @@ def _run_worker(python: str, which: str, data: Path, args, env, seed: int) -> di
     cmd = [python, str(Path(__file__).resolve()), "--worker", which, "--data", str(data), "--config", cfg,
            "--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--seed", str(seed),
            "--threads", str(args.threads), "--steps", str(args.steps)] + (["--breakdown"] if args.breakdown else []) \
-        + (["--amp", args.amp] if args.amp else [])
+        + (["--amp", args.amp] if args.amp else []) \
+        + (["--micro-batch", str(args.micro_batch)] if args.micro_batch else [])
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(WORK))
     if res.returncode != 0:
         raise RuntimeError(f"{which} worker failed:\n{res.stderr[-4000:]}")
@@ -313,6 +321,9 @@ def main(argv=None) -> int:
     ap.add_argument("--amp", choices=["bf16"], default=None,
                     help="bf16 autocast around the forward of every implementation (the same loop; float32 "
                          "weights, optimiser and loss); pays off on a CPU with bf16 units (AVX512_BF16, AMX)")
+    ap.add_argument("--micro-batch", type=int, default=None, metavar="M",
+                    help="forward and backward each batch in chunks of M samples, one optimiser step per batch "
+                         "(sciml's Trainer(micro_batch=M)), in the shared loop: both implementations alike")
     ap.add_argument("--worker", choices=["neuralop", "sciml", "sciml-today"], help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--config", help=argparse.SUPPRESS)
@@ -374,6 +385,7 @@ def main(argv=None) -> int:
           f"n_modes=({args.modes},{args.modes}) width={args.width} layers={args.layers}, AdamW 1e-3 cosine, batch "
           f"{args.batch_size}, {args.epochs} epochs, seeds {','.join(map(str, seeds))}, {args.threads} threads, "
           f"{args.rounds} round(s) per seed, {args.amp + ' autocast' if args.amp else 'float32'}, "
+          f"{f'micro-batches of {args.micro_batch}, ' if args.micro_batch else ''}"
           f"torch {runs[seeds[0]]['sciml'][0]['torch']}, load average "
           f"{os.getloadavg()[0]:.1f} at the end")
     print()

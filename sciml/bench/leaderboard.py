@@ -185,6 +185,9 @@ def protocol(r: dict) -> str:
     amp = (r.get("training") or {}).get("amp")
     if amp:
         text += f"; {amp} autocast"  # the same recipe in mixed precision: said, never mixed silently
+    micro = (r.get("training") or {}).get("micro_batch")
+    if micro and micro < (r.get("training") or {}).get("batch_size", micro + 1):
+        text += f"; micro-batches of {micro}"  # the recipe's step up to rounding, at another speed and memory
     return f"{t.departs}; {text}" if t is not None and t.departs else text
 
 

@@ -209,7 +209,8 @@ def training_settings(task: Task, *, epochs: int | None = None, seconds: float |
 
 def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, epochs: int | None = None,
         seconds: float | None = None, n_train: int | None = None, n_test: int | None = None, seed: int = 0,
-        device=None, amp=None, batch_size: int | None = None, optimizer: str | None = None, lr: float | None = None,
+        device=None, amp=None, micro_batch: int | None = None, batch_size: int | None = None,
+        optimizer: str | None = None, lr: float | None = None,
         weight_decay: float | None = None,
         model_config: dict | None = None, inputs=None, outputs=None, label: str | None = None,
         train_frames: int | None = None, workers: int = 1, progress: bool = True, resume: bool = False) -> dict:
@@ -218,6 +219,9 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
     data: an existing store file (default: the task's file in ``data_dir``, generated
         when missing). epochs / seconds / n_train / n_test / batch_size / optimizer / lr / weight_decay override the
         task's recipe (a shorter run is recorded with ``full_recipe: false``).
+    micro_batch: chunks of this many samples per forward/backward, one optimiser step per batch
+        (:class:`~sciml.training.Trainer`'s gradient accumulation; the recipe's step up to rounding,
+        recorded under ``training``).
     train_frames: trajectory tasks with a rollout model: train on windows of the true trajectories,
         ``1`` frame (teacher forcing) or ``k`` frames unrolled, instead of through the whole rollout
         (the recipe); the test error is still the full rollout's. The protocol column says so.
@@ -310,6 +314,7 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
             seed=seed,
             device=device,
             amp=amp,
+            micro_batch=micro_batch,
             progress=progress,
             overwrite=not resume,
             resume=resume,

@@ -233,6 +233,14 @@ def test_protocol_names_mixed_precision():
     assert protocol(_result(epochs=30, training={"amp": None})) == "reduced: 30/500 epochs"
 
 
+def test_protocol_names_micro_batches_but_keeps_the_recipe():
+    # the recipe's step up to rounding: named (time and memory differ), still the full recipe's marker
+    r = _result(training={"batch_size": 20, "micro_batch": 5})
+    assert protocol(r) == "full recipe; micro-batches of 5" and follows_recipe(r)
+    assert protocol(_result(training={"batch_size": 20, "micro_batch": 20})) == "full recipe"  # one chunk
+    assert protocol(_result(training={"batch_size": 20, "micro_batch": None})) == "full recipe"
+
+
 def test_protocol_names_another_architecture():
     r = _result(model_args={"n_modes": [24, 22], "spectral_init": "uniform", "lifting_channels": 0})
     assert protocol(r) == "full recipe; model lifting_channels=0, n_modes=[24, 22], spectral_init='uniform'"

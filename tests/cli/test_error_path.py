@@ -191,3 +191,22 @@ def test_train_amp_bf16_runs_on_a_cpu(tiny_darcy, tmp_path):
     from sciml.training import load_checkpoint
 
     assert load_checkpoint(run / "checkpoints" / "last")["config"]["trainer"]["hyperparameters"]["amp"] == "bf16"
+
+
+def test_train_micro_batch_is_recorded_and_a_batch_norm_unet_is_refused_in_one_line(tiny_darcy, tmp_path, capsys):
+    import json
+
+    run = tmp_path / "run"
+    common = ["--data", str(tiny_darcy), "--epochs", "1", "--no-progress", "--device", "cpu", "--batch-size", "4"]
+    assert main(["train", "--out", str(run), "--modes", "2", "--width", "4", "--layers", "1", "--micro-batch", "3",
+                 *common]) == 0
+    hyper = json.loads((run / "results.json").read_text())["hyperparameters"]
+    assert (hyper["batch_size"], hyper["micro_batch"]) == (4, 3)
+    capsys.readouterr()
+    bad = tmp_path / "bad"
+    assert main(["train", "--out", str(bad), "--model", "unet", "--model-arg", "norm=batch", "--micro-batch", "2",
+                 *common]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sciml: error:") and "\n" not in err and "batch normalisation" in err, err
+    assert not bad.exists()  # refused before any work: no run folder left behind
+    assert main(["train", "--out", str(bad), "--micro-batch", "0", *common]) == 2

@@ -151,7 +151,8 @@ sys.path.insert(0, {here!r})
 from _tiny import Tiny, smoothing_data
 from sciml.training import Trainer
 torch.manual_seed(0)
-tr = Trainer(Tiny(), lr=1e-2, epochs=3, batch_size=8, progress=False, checkpoint_dir={ck!r}, device="cpu")
+tr = Trainer(Tiny(), lr=1e-2, epochs=3, batch_size=8, progress=False, checkpoint_dir={ck!r}, device="cpu",
+             micro_batch={micro!r})
 hist = tr.fit(smoothing_data(32))
 flat = torch.cat([p.detach().flatten() for p in tr.module.parameters()])
 gathered = [torch.zeros_like(flat) for _ in range(dist.get_world_size())]
@@ -167,9 +168,10 @@ os._exit(0)  # past gloo's thread teardown at interpreter exit, which still abor
 
 
 @pytest.mark.slow
-def test_ddp_under_torchrun_two_cpu_processes(tmp_path):
+@pytest.mark.parametrize("micro", [None, 3])  # 3: chunks of 3, 3, 2; only the last backward all-reduces
+def test_ddp_under_torchrun_two_cpu_processes(tmp_path, micro):
     script = tmp_path / "ddp.py"
-    script.write_text(DDP_SCRIPT.format(here=str(Path(__file__).parent), ck=str(tmp_path / "ck")))
+    script.write_text(DDP_SCRIPT.format(here=str(Path(__file__).parent), ck=str(tmp_path / "ck"), micro=micro))
     env = dict(os.environ, OMP_NUM_THREADS="1")
     res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
                           str(script)], capture_output=True, text=True, timeout=300, env=env)
@@ -206,3 +208,44 @@ def test_bf16_autocast_on_cpu_trains_an_fno_as_float32_does(tmp_path):
     assert load_checkpoint(tmp_path / "bf16" / "last")["config"]["trainer"]["hyperparameters"]["amp"] == "bf16"
     pred = tr16.predict(val.tensors[0][:2])
     assert pred.dtype == torch.float32 and torch.isfinite(pred).all()
+
+
+def _fit_weights(micro_batch, dtype=torch.float64, seed=0, **kw):
+    torch.manual_seed(0)
+    model = Tiny().to(dtype)
+    tr = Trainer(model, lr=1e-2, epochs=3, batch_size=20, progress=False, seed=seed, micro_batch=micro_batch, **kw)
+    hist = tr.fit(smoothing_data(64, dtype=dtype))
+    return torch.cat([p.detach().flatten() for p in model.parameters()]), [h["train_loss"] for h in hist]
+
+
+def test_micro_batches_take_the_whole_batchs_step():
+    # chunks of 6 split each batch of 20 unevenly (6, 6, 6, 2; the last batch of 4 into 4): each
+    # chunk's mean loss weighted by its share must give the batch's gradient, so after 12 AdamW
+    # steps the float64 weights agree to rounding; an unweighted sum (x3.3 the gradient) or a
+    # mean of chunk means (the 2-sample chunk counted as 6) would move them by far more
+    whole, loss_whole = _fit_weights(None)
+    micro, loss_micro = _fit_weights(6)
+    assert (micro - whole).abs().max() <= 1e-12 * whole.abs().max()
+    assert loss_micro == pytest.approx(loss_whole, rel=1e-12)
+    # same seed, same chunks: bit for bit; a chunk as large as the batch is the whole batch, bit for bit
+    assert torch.equal(_fit_weights(6)[0], micro)
+    assert torch.equal(_fit_weights(20, dtype=torch.float32)[0], _fit_weights(None, dtype=torch.float32)[0])
+
+
+def test_micro_batches_with_grad_clip_clip_the_batchs_gradient():
+    # clipping applies once, to the accumulated gradient, not to each chunk's
+    whole, _ = _fit_weights(None, grad_clip=0.05)
+    micro, _ = _fit_weights(5, grad_clip=0.05)
+    assert (micro - whole).abs().max() <= 1e-12 * whole.abs().max()
+    assert not torch.allclose(whole, _fit_weights(None)[0])  # the clip was active
+
+
+def test_micro_batches_are_refused_with_batch_normalisation():
+    from sciml.operators import build_model
+
+    unet = build_model("unet", in_channels=1, out_channels=1, n_dim=2, base_channels=4, depth=2, norm="batch")
+    with pytest.raises(ValueError, match="micro_batch=4 with batch normalisation"):
+        Trainer(unet, batch_size=20, micro_batch=4, progress=False)
+    Trainer(unet, batch_size=20, micro_batch=20, progress=False)  # one chunk: the batch's statistics
+    with pytest.raises(ValueError, match="micro_batch"):
+        Trainer(Tiny(), micro_batch=0)
