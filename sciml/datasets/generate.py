@@ -236,6 +236,8 @@ def generate(recipe, n: int, *, seed: int = 0, out, workers: int = 1, scheduler=
     if scheduler is not None and not isinstance(scheduler, str) and type(scheduler).__name__ != "Client":
         raise TypeError(f"scheduler must be None, 'local', an address string or a dask Client, "
                         f"got {type(scheduler).__name__}")
+    if workers > 1 or scheduler is not None:
+        _check_sendable(rec)
 
     with OutputLock(out):
         _at("locked", out=out)
@@ -280,6 +282,17 @@ def generate(recipe, n: int, *, seed: int = 0, out, workers: int = 1, scheduler=
         _at("assemble", out=out)
         shards.assemble(layout, attrs, len(chunks))
     return out
+
+
+def _check_sendable(rec: Recipe) -> None:
+    """Refuse, before any work, a recipe that worker processes cannot receive (pickle)."""
+    import pickle
+
+    try:
+        pickle.dumps(rec)
+    except (pickle.PicklingError, AttributeError, TypeError) as e:
+        raise ValueError(f"recipe {rec.name!r} cannot be sent to worker processes ({e}); define its functions "
+                         "at module level (not lambdas or closures), or use workers=1") from None
 
 
 def _run(rec, p, seed, chunks, todo, workers, scheduler, timeout, shards):

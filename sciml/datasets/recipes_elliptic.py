@@ -165,6 +165,12 @@ def poisson_inputs(p: dict, seed: int, index: int):
     return _grf(p, rng), p["boundary_scale"] * _grf(p, rng)
 
 
+def _poisson_layout(p: dict) -> Layout:
+    return _node_layout(p, {"f": ("1", "source of -Laplace u = f"),
+                            "g": ("1", "Dirichlet boundary data (zero in the interior)"),
+                            "u": ("1", "solution of -Laplace u = f, u = g on the boundary")})
+
+
 def _validate_poisson(p: dict) -> dict:
     return _validate_common(p)
 
@@ -190,9 +196,7 @@ POISSON = register_recipe(Recipe(
     params=_grf_params(boundary_scale=Param(0.1, float, "amplitude of the GRF boundary data")),
     validate=_validate_poisson,
     work_bytes=_grid_work,
-    layout=lambda p: _node_layout(p, {"f": ("1", "source of -Laplace u = f"),
-                                      "g": ("1", "Dirichlet boundary data (zero in the interior)"),
-                                      "u": ("1", "solution of -Laplace u = f, u = g on the boundary")}),
+    layout=_poisson_layout,
     solve_chunk=_poisson_chunk,
     chunk=32,
     description="Poisson -Laplace u = f on (0,1)^2, u = g on the boundary; GRF source and boundary data "
@@ -208,6 +212,12 @@ def heat_inputs(p: dict, seed: int, index: int):
     u0 = _grf(p, rng)
     u0[0, :] = u0[-1, :] = u0[:, 0] = u0[:, -1] = 0.0
     return kappa, u0
+
+
+def _heat_layout(p: dict) -> Layout:
+    return _node_layout(p, {"kappa": ("1", "thermal conductivity"),
+                            "u0": ("1", "initial temperature"),
+                            "u": ("1", "temperature after `steps` backward-Euler steps of length dt")})
 
 
 def _validate_heat(p: dict) -> dict:
@@ -234,9 +244,7 @@ HEAT = register_recipe(Recipe(
                        steps=Param(10, int, "number of backward-Euler steps", min=1)),
     validate=_validate_heat,
     work_bytes=_grid_work,
-    layout=lambda p: _node_layout(p, {"kappa": ("1", "thermal conductivity"),
-                                      "u0": ("1", "initial temperature"),
-                                      "u": ("1", "temperature after `steps` backward-Euler steps of length dt")}),
+    layout=_heat_layout,
     solve_chunk=_heat_chunk,
     chunk=16,
     description="Heat equation u_t = div(kappa grad u), u = 0 on the boundary, backward Euler; "
@@ -255,6 +263,11 @@ def helmholtz_inputs(p: dict, seed: int, index: int):
     w = p["source_width"]
     f = np.exp(-((X - cx) ** 2 + (Y - cy) ** 2) / (2 * w * w)) / (2 * np.pi * w * w)
     return k, f
+
+
+def _helmholtz_layout(p: dict) -> Layout:
+    return _node_layout(p, {"k": ("1", "wavenumber"), "f": ("1", "source"),
+                            "u": ("1", "solution of -Laplace u - k^2 u = f, u = 0 on the boundary")})
 
 
 def _validate_helmholtz(p: dict) -> dict:
@@ -285,8 +298,7 @@ HELMHOLTZ = register_recipe(Recipe(
                                           min_open=True)),
     validate=_validate_helmholtz,
     work_bytes=_grid_work,
-    layout=lambda p: _node_layout(p, {"k": ("1", "wavenumber"), "f": ("1", "source"),
-                                      "u": ("1", "solution of -Laplace u - k^2 u = f, u = 0 on the boundary")}),
+    layout=_helmholtz_layout,
     solve_chunk=_helmholtz_chunk,
     chunk=16,
     description="Helmholtz -Laplace u - k(x)^2 u = f (indefinite), u = 0 on the boundary; "

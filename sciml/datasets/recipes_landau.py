@@ -47,6 +47,11 @@ def _times(p):
     return np.linspace(0.0, p["t_end"], p["n_times"]) if p["n_times"] > 1 else np.array([p["t_end"]])
 
 
+def _work(p: dict) -> float:
+    """Bytes per sample: the particles' pairwise terms and the grid's work arrays."""
+    return 8.0 * p["dim"] * 48 * p["particles"] ** p["dim"] + 8.0 * 4 * p["grid"] ** p["dim"]
+
+
 def _layout(p: dict) -> Layout:
     _, axis, _ = velocity_grid(p["grid"], p["L"], p["dim"])
     names = ("vz", "vy", "vx")[3 - p["dim"]:]  # last axis fastest: (vy, vx) / (vz, vy, vx)
@@ -134,7 +139,7 @@ LANDAU = register_recipe(Recipe(
         "C": Param(1.0 / 16, float, "collision constant", min=0, min_open=True),
     },
     validate=_validate,
-    work_bytes=lambda p: 8.0 * p["dim"] * 48 * p["particles"] ** p["dim"] + 8.0 * 4 * p["grid"] ** p["dim"],
+    work_bytes=_work,
     layout=_layout,
     solve_chunk=_chunk,
     chunk=4,

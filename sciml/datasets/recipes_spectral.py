@@ -88,6 +88,11 @@ def _ns_times(p):
     return np.arange(k + 1) * p["record_dt"]
 
 
+def _ns_work(p: dict) -> float:
+    """Bytes per sample: complex spectra of the ETDRK4 stages and coefficients."""
+    return 16.0 * 48 * p["resolution"] ** 2
+
+
 def _ns_layout(p: dict) -> Layout:
     s = p["store_resolution"]
     t = _ns_times(p)
@@ -132,7 +137,7 @@ NS2D = register_recipe(Recipe(
         **_solver_params(0.05),
     },
     validate=_validate_ns,
-    work_bytes=lambda p: 16.0 * 48 * p["resolution"] ** 2,  # complex spectra: ETDRK4 stages, coefficients
+    work_bytes=_ns_work,
     layout=_ns_layout,
     solve_chunk=_ns_chunk,
     chunk=8,
@@ -161,6 +166,11 @@ def _burgers_times(p):
     if p["n_times"] is None:
         return np.array([p["T"]])
     return np.arange(1, p["n_times"] + 1) * (p["T"] / p["n_times"])
+
+
+def _burgers_work(p: dict) -> float:
+    """Bytes per sample: complex spectra of the stages, and the stored times."""
+    return 16.0 * 48 * p["resolution"] * (1 + (p["n_times"] or 1))
 
 
 def _burgers_layout(p: dict) -> Layout:
@@ -216,7 +226,7 @@ BURGERS = register_recipe(Recipe(
         **_solver_params(0.01),
     },
     validate=_validate_burgers,
-    work_bytes=lambda p: 16.0 * 48 * p["resolution"] * (1 + (p["n_times"] or 1)),
+    work_bytes=_burgers_work,
     layout=_burgers_layout,
     solve_chunk=_burgers_chunk,
     chunk=16,
@@ -234,6 +244,11 @@ def _validate_raissi(p: dict) -> dict:
 
 def _raissi_grid(p):
     return np.linspace(-1.0, 1.0, p["n_x"]), np.linspace(0.0, p["T"], p["n_t"])
+
+
+def _raissi_work(p: dict) -> float:
+    """Bytes per sample: the space-time solution and its work arrays."""
+    return 8.0 * 8 * p["n_x"] * p["n_t"]
 
 
 def _raissi_layout(p: dict) -> Layout:
@@ -260,7 +275,7 @@ BURGERS_RAISSI = register_recipe(Recipe(
         "T": Param(1.0, float, "final time", min=0, min_open=True),
     },
     validate=_validate_raissi,
-    work_bytes=lambda p: 8.0 * 8 * p["n_x"] * p["n_t"],
+    work_bytes=_raissi_work,
     layout=_raissi_layout,
     solve_chunk=_raissi_chunk,
     chunk=1,

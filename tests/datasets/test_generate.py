@@ -106,3 +106,30 @@ def test_partial_run_with_other_parameters_is_protected(tmp_path):
     ShardDirectory(out).create({"recipe": "darcy", "params": {}, "seed": 9, "n": 3, "n_chunks": 1, "created": ""})
     with pytest.raises(FileExistsError, match="interrupted run"):
         generate("darcy", 3, seed=1, out=out, progress=False, **SMALL)
+
+
+def test_every_recipe_reaches_worker_processes(tmp_path):
+    # a worker receives the recipe by pickle: a lambda in any of its fields (work_bytes, layout)
+    # broke workers > 1 for every recipe but darcy until 2026-12-07
+    import pickle
+
+    from sciml.datasets import list_recipes
+
+    for name in list_recipes():
+        rec = get_recipe(name)
+        assert pickle.loads(pickle.dumps(rec)).name == name
+    small = dict(resolution=128, subsample=4, chunk=1)
+    serial = generate("burgers", 2, seed=1, out=tmp_path / "s.h5", progress=False, **small)
+    pooled = generate("burgers", 2, seed=1, out=tmp_path / "p.h5", progress=False, workers=2, **small)
+    with open_dataset(serial) as a, open_dataset(pooled) as b:
+        assert np.array_equal(a["u"][()], b["u"][()]) and np.array_equal(a["u0"][()], b["u0"][()])
+
+
+def test_a_recipe_workers_cannot_receive_is_refused_before_work(tmp_path):
+    from dataclasses import replace
+
+    rec = replace(get_recipe("darcy"), work_bytes=lambda p: 1.0)
+    with pytest.raises(ValueError, match="cannot be sent to worker processes.*or use workers=1"):
+        generate(rec, 2, out=tmp_path / "x.h5", progress=False, workers=2, **SMALL)
+    assert not any(tmp_path.iterdir())  # nothing written
+    generate(rec, 2, out=tmp_path / "x.h5", progress=False, **SMALL)  # one process needs no pickle
