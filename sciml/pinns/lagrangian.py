@@ -8,6 +8,7 @@ functions of the Lagrangian label ``x0`` (the foot of the characteristic) and ti
 * the characteristic curve ``X(x0, t)`` with ``dX/dt = beta``, ``X(x0, 0) = x0``;
 * the state along it ``U(x0, t) = u(X(x0, t), t)`` with ``dU/dt = nu u_xx`` (``= 0`` for pure
   convection), where ``u_x = U_x0 / X_x0`` and ``u_xx = (u_x)_x0 / X_x0``; ``U(x0, 0) = u0(x0)``.
+  The residual of this equation is taken times ``X_x0^3``, free of division (see :meth:`LagrangianPINN.residuals`).
 
 Initial conditions are hard by default (``X = x0 + t s N_X``, ``U = u0(x0) + t N_U``, ``s = max(|beta|, 1)``
 an output scale); both branches are exactly periodic in ``x0``. :meth:`LagrangianPINN.predict_eulerian`
@@ -112,7 +113,15 @@ class LagrangianPINN(nn.Module):
 
     # ------------------------------------------------------------------ losses
     def residuals(self, p: torch.Tensor) -> torch.Tensor:
-        """``(n, 2)``: ``[dX/dt - beta, dU/dt - nu u_xx]`` at points ``p`` that require grad."""
+        """``(n, 2)``: ``[dX/dt - beta, X_x0^3 (dU/dt - nu u_xx)]`` at points ``p`` that require grad.
+
+        With diffusion, ``u_xx = (U_x0x0 X_x0 - U_x0 X_x0x0) / X_x0^3``; the state residual is taken
+        times ``X_x0^3``, ``X_x0^3 U_t - nu (U_x0x0 X_x0 - U_x0 X_x0x0)``, which has no division. At the
+        solution ``X_x0 = 1`` and the two forms agree; the quotient form is singular wherever the
+        learned map folds (``X_x0 = 1 + t s N_x0`` crosses 0), as it does at initialisation: for
+        beta = 20, nu = 0.05 its initial loss was 8e8 and Adam stalled at 5e9 (relative L2 1.40 after
+        L-BFGS), against 3e-4 to 7e-4 over three seeds with this form.
+        """
         X = self.characteristic(p)
         U = self.state(p)
         gX = gradient(X, p)
@@ -120,9 +129,9 @@ class LagrangianPINN(nn.Module):
         r_char = gX[:, 1:2] - self.beta
         r_state = gU[:, 1:2]
         if self.viscosity > 0:
-            ux = gU[:, 0:1] / gX[:, 0:1]
-            uxx = gradient(ux, p)[:, 0:1] / gX[:, 0:1]
-            r_state = r_state - self.viscosity * uxx
+            Xa, Ua = gX[:, 0:1], gU[:, 0:1]
+            Xaa, Uaa = gradient(Xa, p)[:, 0:1], gradient(Ua, p)[:, 0:1]
+            r_state = Xa ** 3 * r_state - self.viscosity * (Uaa * Xa - Ua * Xaa)
         return torch.cat([r_char, r_state], dim=1)
 
     def loss_terms(self, points, initial_points=None, *, weights=(1.0, 1.0, 1.0)) -> list[LossTerm]:

@@ -74,7 +74,8 @@ def test_lpinn_convection_diffusion():
     X, T = _grid()
     exact = np.exp(-nu * T) * np.sin(X - beta * T)
     err = np.linalg.norm(m.predict_eulerian(X, T).numpy() - exact) / np.linalg.norm(exact)
-    assert err < 2e-2, err
+    # measured 6.6e-4 (seeds 1, 2: 3.0e-4, 4.0e-4); the quotient form of the state residual gave 1.40
+    assert err < 5e-3, err
 
 
 def test_errors():
