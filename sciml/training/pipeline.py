@@ -129,6 +129,9 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
     a run (``results.json`` or ``checkpoints/``) is refused with ``FileExistsError`` unless
     ``resume`` (continue it) or ``overwrite`` (replace it).
     Fourier modes larger than the (padded) grid are refused with ``ValueError``.
+    optimizer, lr, weight_decay, scheduler, step_size, gamma, grad_clip, amp, micro_batch, device:
+        :class:`~sciml.training.Trainer`'s (``micro_batch``: the batch's step in chunks of that many
+        samples, gradient accumulation).
     figure_label: the model's name in the figures' titles and legends (default the model's own
         name; ``sciml bench`` passes the board's name of a variant, e.g. ``fno3d``).
 
