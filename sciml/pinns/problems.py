@@ -11,7 +11,8 @@ Each factory returns a :class:`PINNProblem` (model + loss terms + reference on a
 * :func:`allen_cahn` — ``u_t - 1e-4 u_xx + 5 u^3 - 5 u = 0``, periodic on ``[-1, 1]``,
   ``u0 = x^2 cos(pi x)``, ``t in [0, 1]``; reference: Fourier spectral ETDRK4 (:func:`allen_cahn_reference`).
 * :func:`poisson_lshape` — ``-Laplace u = 1`` on the L-shape ``[-1, 1]^2 minus (0, 1]^2``, ``u = 0`` on the
-  boundary (hard constraint through the polygon distance); reference: 5-point FD (:func:`poisson_lshape_reference`).
+  boundary (a penalty on boundary points; or hard, through the polygon distance); reference: 5-point FD
+  (:func:`poisson_lshape_reference`).
 
 ``problem.train(**overrides)`` runs Adam then L-BFGS (:func:`~sciml.pinns.training.train_pinn`),
 ``problem.relative_l2()`` compares with the reference, ``problem.plot(path)`` writes a figure.
@@ -377,23 +378,44 @@ def poisson_lshape_reference(m: int = 257) -> tuple[np.ndarray, np.ndarray]:
 
 
 def poisson_lshape(*, n_collocation: int = 4096, width: int = 32, depth: int = 4, dtype="float64", seed: int = 0,
-                   reference_resolution: int = 513) -> PINNProblem:
-    """``-Laplace u = 1`` on the L-shape with the hard condition ``u = phi(x) N(x)``
-    (``phi`` the :class:`Polygon` distance); evaluated on the reference FD grid (every 4th node)."""
+                   reference_resolution: int = 513, boundary: str = "soft", n_boundary: int = 512,
+                   boundary_weight: float = 100.0) -> PINNProblem:
+    """``-Laplace u = 1`` on the L-shape, ``u = 0`` on its boundary; evaluated on the reference FD grid
+    (every 4th node).
+
+    ``boundary="soft"`` (default): ``u = N(x)`` with the penalty ``boundary_weight * mean(u^2)`` on
+    ``n_boundary`` Sobol points of the boundary, as in DeepXDE's L-shape example. ``"hard"``:
+    ``u = phi(x) N(x)`` with ``phi`` the :class:`Polygon` distance. At the re-entrant corner
+    ``u ~ r^(2/3)`` while ``phi ~ r``, so the hard form asks the network for ``N ~ r^(-1/3)``; the
+    residual it cannot remove there pollutes the whole solution. With the defaults (4096 points, Adam
+    2000 at 1e-2 halved every 500, L-BFGS 2000) the soft form reaches a relative L2 of ~1.5e-2; the
+    hard form ended at 0.42 (Adam at 1e-3) and 0.069 (this schedule, 2048 points) in our runs.
+    """
     n_collocation = _positive_int(n_collocation, "n_collocation")
+    n_boundary = _positive_int(n_boundary, "n_boundary")
+    if boundary not in ("soft", "hard"):
+        raise ValueError(f"boundary must be 'soft' or 'hard', got {boundary!r}")
+    if not (boundary_weight > 0 and math.isfinite(boundary_weight)):
+        raise ValueError(f"boundary_weight must be positive, got {boundary_weight!r}")
     dt = _dtype(dtype)
     geom = Polygon(LSHAPE_VERTICES)
     net = MLP(2, 1, width, depth, lower=[-1, -1], upper=[1, 1], dtype=dt, seed=seed)
-    model = HardDirichlet(net, geom.distance)
     cpts = geom.sample_interior(n_collocation, "sobol", as_rng(seed))
 
     def res(m, p):
         return -laplacian(m(p), p) - 1.0
 
+    terms = [pde_residual(cpts, res)]
+    if boundary == "hard":
+        model = HardDirichlet(net, geom.distance)
+    else:
+        model = net
+        terms.append(dirichlet(geom.sample_boundary(n_boundary, "sobol", as_rng(seed + 1)), 0.0,
+                               weight=float(boundary_weight)))
     ax, U = poisson_lshape_reference(reference_resolution)
-    return PINNProblem("poisson-lshape", model, [pde_residual(cpts, res)], (ax[::4], ax[::4]), U[::4, ::4],
+    return PINNProblem("poisson-lshape", model, terms, (ax[::4], ax[::4]), U[::4, ::4],
                        lambda m, p: _batched_predict(m, p), ("x", "y"),
-                       dict(adam_iterations=2000, lr=1e-3, lbfgs_iterations=2000))
+                       dict(adam_iterations=2000, lr=1e-2, decay_rate=0.5, decay_steps=500, lbfgs_iterations=2000))
 
 
 PROBLEMS = {"burgers": burgers, "convection": convection, "allen-cahn": allen_cahn, "poisson-lshape": poisson_lshape}
