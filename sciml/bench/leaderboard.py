@@ -162,7 +162,8 @@ def protocol(r: dict) -> str:
     if t is not None and r["n_test"] < t.n_test:
         parts.append(f"{r['n_test']}/{t.n_test} test samples")
     stopped = str(r.get("stopped") or "")
-    planned = (r.get("training") or {}).get("epochs")
+    training = r.get("training") or {}
+    planned = training.get("epochs")
     if stopped.startswith("time budget"):
         parts.append(stopped.split(" reached")[0])
     elif isinstance(planned, int) and planned > r["epochs"]:
@@ -182,11 +183,11 @@ def protocol(r: dict) -> str:
     older = _model_otherwise(r)
     if older:  # the task's model changed after this run: the row says what it was built with
         text += "; model built before the task's changed: " + ", ".join(older)
-    amp = (r.get("training") or {}).get("amp")
+    amp = training.get("amp")
     if amp:
         text += f"; {amp} autocast"  # the same recipe in mixed precision: said, never mixed silently
-    micro = (r.get("training") or {}).get("micro_batch")
-    if micro and micro < (r.get("training") or {}).get("batch_size", micro + 1):
+    micro, batch = training.get("micro_batch"), training.get("batch_size")
+    if micro and (batch is None or micro < batch):
         text += f"; micro-batches of {micro}"  # the recipe's step up to rounding, at another speed and memory
     return f"{t.departs}; {text}" if t is not None and t.departs else text
 

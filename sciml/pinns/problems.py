@@ -30,7 +30,7 @@ import scipy.sparse.linalg as spla
 import torch
 from torch import nn
 
-from .._util.validation import check_step_count
+from .._util.validation import check_choice, check_float, check_step_count
 from ..solvers.burgers import burgers_exact
 from ..solvers.exponential import MAX_STEPS, etdrk4_coefficients, etdrk4_step
 from .conditions import HardDirichlet, HardInitial, dirichlet, initial_condition, pde_residual, periodic
@@ -393,10 +393,8 @@ def poisson_lshape(*, n_collocation: int = 4096, width: int = 32, depth: int = 4
     """
     n_collocation = _positive_int(n_collocation, "n_collocation")
     n_boundary = _positive_int(n_boundary, "n_boundary")
-    if boundary not in ("soft", "hard"):
-        raise ValueError(f"boundary must be 'soft' or 'hard', got {boundary!r}")
-    if not (boundary_weight > 0 and math.isfinite(boundary_weight)):
-        raise ValueError(f"boundary_weight must be positive, got {boundary_weight!r}")
+    check_choice(boundary, "boundary", ("soft", "hard"))
+    boundary_weight = check_float(boundary_weight, "boundary_weight", min=0, min_open=True)
     dt = _dtype(dtype)
     geom = Polygon(LSHAPE_VERTICES)
     net = MLP(2, 1, width, depth, lower=[-1, -1], upper=[1, 1], dtype=dt, seed=seed)
@@ -411,7 +409,7 @@ def poisson_lshape(*, n_collocation: int = 4096, width: int = 32, depth: int = 4
     else:
         model = net
         terms.append(dirichlet(geom.sample_boundary(n_boundary, "sobol", as_rng(seed + 1)), 0.0,
-                               weight=float(boundary_weight)))
+                               weight=boundary_weight))
     ax, U = poisson_lshape_reference(reference_resolution)
     return PINNProblem("poisson-lshape", model, terms, (ax[::4], ax[::4]), U[::4, ::4],
                        lambda m, p: _batched_predict(m, p), ("x", "y"),
