@@ -140,6 +140,9 @@ PLANS: dict[str, tuple[Row, ...]] = {
         # the authors' nu = 1e-3 with the recipe's Adam (the AdamW row, 0.0081, took 3.7 h on a loaded core);
         # it ended at 0.0075 / training 0.0052 in 1.0 h on one core
         Row("burgers-1e-3", "fno", "cpu-full-adam"),
+        # darcy85's DeepONets with the recipe's Adam, all 500 epochs (the AdamW DeepONet row stopped at 100)
+        Row("darcy85", "deeponet", "cpu-full-adam"),
+        Row("darcy85", "pod-deeponet", "cpu-full-adam"),
         Row("darcy85", "tfno", "cpu-e30", 30, _ADAMW),
         Row("darcy85", "mgno", "cpu-e30", 30, _ADAMW),
         Row("darcy85", "deeponet", "cpu-e100", 100, _ADAMW),

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from .._util.environment import software_environment
 from .._util.io import OutputLock, atomic_path, write_json
 from .tasks import Task, get_task
 
@@ -122,7 +123,8 @@ def data_provenance(path, fields) -> dict:
     Returns
     -------
     dict
-        ``{"file", "recipe", "params", "seed", "n", "sciml_version", "fields", "sha256"}``. The
+        ``{"file", "recipe", "params", "seed", "n", "sciml_version", "environment", "fields", "sha256"}``
+        (``environment``: the libraries and BLAS kernels the data was generated with). The
         digest covers each field's name, dtype, shape and values (row-major bytes), not the HDF5
         file, whose bytes also hold creation times and chunk layout. Attributes the store lacks
         (a file written by ``save_dataset`` or imported) are ``None``.
@@ -152,7 +154,7 @@ def data_provenance(path, fields) -> dict:
                 digest.update(np.ascontiguousarray(d[i:i + step]).tobytes())
     return {"file": path.name, "recipe": attrs.get("recipe"), "params": attrs.get("params") or None,
             "seed": attrs.get("seed"), "n": attrs.get("n"), "sciml_version": attrs.get("sciml_version"),
-            "fields": names, "sha256": digest.hexdigest()}
+            "environment": attrs.get("environment"), "fields": names, "sha256": digest.hexdigest()}
 
 
 def _resolve_fields(task: Task, path: Path, inputs=None, outputs=None):
@@ -332,8 +334,9 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
             "full_recipe": bool(res["epochs"] >= recipe_epochs and res["n_train"] >= task.n_train
                                 and res["n_test"] >= task.n_test),
             "hardware": hardware(res["device"]), "seed": seed, "sciml_version": __version__,
-            "torch_version": torch.__version__, "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "model_config": res["model_config"], "model_args": dict(model_config or {}),
+            "torch_version": torch.__version__, "environment": software_environment(),
+            "date": datetime.now(UTC).isoformat(timespec="seconds"), "model_config": res["model_config"],
+            "model_args": dict(model_config or {}),
             "training": res["hyperparameters"], "data": str(path),
             "data_provenance": data_provenance(path, ins + outs),
             "run_dir": str(run_dir), "history": res["history"], "stopped": res.get("stopped", ""),

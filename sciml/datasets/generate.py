@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from .._util.environment import describe_environment, software_environment
 from .._util.extras import require
 from .._util.io import OutputLock
 from .._util.pool import process_pool, single_thread_env
@@ -259,6 +261,7 @@ def generate(recipe, n: int, *, seed: int = 0, out, workers: int = 1, scheduler=
                 raise FileExistsError(f"an interrupted run with other parameters exists at {shards.dir}; "
                                       f"rerun it with its own parameters or delete that directory")
             created = m["created"]
+            started_with = m.get("environment")
         else:
             created = None
         shards.remove_stale_temporaries()
@@ -266,9 +269,15 @@ def generate(recipe, n: int, *, seed: int = 0, out, workers: int = 1, scheduler=
         final = estimate_bytes(rec, n, {k: v for k, v in p.items()})
         _check_disk(out, final + int(final * len(todo) / max(len(chunks), 1)),
                     f"{out} (recipe {rec.name!r}, n={n:,}: shards + final file)")
+        environment = software_environment()
         if created is None:
-            created = _now()
-            shards.create({**identity, "n_chunks": len(chunks), "created": created, "sciml_version": __version__})
+            created, started_with = _now(), environment
+            shards.create({**identity, "n_chunks": len(chunks), "created": created, "sciml_version": __version__,
+                           "environment": environment})
+        elif todo and started_with is not None and started_with != environment:
+            warnings.warn("resuming with other libraries or BLAS kernels than the run that started this file "
+                          f"({describe_environment(environment)}; started with {describe_environment(started_with)}):"
+                          " its samples can differ in their last bits from an uninterrupted run's", stacklevel=2)
 
         with _caller_one_thread(), _progress(n, f"generate {rec.name}", enabled=progress, unit="samples",
                                              done=n - sum(len(chunks[c]) for c in todo)) as bar:
@@ -278,7 +287,10 @@ def generate(recipe, n: int, *, seed: int = 0, out, workers: int = 1, scheduler=
                 bar.advance(len(chunks[cid]))
                 _at("chunk", chunk=cid)
 
-        attrs = {**identity, "chunk": rec.chunk_size(p), "sciml_version": __version__, "created": created}
+        attrs = {**identity, "chunk": rec.chunk_size(p), "sciml_version": __version__, "created": created,
+                 "environment": started_with if started_with is not None else environment}
+        if started_with is not None and started_with != environment:
+            attrs["resumed_environment"] = environment
         _at("assemble", out=out)
         shards.assemble(layout, attrs, len(chunks))
     return out

@@ -21,7 +21,10 @@ A finished store file (format ``sciml-dataset/2``) holds, in its root group,
   dimensions and coordinates with no sciml code;
 * ``complete``: a boolean per-sample completion mask;
 * root attributes ``format``, ``recipe``, ``params`` (JSON), ``seed``, ``n``, ``chunk``,
-  ``sciml_version``, ``created`` (ISO 8601, UTC), ``fields`` and ``coords`` (JSON lists).
+  ``sciml_version``, ``created`` (ISO 8601, UTC), ``fields`` and ``coords`` (JSON lists), and
+  from generation ``environment`` (JSON: library versions and BLAS kernels of the run,
+  :func:`sciml._util.environment.software_environment`; ``resumed_environment`` when a resumed
+  run had other ones).
 
 Files of format ``sciml-dataset/1`` (fields under ``/fields``, coordinates under ``/coords``,
 ``t`` for time in ``landau`` / as a coordinate name, ``x, y`` order in ``ns2d``) still open:
@@ -52,6 +55,7 @@ import h5py
 import numpy as np
 
 from .. import __version__
+from .._util.environment import describe_environment
 from .._util.extras import require
 from .._util.io import atomic_path
 from ._h5layout import FORMAT, FORMAT_V1, READ_FORMATS, axis_names, canonical_dims, h5_create, v1_name, write_layout
@@ -156,6 +160,9 @@ class StoredDataset:
         a = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in self._file.attrs.items()
              if k not in ("fields", "coords")}
         a["params"] = json.loads(a.get("params", "{}"))
+        for k in ("environment", "resumed_environment"):  # JSON since 2026-12-07; absent in older files
+            if isinstance(a.get(k), str):
+                a[k] = json.loads(a[k])
         return a
 
     @property
@@ -358,7 +365,12 @@ def describe(path) -> str:
         lines = [f"{path}", f"  recipe   {a.get('recipe')}  (seed {a.get('seed')}, sciml {a.get('sciml_version')}, "
                             f"created {a.get('created')})",
                  f"  samples  {ds.n} ({int(ds.complete.sum())} complete)",
-                 f"  params   {json.dumps(a['params'], sort_keys=True)}", "  fields"]
+                 f"  params   {json.dumps(a['params'], sort_keys=True)}"]
+        if a.get("environment"):
+            lines.append(f"  made with {describe_environment(a['environment'])}")
+        if a.get("resumed_environment"):
+            lines.append(f"  resumed with {describe_environment(a['resumed_environment'])}")
+        lines.append("  fields")
         for name in ds.fields:
             info = ds.field_info(name)
             d = ds[name]

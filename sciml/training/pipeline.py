@@ -3,11 +3,14 @@
 :func:`train_operator` is what ``sciml train``, ``sciml bench run`` and the demo's
 :func:`sciml.training.quick_train` call. It returns a plain dict of measured numbers
 (test relative L2, parameter count, train seconds, inference ms per sample, ...) and
-writes into ``out_dir``: ``checkpoints/last`` (weights + JSON config), ``results.json``,
+writes into ``out_dir``: ``checkpoints/last`` (weights + JSON config), ``data.json`` (the digest of
+the samples it trains and tests on, checked when the run is resumed), ``results.json``,
 ``predictions.png`` and ``loss_curves.png``.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from pathlib import Path
@@ -282,12 +285,14 @@ def _run(trainer, train, test, out_dir, data, name, cfg, spatial, trajectory, re
     if overwrite and not resume:
         import shutil
 
-        for old in ("checkpoints", "results.json", "predictions.png", "loss_curves.png", "rollout_errors.png"):
+        for old in ("checkpoints", "results.json", "predictions.png", "loss_curves.png", "rollout_errors.png",
+                    _DATA_STAMP):
             target = out_dir / old
             if target.is_dir():
                 shutil.rmtree(target)
             elif target.exists():
                 target.unlink()
+    _check_same_data(out_dir, data, train, test, resume)
     history = trainer.fit(fit_data, test, resume=resume, val_name="test")
     test_metrics = trainer.evaluate(test, what="test")
     train_metrics = trainer.evaluate(train, what="training")
@@ -339,3 +344,41 @@ def _run(trainer, train, test, out_dir, data, name, cfg, spatial, trajectory, re
     write_json(out_dir / "results.json", result, indent=1)
     result["results_file"] = str(out_dir / "results.json")
     return result
+
+
+#: the run's data, as the samples it trains and tests on (``{"data", "sha256", "n_train", "n_test"}``)
+_DATA_STAMP = "data.json"
+
+
+def split_digest(train, test) -> str:
+    """sha256 of the training and test tensors a run uses (dtype, shape and values, in that order).
+
+    It changes with the stored values, the split (seed, sizes) and the fields read, not with the
+    file's name or HDF5 layout.
+    """
+    digest = hashlib.sha256()
+    for t in (*train.tensors(), *test.tensors()):
+        a = t.detach().cpu().contiguous().numpy()
+        digest.update(f"{a.dtype.str}|{a.shape}|".encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
+def _check_same_data(out_dir: Path, data, train, test, resume: bool) -> None:
+    """Record the run's data when it starts; refuse to resume it on other samples.
+
+    A resumed run continues the optimiser's state: on other data (a regenerated file, another
+    split) it would be neither the old run nor a new one. Runs started before the record existed
+    (no ``data.json``) resume unchecked.
+    """
+    stamp = out_dir / _DATA_STAMP
+    digest = split_digest(train, test)
+    if resume and stamp.exists():
+        started = json.loads(stamp.read_text())
+        if started.get("sha256") != digest:
+            raise ValueError(f"{out_dir} was trained on other samples (sha256 {str(started.get('sha256'))[:12]}, "
+                             f"{started.get('data')}) than {data} gives now ({digest[:12]}); resuming would mix "
+                             "them: train it again without resume, or restore that data")
+        return
+    if not resume:
+        write_json(stamp, {"data": str(data), "sha256": digest, "n_train": len(train), "n_test": len(test)}, indent=1)

@@ -133,3 +133,62 @@ def test_a_recipe_workers_cannot_receive_is_refused_before_work(tmp_path):
         generate(rec, 2, out=tmp_path / "x.h5", progress=False, workers=2, **SMALL)
     assert not any(tmp_path.iterdir())  # nothing written
     generate(rec, 2, out=tmp_path / "x.h5", progress=False, **SMALL)  # one process needs no pickle
+
+
+def test_file_records_the_libraries_and_blas_kernels_it_was_made_with(tmp_path):
+    from sciml._util.environment import software_environment
+    from sciml.datasets.store import describe
+
+    out = generate("darcy", 2, seed=1, out=tmp_path / "d.h5", progress=False, **SMALL)
+    _, attrs = _read(out)
+    env = software_environment()
+    assert attrs["environment"] == env and "resumed_environment" not in attrs
+    assert env["packages"]["numpy"] == np.__version__ and env["packages"]["scipy"]
+    line = next(x for x in describe(out).splitlines() if x.strip().startswith("made with"))
+    assert f"numpy {np.__version__}" in line and "openblas" in line
+
+
+def test_resuming_with_other_kernels_warns_and_records_both(tmp_path):
+    from sciml._util.environment import software_environment
+    from sciml.datasets.store import ShardDirectory, describe
+
+    out = tmp_path / "x.h5"
+    started = {"python": "3.11.0", "platform": "linux-x86_64", "packages": {"numpy": "2.0.0"},
+               "blas": [{"library": "libopenblas.so", "api": "openblas", "version": "0.3.27", "architecture": "SkylakeX"}]}
+    p = get_recipe("darcy").resolve(**SMALL)
+    ShardDirectory(out).create({"recipe": "darcy", "params": p, "seed": 1, "n": 3, "n_chunks": 1,
+                                "created": "2026-12-01T00:00:00+00:00", "environment": started})
+    with pytest.warns(UserWarning, match="other libraries or BLAS kernels"):
+        generate("darcy", 3, seed=1, out=out, progress=False, **SMALL)
+    _, attrs = _read(out)
+    assert attrs["environment"] == started and attrs["resumed_environment"] == software_environment()
+    text = describe(out)
+    assert "made with numpy 2.0.0; openblas 0.3.27 SkylakeX" in text and f"numpy {np.__version__}" in text
+
+
+def _openblas_kernels():
+    from sciml._util.environment import blas_libraries
+
+    return [b for b in blas_libraries() if b["api"] == "openblas"]
+
+
+@pytest.mark.skipif(not _openblas_kernels() or os.uname().machine != "x86_64", reason="OpenBLAS on x86-64 only")
+def test_darcy_data_agree_across_blas_kernels_to_the_solver_tolerance(tmp_path):
+    # OpenBLAS chooses its kernels per CPU; the CG solves' dot products then round differently,
+    # so two machines give other last bits (measured 2e-14 relative at 421^2). Sandybridge (AVX)
+    # and Prescott (SSE3) kernels run on any x86-64 CPU of this decade.
+    args = ["--n", "4", "--seed", "3", "--resolution", "129", "--subsample", "2", "--no-progress"]
+    data = {}
+    for core in ("Sandybridge", "Prescott"):
+        out = tmp_path / f"{core}.h5"
+        env = {**os.environ, "OPENBLAS_CORETYPE": core}
+        subprocess.run([sys.executable, "-m", "sciml.cli", "generate", "darcy", *args, "--out", str(out)],
+                       check=True, env=env)
+        data[core] = _read(out)
+    (a, attrs_a), (b, attrs_b) = data["Sandybridge"], data["Prescott"]
+    kernels = [{k["architecture"] for k in attrs["environment"]["blas"]} for attrs in (attrs_a, attrs_b)]
+    assert kernels[0] == {"Sandybridge"} and len(kernels[1]) == 1 and kernels[1] != kernels[0]  # recorded
+    assert np.array_equal(a["a"], b["a"])  # the inputs involve no BLAS reduction
+    rel = np.abs(a["u"] - b["u"]).max() / np.abs(a["u"]).max()
+    print(f"kernels {kernels}: max relative difference {rel:.2e}")
+    assert rel < 1e-10, rel  # the recipe's rtol

@@ -189,3 +189,30 @@ def test_train_cli_space_time(tmp_path, capsys):
                  "--model-arg", "domain_padding=[0.0, 0.0, 0.5]"]) == 0
     res = json.loads((tmp_path / "run" / "results.json").read_text())
     assert res["model_config"]["n_modes"] == [4, 4, 4] and len(res["rollout_rel_l2_per_step"]) == 4
+
+
+def test_resume_on_other_data_is_refused_and_the_run_kept(tmp_path):
+    # a regenerated file with other last bits (another BLAS kernel), or another split, must not
+    # continue a run's optimiser state as if nothing changed
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(12, 1, 8, 8))
+    path = save_dataset(tmp_path / "d.h5", {"a": a, "u": 2 * a})
+    kw = dict(model="fno", inputs="a", outputs="u", n_train=8, n_test=4, batch_size=4, progress=False,
+              figures=False, model_config={"n_modes": [4, 4], "hidden_channels": 4, "n_layers": 1})
+    train_operator(path, tmp_path / "run", epochs=1, **kw)
+    stamp = json.loads((tmp_path / "run" / "data.json").read_text())
+    assert len(stamp["sha256"]) == 64 and stamp["n_train"] == 8 and stamp["n_test"] == 4
+    checkpoint = (tmp_path / "run" / "checkpoints" / "last" / "model.pt").read_bytes()
+
+    # last bits of what the run reads (float32): a change below them is the same samples
+    other = save_dataset(tmp_path / "e.h5", {"a": a, "u": 2 * a * (1 + 1e-6)})
+    with pytest.raises(ValueError, match="trained on other samples"):
+        train_operator(other, tmp_path / "run", epochs=2, resume=True, **kw)
+    with pytest.raises(ValueError, match="trained on other samples"):  # same file, other split
+        train_operator(path, tmp_path / "run", epochs=2, resume=True, **dict(kw, n_train=7))
+    assert (tmp_path / "run" / "checkpoints" / "last" / "model.pt").read_bytes() == checkpoint
+
+    res = train_operator(path, tmp_path / "run", epochs=2, resume=True, **kw)  # the same data resumes
+    assert res["epochs"] == 2
+    res = train_operator(other, tmp_path / "run", epochs=1, overwrite=True, **kw)  # a new run records its data
+    assert json.loads((tmp_path / "run" / "data.json").read_text())["sha256"] != stamp["sha256"]
