@@ -17,20 +17,21 @@ The ranks leave ``fit`` together; a script that runs collectives of its own afte
 from __future__ import annotations
 
 import contextlib
-import gc
 import math
-import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import Dataset
 
 from .._util.progress import default_enabled
+from .._util.validation import check_choice, check_float, check_int
 from . import loop as _loop
+from .batches import check_dataset, epoch_batches, n_batches, ordered_batches
 from .checkpoint import load_checkpoint, save_checkpoint
+from .distributed import all_reduce_sum, data_parallel, init_distributed, world_size_from_env
 from .loop import Loop, NonFiniteLossError, NonFiniteMetricError
 from .losses import LpLoss
 from .metrics import relative_l2
@@ -47,16 +48,6 @@ def cpu_has_bf16() -> bool:
     cpu = torch.cpu
     return bool(getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
                 or getattr(cpu, "_is_amx_tile_supported", lambda: False)())
-
-
-def _positive(value, name, integer=False, allow_none=False):
-    if value is None and allow_none:
-        return None
-    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok or not (value > 0) or (not integer and not math.isfinite(value)):
-        kind = "a positive integer" if integer else "a positive number"
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
-    return value
 
 
 class Trainer:
@@ -127,29 +118,24 @@ class Trainer:
                  micro_batch: int | None = None):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-        if scheduler not in SCHEDULERS:
-            raise ValueError(f"scheduler must be one of {SCHEDULERS}, got {scheduler!r}")
-        _positive(lr, "lr")
-        if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
-            raise ValueError(f"weight_decay must be a non-negative number, got {weight_decay!r}")
-        _positive(epochs, "epochs", integer=True, allow_none=max_seconds is not None)
+        check_choice(optimizer, "optimizer", OPTIMIZERS)
+        check_choice(scheduler, "scheduler", SCHEDULERS)
+        lr = check_float(lr, "lr", min=0, min_open=True)
+        weight_decay = check_float(weight_decay, "weight_decay", min=0)
         if epochs is None and max_seconds is None:
             raise ValueError("epochs must be a positive integer (or None with a max_seconds budget), got None")
         if epochs is None and scheduler == "onecycle":
             raise ValueError("scheduler='onecycle' needs a fixed number of epochs (got epochs=None)")
-        _positive(batch_size, "batch_size", integer=True)
-        _positive(micro_batch, "micro_batch", integer=True, allow_none=True)
-        _positive(checkpoint_every, "checkpoint_every", integer=True)
-        _positive(grad_clip, "grad_clip", allow_none=True)
-        _positive(max_seconds, "max_seconds", allow_none=True)
-        _positive(gamma, "gamma")
-        _positive(step_size, "step_size", integer=True, allow_none=True)
-        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-            raise ValueError(f"num_workers must be a non-negative integer, got {num_workers!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"seed must be an integer, got {seed!r}")
+        epochs = None if epochs is None else check_int(epochs, "epochs", min=1)
+        batch_size = check_int(batch_size, "batch_size", min=1)
+        micro_batch = None if micro_batch is None else check_int(micro_batch, "micro_batch", min=1)
+        checkpoint_every = check_int(checkpoint_every, "checkpoint_every", min=1)
+        grad_clip = None if grad_clip is None else check_float(grad_clip, "grad_clip", min=0, min_open=True)
+        max_seconds = None if max_seconds is None else check_float(max_seconds, "max_seconds", min=0, min_open=True)
+        gamma = check_float(gamma, "gamma", min=0, min_open=True)
+        step_size = None if step_size is None else check_int(step_size, "step_size", min=1)
+        num_workers = check_int(num_workers, "num_workers", min=0)
+        seed = check_int(seed, "seed")
         if amp is True:
             amp = "bf16"
         if amp not in (None, False, *AMP_DTYPES):
@@ -157,7 +143,7 @@ class Trainer:
         if loss is not None and not callable(loss):
             raise TypeError(f"loss must be callable loss(pred, y), got {type(loss).__name__}")
 
-        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        self.world_size = world_size_from_env()
         self.rank = 0
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -178,9 +164,9 @@ class Trainer:
         self.model_name = model_name
         self.module = model  # the unwrapped model (checkpoints, evaluation)
         if self.world_size > 1:
-            self._init_distributed()
+            self.rank, self.world_size, self.device = init_distributed(self.device)
         self.module.to(self.device)
-        self.model = self.module  # DistributedDataParallel around it while fit() runs (_ddp)
+        self.model = self.module  # DistributedDataParallel around it while fit() runs (data_parallel)
 
         self.lr, self.weight_decay, self.optimizer_name = float(lr), float(weight_decay), optimizer
         params = [p for p in self.module.parameters() if p.requires_grad]
@@ -217,26 +203,6 @@ class Trainer:
         self.train_seconds = 0.0
         self.stopped = ""  # why the last fit ended before `epochs` ("" if it ran them all)
 
-    # -- distributed ----------------------------------------------------------------------
-    def _init_distributed(self):
-        import torch.distributed as dist
-
-        if not dist.is_initialized():
-            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
-        self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
-        if self.device.type == "cuda":
-            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-            torch.cuda.set_device(self.device)
-
-    def _all_reduce(self, values: list[float]) -> list[float]:
-        if self.world_size == 1:
-            return values
-        import torch.distributed as dist
-
-        t = torch.tensor(values, dtype=torch.float64, device=self.device)
-        dist.all_reduce(t)
-        return t.tolist()
-
     # -- pieces ---------------------------------------------------------------------------
     @property
     def hyperparameters(self) -> dict:
@@ -264,50 +230,6 @@ class Trainer:
             return torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=self.lr,
                                                        total_steps=self.epochs * steps_per_epoch)
         return None
-
-    @staticmethod
-    def _check_dataset(data, name):
-        if not isinstance(data, Dataset):
-            raise TypeError(f"{name} must be a torch Dataset of (x, y) pairs, got {type(data).__name__}")
-        if len(data) == 0:
-            raise ValueError(f"{name} is empty")
-
-    def _fast_batches(self, data):
-        """In-memory data: a ``get(indices) -> (x, y)`` function, or None."""
-        if self.num_workers:
-            return None
-        if isinstance(data, TensorDataset) and len(data.tensors) == 2:
-            return lambda idx: (data.tensors[0][idx], data.tensors[1][idx])
-        if getattr(data, "in_memory", False) and hasattr(data, "get_batch"):
-            return data.get_batch
-        return None
-
-    def _batches(self, data, epoch: int):
-        """Yield ``(x, y)`` batches of one epoch in a reproducible order."""
-        if self.world_size > 1:
-            from torch.utils.data.distributed import DistributedSampler
-
-            sampler = DistributedSampler(data, num_replicas=self.world_size, rank=self.rank, shuffle=True,
-                                         seed=self.seed)
-            sampler.set_epoch(epoch)
-            order = torch.tensor(list(iter(sampler)), dtype=torch.long)
-        else:
-            order = torch.randperm(len(data), generator=self.generator)
-        chunks = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        get = self._fast_batches(data)
-        if get is not None:
-            for idx in chunks:
-                yield get(idx)
-            return
-        loader = DataLoader(data, batch_sampler=[c.tolist() for c in chunks], num_workers=self.num_workers,
-                            persistent_workers=False)
-        yield from loader
-
-    def _n_batches(self, data) -> int:
-        n = len(data)
-        if self.world_size > 1:
-            n = math.ceil(n / self.world_size)
-        return math.ceil(n / self.batch_size)
 
     def _autocast(self):
         if self.amp:
@@ -370,10 +292,10 @@ class Trainer:
         :class:`NonFiniteLossError` and a non-finite validation error :class:`NonFiniteMetricError`;
         the last good checkpoint (``checkpoint_dir/last``) is left as it was.
         """
-        self._check_dataset(train, "train")
+        check_dataset(train, "train")
         if val is not None:
-            self._check_dataset(val, "val")
-        steps = self._n_batches(train)
+            check_dataset(val, "val")
+        steps = n_batches(len(train), self.batch_size, self.world_size)
         self.scheduler = self._make_scheduler(steps)
         if resume:
             path = self.checkpoint_dir / "last" if resume is True else Path(resume)
@@ -391,37 +313,14 @@ class Trainer:
         if budget_only or self.epoch < self.epochs:
             loop = Loop(total, "train", seconds=self.max_seconds, spent=self.train_seconds,
                         done=self.epoch * steps, progress=self.progress, fields=fields, unit="steps")
-            with loop, self._ddp():
-                self._epochs(loop, train, val, dtype, budget_only, val_name)
+            with loop, data_parallel(self.module, self.device, self.world_size) as model:
+                self.model = model
+                try:
+                    self._epochs(loop, train, val, dtype, budget_only, val_name)
+                finally:
+                    self.model = self.module
             self.stopped = loop.stopped
         return self.history
-
-    @contextlib.contextmanager
-    def _ddp(self):
-        """``self.model`` is a ``DistributedDataParallel`` wrapper (it broadcasts rank 0's weights) while
-        the epochs run, and the bare module again afterwards.
-
-        The ranks meet at a barrier and the wrapper is released before ``fit`` returns. With torch 2.13
-        on CPU (gloo), a rank that destroys the process group or exits right after a collective (the
-        wrapper's last gradient all-reduce, or one of the caller's) can abort its peer ("terminate
-        called without an active exception"): 2 of 16 runs of a bare torch DDP script, 5 of 16
-        without ``destroy_process_group``; 0 of 16 with the wrapper freed first. A caller's own
-        collective after ``fit`` needs its own ``dist.barrier()`` before ``destroy_process_group()``
-        (6 of 12 runs aborted without it, 0 of 12 with it).
-        """
-        if self.world_size == 1:
-            yield
-            return
-        import torch.distributed as dist
-
-        ids = [self.device.index] if self.device.type == "cuda" else None
-        self.model = nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
-        try:
-            yield
-            dist.barrier()  # the ranks leave fit() together (not after an error: a failed rank never arrives)
-        finally:
-            self.model = self.module
-            gc.collect()  # the wrapper's reducer sits in reference cycles: free it now, not at exit
 
     def _epochs(self, loop: Loop, train, val, dtype, budget_only: bool, val_name: str):
         while budget_only or self.epoch < self.epochs:
@@ -430,7 +329,10 @@ class Trainer:
             t0 = _loop.clock()
             self.model.train()
             total, count = 0.0, 0
-            for b, (x, y) in enumerate(self._batches(train, self.epoch)):
+            batches = epoch_batches(train, self.epoch, batch_size=self.batch_size, generator=self.generator,
+                                    seed=self.seed, world_size=self.world_size, rank=self.rank,
+                                    num_workers=self.num_workers)
+            for b, (x, y) in enumerate(batches):
                 x = x.to(self.device, dtype=dtype, non_blocking=True)
                 y = y.to(self.device, dtype=dtype, non_blocking=True)
                 self.optimizer.zero_grad(set_to_none=True)
@@ -454,7 +356,7 @@ class Trainer:
             lr = self.optimizer.param_groups[0]["lr"]
             if self.scheduler is not None and self.scheduler_name != "onecycle":
                 self.scheduler.step()
-            total, count = self._all_reduce([total, float(count)])
+            total, count = all_reduce_sum([total, float(count)], self.device, self.world_size)
             self.epoch += 1
             entry = {"epoch": self.epoch, "train_loss": total / count, "lr": lr}
             if val is not None:
@@ -544,20 +446,14 @@ class Trainer:
         :class:`NonFiniteMetricError` naming the first offending samples (positions in ``data``);
         a metric is never reported as NaN.
         """
-        self._check_dataset(data, "data")
+        check_dataset(data, "data")
         self.module.eval()
         dtype = self._dtype()
-        bs = batch_size or self.batch_size
-        get = self._fast_batches(data)
         n = len(data)
         rel = loss = 0.0
         bad: list[int] = []
-        if get is not None:
-            batches = (get(torch.arange(i, min(i + bs, n))) for i in range(0, n, bs))
-        else:
-            batches = DataLoader(data, batch_size=bs, shuffle=False, num_workers=self.num_workers)
         seen = 0
-        for x, y in batches:
+        for x, y in ordered_batches(data, batch_size or self.batch_size, self.num_workers):
             x = x.to(self.device, dtype=dtype)
             y = y.to(self.device, dtype=dtype)
             with self._autocast():

@@ -154,7 +154,8 @@ def test_resuming_with_other_kernels_warns_and_records_both(tmp_path):
 
     out = tmp_path / "x.h5"
     started = {"python": "3.11.0", "platform": "linux-x86_64", "packages": {"numpy": "2.0.0"},
-               "blas": [{"library": "libopenblas.so", "api": "openblas", "version": "0.3.27", "architecture": "SkylakeX"}]}
+               "blas": [{"library": "libopenblas.so", "api": "openblas", "version": "0.3.27",
+                         "architecture": "SkylakeX"}]}
     p = get_recipe("darcy").resolve(**SMALL)
     ShardDirectory(out).create({"recipe": "darcy", "params": p, "seed": 1, "n": 3, "n_chunks": 1,
                                 "created": "2026-12-01T00:00:00+00:00", "environment": started})
