@@ -1,6 +1,6 @@
 """Training-step throughput of the darcy85 FNO on CPU, one optimisation at a time.
 
-    python benchmarks/fno_throughput.py [--variants today,new,...] [--rounds 3] [--steps 4] [--threads 2]
+    python benchmarks/fno_throughput.py [--variants today,new,...] [--rounds 3] [--steps 4] [--threads 2] [--flops]
 
 The step is the leaderboard recipe's (``sciml.bench.tasks``: darcy85, batch 20 at 85^2, modes 12
 per sign, width 32, 4 layers, domain padding to 96^2, 2.57 M real parameters): forward, relative-L2
@@ -44,7 +44,32 @@ ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ("new", "today", "fft", "nofuse", "nomalloc", "compile", "autotune", "bf16", "cl", "t1")
 
 
-def _worker(variant: str, steps: int, threads: int, batch: int) -> dict:
+def _count_flops(step) -> float:
+    """GFLOP of the matrix products (mm, bmm, addmm, baddbmm, convolutions) in one step, counted by
+    ``torch.utils.flop_counter.FlopCounterMode``; FFTs and elementwise work are not counted."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops() / 1e9
+
+
+def _gemm_peak(n: int = 1536, repeats: int = 7) -> float:
+    """Best GFLOP/s of a float32 ``n x n`` product on this process's threads: the rate the step's
+    products could reach at most (they are thinner: 32 or 64 channels, 13 to 96 modes or points)."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    c = a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.mm(a, b, out=c)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n ** 3 / best / 1e9
+
+
+def _worker(variant: str, steps: int, threads: int, batch: int, count: bool = False) -> dict:
     import torch
 
     flags = set(variant.split("+"))
@@ -104,7 +129,9 @@ def _worker(variant: str, steps: int, threads: int, batch: int) -> dict:
     if not all(map(lambda v: v == v, [loss])):
         raise SystemExit("non-finite loss")
     faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0) / steps
-    return {"wall_ms": 1e3 * statistics.median(wall), "cpu_ms": 1e3 * statistics.median(cpu), "faults": faults,
+    flops, peak = (_count_flops(step), _gemm_peak()) if count else (None, None)
+    return {"gflop": flops, "gemm_peak_gflops": peak, "wall_ms": 1e3 * statistics.median(wall),
+            "cpu_ms": 1e3 * statistics.median(cpu), "faults": faults,
             "first_s": first, "threads": torch.get_num_threads(), "loss": loss,
             "capability": torch.backends.cpu.get_cpu_capability(),
             "params": sum(p.numel() for p in model.parameters())}
@@ -117,10 +144,13 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=4, help="timed steps per run (after one warm-up step)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=20)
+    ap.add_argument("--flops", action="store_true",
+                    help="also count the matrix-product FLOPs of a step and measure this core's float32 GEMM peak: "
+                         "the step time those products need at least (a roofline floor)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        print("RESULT " + json.dumps(_worker(args.worker, args.steps, args.threads, args.batch)))
+        print("RESULT " + json.dumps(_worker(args.worker, args.steps, args.threads, args.batch, args.flops)))
         return 0
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     for v in variants:
@@ -136,7 +166,7 @@ def main(argv=None) -> int:
     for r in range(args.rounds):
         for v in variants:
             cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", v, "--steps", str(args.steps),
-                   "--threads", str(args.threads), "--batch", str(args.batch)]
+                   "--threads", str(args.threads), "--batch", str(args.batch)] + (["--flops"] if args.flops else [])
             res = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if res.returncode != 0:
                 raise RuntimeError(f"variant {v} failed:\n{res.stderr[-3000:]}")
@@ -160,6 +190,19 @@ def main(argv=None) -> int:
         pf = statistics.median(r["faults"] for r in runs[v])
         base = base or (w, c)
         print(f"| {v} | {w:.0f} | {c:.0f} | {w / base[0]:.3f} | {c / base[1]:.3f} | {f:.1f} | {pf:,.0f} |")
+    if args.flops:
+        print()
+        print("Matrix products per step and the floor they set (FLOPs counted by torch's FlopCounterMode; peak: "
+              "the best float32 1536^2 product on the same threads, in the same process):")
+        print()
+        print("| variant | GFLOP/step (products) | GEMM peak GFLOP/s | floor at peak, ms | CPU ms/step | "
+              "achieved GFLOP/s over the step |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for v in variants:
+            gf = statistics.median(r["gflop"] for r in runs[v])
+            pk = statistics.median(r["gemm_peak_gflops"] for r in runs[v])
+            c = statistics.median(r["cpu_ms"] for r in runs[v])
+            print(f"| {v} | {gf:.2f} | {pk:.0f} | {1e3 * gf / pk:.0f} | {c:.0f} | {gf / c * 1e3:.0f} |")
     return 0
 
 
