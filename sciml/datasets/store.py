@@ -62,7 +62,10 @@ from ._h5layout import FORMAT, FORMAT_V1, READ_FORMATS, axis_names, canonical_di
 from .recipes import FieldSpec, Layout
 
 __all__ = ["FORMAT", "StoredDataset", "open_dataset", "save_dataset", "describe", "ShardDirectory", "atomic_path",  # noqa: F822 (module __getattr__)
-           "DamagedDatasetError"]
+           "DamagedDatasetError", "ENVIRONMENT_ATTRS"]
+
+#: root attributes (JSON) naming the software a file was generated with; exports carry them
+ENVIRONMENT_ATTRS = ("environment", "resumed_environment")
 
 
 class DamagedDatasetError(ValueError):
@@ -160,7 +163,7 @@ class StoredDataset:
         a = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in self._file.attrs.items()
              if k not in ("fields", "coords")}
         a["params"] = json.loads(a.get("params", "{}"))
-        for k in ("environment", "resumed_environment"):  # JSON since 2026-12-07; absent in older files
+        for k in ENVIRONMENT_ATTRS:  # JSON since 2026-12-07; absent in older files
             if isinstance(a.get(k), str):
                 a[k] = json.loads(a[k])
         return a

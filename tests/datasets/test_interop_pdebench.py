@@ -135,3 +135,14 @@ def test_bad_input_names_the_file_and_writes_nothing(tmp_path):
     with pytest.raises(ValueError, match="is also an input"):
         import_pdebench(path, path, overwrite=True)
     assert not (tmp_path / "b.hdf5").exists()
+
+
+def test_export_and_import_keep_the_software_the_data_was_made_with(tmp_path):
+    from sciml.datasets import generate
+
+    src = generate("darcy", 2, seed=1, out=tmp_path / "d.h5", progress=False, resolution=17, subsample=1)
+    path = export_pdebench(src, tmp_path / "2D_DarcyFlow_beta1.0_Train.hdf5", layout="darcy")
+    out = import_pdebench(path, tmp_path / "back.h5")
+    with open_dataset(src) as a, open_dataset(out) as b:
+        assert a.attrs["environment"]["packages"]["numpy"] == np.__version__
+        assert b.attrs["environment"] == a.attrs["environment"] and "resumed_environment" not in b.attrs
