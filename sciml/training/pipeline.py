@@ -350,7 +350,7 @@ def _run(trainer, train, test, out_dir, data, name, cfg, spatial, trajectory, re
 _DATA_STAMP = "data.json"
 
 
-def split_digest(train, test) -> str:
+def _split_digest(train, test) -> str:
     """sha256 of the training and test tensors a run uses (dtype, shape and values, in that order).
 
     It changes with the stored values, the split (seed, sizes) and the fields read, not with the
@@ -372,7 +372,7 @@ def _check_same_data(out_dir: Path, data, train, test, resume: bool) -> None:
     (no ``data.json``) resume unchecked.
     """
     stamp = out_dir / _DATA_STAMP
-    digest = split_digest(train, test)
+    digest = _split_digest(train, test)
     if resume and stamp.exists():
         started = json.loads(stamp.read_text())
         if started.get("sha256") != digest:
