@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._util.digest import array_digest
 from ..conservation.emulator import ConservativeEmulator
 from ..conservation.fixers import global_mass
 from ..conservation.increments import EmulatorStats, compute_stats
@@ -183,7 +184,10 @@ def train_emulator(emulator: ConservativeEmulator, data: CarbonArrays, *, horizo
     rng = np.random.default_rng(seed)
     settings = {"horizons": list(horizons), "iters": list(iters), "batch_size": batch_size, "lr": lr,
                 "finetune_lr_factor": finetune_lr_factor, "weight_decay": weight_decay, "grad_clip": grad_clip,
-                "seed": seed, "time_budget_s": time_budget_s}
+                "seed": seed, "time_budget_s": time_budget_s,
+                # the samples: a resumed run must continue on the data it started with
+                "data_sha256": array_digest([data.q, data.air_mass, data.forcing, data.surface_flux, data.area,
+                                             data.lat, np.float64(data.dt)])}
     state_dir = None if checkpoint is None else Path(checkpoint) / RESUME_DIR
     pos = {"stage": 0, "iter": 0, "running": None, "stage_spent": 0.0, "spent": 0.0, "history": []}
     saved = {}
@@ -277,7 +281,10 @@ def _restore_state(emulator, state_dir: Path, settings: dict, rng, device):
         raise FileNotFoundError(f"{state_dir}: no training state to resume (a run writes it when given checkpoint=)")
     ck = load_checkpoint(state_dir, map_location=device, model=emulator)
     t = ck["config"]["trainer"]
-    diff = _differences(settings, t.get("settings", {}))
+    saved = t.get("settings", {})
+    if "data_sha256" not in saved:  # written before runs recorded their data: resumed unchecked
+        settings = {k: v for k, v in settings.items() if k != "data_sha256"}
+    diff = _differences(settings, saved)
     if diff:
         raise CheckpointError(f"{state_dir}: written by a run with other settings ({'; '.join(diff)}); "
                               "resume with the same ones, or start a new run")

@@ -9,7 +9,6 @@ the samples it trains and tests on, checked when the run is resumed), ``results.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._util.digest import array_digest
 from .._util.io import OutputLock, write_json
 from ..datasets.loaders import FieldDataset, UnitGaussianNormalizer, split_indices
 from .rollout import RolloutModel, SpaceTimeModel, TrajectoryWindows, rollout_errors
@@ -356,12 +356,7 @@ def _split_digest(train, test) -> str:
     It changes with the stored values, the split (seed, sizes) and the fields read, not with the
     file's name or HDF5 layout.
     """
-    digest = hashlib.sha256()
-    for t in (*train.tensors(), *test.tensors()):
-        a = t.detach().cpu().contiguous().numpy()
-        digest.update(f"{a.dtype.str}|{a.shape}|".encode())
-        digest.update(a.tobytes())
-    return digest.hexdigest()
+    return array_digest([*train.tensors(), *test.tensors()])
 
 
 def _check_same_data(out_dir: Path, data, train, test, resume: bool) -> None:

@@ -157,6 +157,10 @@ def test_emulator_training_resumes_bit_for_bit(tmp_path, monkeypatch):
     assert all(torch.equal(a, b) for a, b in zip(done.state_dict().values(), ref.state_dict().values()))
     with pytest.raises(CheckpointError, match="batch_size: 4 here, 3 in the checkpoint"):
         train_emulator(fresh(), data, checkpoint=tmp_path / "ref", resume=True, **{**kw, "batch_size": 4})
+    other = _advection_data(T=24)
+    other.q[3, 0, 2, 2] *= 1 + 1e-6  # one value of the data changed
+    with pytest.raises(CheckpointError, match="data_sha256: '[0-9a-f]{64}' here, '[0-9a-f]{64}' in the checkpoint"):
+        train_emulator(fresh(), other, checkpoint=tmp_path / "ref", resume=True, **kw)
     with pytest.raises(FileNotFoundError, match="no training state"):
         train_emulator(fresh(), data, checkpoint=tmp_path / "none", resume=True, **kw)
     with pytest.raises(ValueError, match="needs checkpoint"):
