@@ -274,7 +274,9 @@ def generate(recipe, n: int, *, seed: int = 0, out, workers: int = 1, scheduler=
             created, started_with = _now(), environment
             shards.create({**identity, "n_chunks": len(chunks), "created": created, "sciml_version": __version__,
                            "environment": environment})
-        elif todo and started_with is not None and started_with != environment:
+        # samples made now by other software than the earlier chunks' (a resume that only assembles makes none)
+        resumed_otherwise = bool(todo) and started_with is not None and started_with != environment
+        if resumed_otherwise:
             warnings.warn("resuming with other libraries or BLAS kernels than the run that started this file "
                           f"({describe_environment(environment)}; started with {describe_environment(started_with)}):"
                           " its samples can differ in their last bits from an uninterrupted run's", stacklevel=2)
@@ -289,7 +291,7 @@ def generate(recipe, n: int, *, seed: int = 0, out, workers: int = 1, scheduler=
 
         attrs = {**identity, "chunk": rec.chunk_size(p), "sciml_version": __version__, "created": created,
                  "environment": started_with if started_with is not None else environment}
-        if started_with is not None and started_with != environment:
+        if resumed_otherwise:
             attrs["resumed_environment"] = environment
         _at("assemble", out=out)
         shards.assemble(layout, attrs, len(chunks))

@@ -62,10 +62,15 @@ from ._h5layout import FORMAT, FORMAT_V1, READ_FORMATS, axis_names, canonical_di
 from .recipes import FieldSpec, Layout
 
 __all__ = ["FORMAT", "StoredDataset", "open_dataset", "save_dataset", "describe", "ShardDirectory", "atomic_path",  # noqa: F822 (module __getattr__)
-           "DamagedDatasetError", "ENVIRONMENT_ATTRS"]
+           "DamagedDatasetError", "ENVIRONMENT_ATTRS", "environment_attrs"]
 
 #: root attributes (JSON) naming the software a file was generated with; exports carry them
 ENVIRONMENT_ATTRS = ("environment", "resumed_environment")
+
+
+def environment_attrs(attrs) -> dict:
+    """The :data:`ENVIRONMENT_ATTRS` that ``attrs`` (a store's, or an export's provenance) holds."""
+    return {k: attrs[k] for k in ENVIRONMENT_ATTRS if attrs.get(k)}
 
 
 class DamagedDatasetError(ValueError):

@@ -350,15 +350,6 @@ def _run(trainer, train, test, out_dir, data, name, cfg, spatial, trajectory, re
 _DATA_STAMP = "data.json"
 
 
-def _split_digest(train, test) -> str:
-    """sha256 of the training and test tensors a run uses (dtype, shape and values, in that order).
-
-    It changes with the stored values, the split (seed, sizes) and the fields read, not with the
-    file's name or HDF5 layout.
-    """
-    return array_digest([*train.tensors(), *test.tensors()])
-
-
 def _check_same_data(out_dir: Path, data, train, test, resume: bool) -> None:
     """Record the run's data when it starts; refuse to resume it on other samples.
 
@@ -367,13 +358,15 @@ def _check_same_data(out_dir: Path, data, train, test, resume: bool) -> None:
     (no ``data.json``) resume unchecked.
     """
     stamp = out_dir / _DATA_STAMP
-    digest = _split_digest(train, test)
-    if resume and stamp.exists():
-        started = json.loads(stamp.read_text())
-        if started.get("sha256") != digest:
-            raise ValueError(f"{out_dir} was trained on other samples (sha256 {str(started.get('sha256'))[:12]}, "
-                             f"{started.get('data')}) than {data} gives now ({digest[:12]}); resuming would mix "
-                             "them: train it again without resume, or restore that data")
+    if resume and not stamp.exists():
         return
+    # the tensors read (after the float32 cast), so the split, sizes and fields count, not the file's name
+    digest = array_digest([*train.tensors(), *test.tensors()])
     if not resume:
         write_json(stamp, {"data": str(data), "sha256": digest, "n_train": len(train), "n_test": len(test)}, indent=1)
+        return
+    started = json.loads(stamp.read_text())
+    if started.get("sha256") != digest:
+        raise ValueError(f"{out_dir} was trained on other samples (sha256 {str(started.get('sha256'))[:12]}, "
+                         f"{started.get('data')}) than {data} gives now ({digest[:12]}); resuming would mix "
+                         "them: train it again without resume, or restore that data")

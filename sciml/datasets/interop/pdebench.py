@@ -34,7 +34,7 @@ import numpy as np
 
 from ... import __version__
 from ..._util.io import OutputLock, atomic_path
-from ..store import ENVIRONMENT_ATTRS, save_dataset
+from ..store import environment_attrs, save_dataset
 from ._layout import (
     PROVENANCE,
     canonical,
@@ -151,7 +151,7 @@ def export_pdebench(store, out, *, layout: str | None = None, input: str | None 
         prov = {"format": _PROV_FORMAT, "layout": layout, "names": names, "recipe": attrs.get("recipe"),
                 "params": attrs["params"],
                 "seed": attrs.get("seed"), "created": attrs.get("created"), "sciml_version": attrs.get("sciml_version"),
-                **{k: attrs[k] for k in ENVIRONMENT_ATTRS if attrs.get(k)},
+                **environment_attrs(attrs),
                 "fields": {n: {"dims": list(axes[n].dims), "dtype": str(ds[n].dtype),
                                **{k: str(v) for k, v in ds.field_info(n).items() if k != "dims"}} for n in names},
                 "coords": {k: {**m, "values": np.asarray(coords[k]).tolist(), "dtype": str(np.asarray(coords[k]).dtype)}
@@ -286,7 +286,7 @@ def read_pdebench(path) -> dict:
         coords = {k: (tuple(m["dims"]), np.asarray(m["values"], dtype=m["dtype"]), m["units"])
                   for k, m in prov["coords"].items()}
         attrs = {"pdebench_layout": prov["layout"], "created": prov.get("created"),
-                 "sciml_version": prov.get("sciml_version"), **{k: prov.get(k) for k in ENVIRONMENT_ATTRS}}
+                 "sciml_version": prov.get("sciml_version"), **environment_attrs(prov)}
         return {"fields": fields, "dims": dims, "units": units, "coords": coords, "recipe": prov["recipe"],
                 "params": prov["params"], "seed": int(prov.get("seed") or 0),
                 "attrs": {k: v for k, v in attrs.items() if v is not None}}

@@ -44,7 +44,7 @@ import h5py
 import numpy as np
 
 from ..._util.io import OutputLock, atomic_dir, atomic_path, write_text
-from ..store import ENVIRONMENT_ATTRS
+from ..store import environment_attrs
 from ._layout import (
     BOUNDARY_TYPES,
     PROVENANCE,
@@ -143,7 +143,7 @@ def _plan(ds, dataset_name, outputs, boundary) -> dict:
     params = a["params"]
     prov = {"format": _PROV_FORMAT, "recipe": a.get("recipe"), "params": params, "seed": a.get("seed"),
             "sciml_version": a.get("sciml_version"), "created": a.get("created"), "source_n": ds.n,
-            **{k: a[k] for k in ENVIRONMENT_ATTRS if a.get(k)},
+            **environment_attrs(a),
             "field_order": list(fields),
             "fields": {n: {"dims": list(f["axes"].dims), "well_names": f["channels"],
                            "static_output": f["static_output"], "dtype": str(ds[n].dtype),

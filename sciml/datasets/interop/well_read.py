@@ -16,7 +16,7 @@ import numpy as np
 
 from ... import __version__
 from ..._util.io import OutputLock
-from ..store import ENVIRONMENT_ATTRS, save_dataset
+from ..store import environment_attrs, save_dataset
 from ._layout import PROVENANCE, check_output, field_axes, restore, store_dims, to_store_order
 from .well import _PROV_FORMAT, WELL_SPLITS
 
@@ -201,7 +201,7 @@ def _restore(cat, first, prov, ranges, parts) -> dict:
     attrs["created"] = prov.get("created") or datetime.now(UTC).isoformat(timespec="seconds")
     if prov.get("sciml_version"):
         attrs["sciml_version"] = prov["sciml_version"]
-    attrs.update({k: prov[k] for k in ENVIRONMENT_ATTRS if prov.get(k)})
+    attrs.update(environment_attrs(prov))
     return {"fields": fields, "dims": dims, "units": units, "coords": coords, "recipe": prov["recipe"],
             "params": prov["params"], "seed": int(prov.get("seed") or 0), "attrs": attrs,
             "long_names": {n: i.get("long_name") for n, i in prov["fields"].items()}}
