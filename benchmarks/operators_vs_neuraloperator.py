@@ -29,7 +29,8 @@ neuraloperator pads symmetrically by ``round(f n)`` per end while the recipe pad
 96^2). ``--seeds 0,1,2`` repeats everything per seed (data split, initialisation, batch order), and
 ``--today`` also trains sciml on the path before the CPU-throughput work (``SpectralConv(impl="fft")``,
 unfused blocks: ``sciml.operators.spectral.set_spectral_impl("fft")``, ``layers.set_fused(False)``,
-glibc's default allocator settings)
+glibc's default allocator settings; under ``--amp`` too unless ``--today-float32``, which trains it in
+float32 as it was used before mixed precision was among the options)
 in the same alternation, to print the speed-up against it. ``--breakdown`` trains nothing: it times one
 training step of each model, then its spectral convolutions alone (forward + backward on the input they
 see in the step), and prints what the rest of the step sets as a floor on the ratio. Goals printed at the
@@ -259,7 +260,7 @@ def _run_worker(python: str, which: str, data: Path, args, env, seed: int) -> di
     cmd = [python, str(Path(__file__).resolve()), "--worker", which, "--data", str(data), "--config", cfg,
            "--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--seed", str(seed),
            "--threads", str(args.threads), "--steps", str(args.steps)] + (["--breakdown"] if args.breakdown else []) \
-        + (["--amp", args.amp] if args.amp else []) \
+        + (["--amp", args.amp] if args.amp and not (which == "sciml-today" and args.today_float32) else []) \
         + (["--micro-batch", str(args.micro_batch)] if args.micro_batch else [])
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(WORK))
     if res.returncode != 0:
@@ -321,6 +322,9 @@ def main(argv=None) -> int:
     ap.add_argument("--amp", choices=["bf16"], default=None,
                     help="bf16 autocast around the forward of every implementation (the same loop; float32 "
                          "weights, optimiser and loss); pays off on a CPU with bf16 units (AVX512_BF16, AMX)")
+    ap.add_argument("--today-float32", action="store_true",
+                    help="with --amp and --today: train the path before the throughput work in float32, as it was "
+                         "used then (the speed-up then includes mixed precision), instead of under the same autocast")
     ap.add_argument("--micro-batch", type=int, default=None, metavar="M",
                     help="forward and backward each batch in chunks of M samples, one optimiser step per batch "
                          "(sciml's Trainer(micro_batch=M)), in the shared loop: both implementations alike")
@@ -376,7 +380,8 @@ def main(argv=None) -> int:
                 "infer": statistics.median(r["inference_ms"] for r in rs)}
 
     names = {"neuralop": "neuraloperator 2.0.0 FNO", "sciml": "sciml FNO",
-             "sciml-today": "sciml FNO, path before the throughput work (fft, unfused)"}
+             "sciml-today": "sciml FNO, path before the throughput work (fft, unfused"
+                            + (", float32)" if args.amp and args.today_float32 else ")")}
     per_seed = {seed: {which: summary(runs[seed][which]) for which, _, _ in impls} for seed in seeds}
     grid = f"{args.size}x{args.size}"
     padded = f", padded to {args.size + 2 * args.pad}^2 (symmetric)" if args.pad else ""

@@ -147,6 +147,13 @@ PLANS: dict[str, tuple[Row, ...]] = {
         # they ended at 0.0084 and 0.0076 (1.6 h each, both still falling)
         Row("darcy85", "tfno", "cpu-e180-adam", 180),
         Row("darcy85", "unet", "cpu-e120-adam", 120),
+        # the multigrid-patched TFNO with the recipe's Adam, longer than its 30-epoch AdamW row (0.0444, ~79 s
+        # per epoch on one core)
+        Row("darcy85", "mg-tfno", "cpu-e100-adam", 100),
+        # the recipe under bf16 autocast (bf16 full-grid transforms, 2026-12-07), the first 60 epochs: their
+        # test error per epoch against the float32 cpu-full-adam row's (the same step schedule, seed and data)
+        Row("darcy85", "fno", "cpu-e60-adam-bf16", 60, ("--optimizer", "adam", "--weight-decay", "5e-6",
+                                                        "--amp", "bf16")),
         Row("darcy85", "tfno", "cpu-e30", 30, _ADAMW),
         Row("darcy85", "mgno", "cpu-e30", 30, _ADAMW),
         Row("darcy85", "deeponet", "cpu-e100", 100, _ADAMW),

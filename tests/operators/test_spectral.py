@@ -222,3 +222,40 @@ def test_impl_selection():
     assert get_spectral_impl() == "auto"
     with pytest.raises(ValueError, match="impl"):
         set_spectral_impl("cuda")
+
+
+@pytest.mark.parametrize("n_modes, shape", [((12, 10), (40, 36)), ((24, 24), (96, 96)), ((6, 6, 6), (12, 12, 10))])
+def test_bf16_input_on_the_dft_path(n_modes, shape):
+    """A bfloat16 input (bf16 autocast) runs the last axis's full-grid products in bfloat16 with the small
+    operands split into high and low bfloat16 parts. Against float64 on the same bfloat16 input and
+    cotangent: the forward within 1.5x and the input gradient within 2x the error of the previous handling
+    (float32 transforms between casts of the input and output; the least a bfloat16 result can have), and
+    everything, the weight gradients included, below 5e-3, under bfloat16's resolution 2^-8 (the 1x1 maps'
+    weight gradients under autocast are bfloat16 products as well). Measured: forward 1.1x, input gradient
+    1.6x, all 1.6e-3 to 3.0e-3."""
+    torch.manual_seed(0)
+    conv = SpectralConv(8, 6, n_modes, impl="dft")
+    with torch.no_grad():
+        conv.bias.normal_()
+    dims = tuple(range(2, 2 + len(shape)))
+    x = torch.randn(2, 8, *shape)
+    k2 = sum(torch.fft.fftfreq(n).reshape([-1 if i == j else 1 for j in range(len(shape))]) ** 2
+             for i, n in enumerate(shape[:-1])) + torch.fft.rfftfreq(shape[-1]) ** 2
+    x = torch.fft.irfftn(torch.fft.rfftn(x, dim=dims) / (1 + 100 * k2), s=shape, dim=dims)  # smooth, as FNO inputs
+    xb = (x / x.std()).to(torch.bfloat16)
+    g = torch.randn(2, conv.out_channels, *shape, generator=torch.Generator().manual_seed(1)).to(torch.bfloat16)
+
+    def run(c, inp, before=False):
+        inp = inp.detach().requires_grad_()
+        y = c(inp.float()).to(torch.bfloat16) if before else c(inp)
+        grads = torch.autograd.grad((y * g.to(y.dtype)).sum(), [inp] + list(c.parameters()))
+        return [t.double() for t in [y] + list(grads)]
+
+    assert conv(xb).dtype == torch.bfloat16
+    new, before = run(conv, xb), run(conv, xb, before=True)
+    conv64 = SpectralConv(8, 6, n_modes, impl="dft").double()
+    conv64.load_state_dict({k: v.double() for k, v in conv.state_dict().items()})
+    ref = run(conv64, xb.double())
+    errors = [(_rel(a, b), _rel(r, b)) for a, r, b in zip(new, before, ref)]
+    assert all(e < 5e-3 for e, _ in errors), errors
+    assert errors[0][0] < 1.5 * errors[0][1] and errors[1][0] < 2 * errors[1][1], errors
