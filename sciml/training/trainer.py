@@ -81,8 +81,10 @@ class Trainer:
     amp: ``None`` | ``"bf16"`` | ``"fp16"`` mixed precision: autocast around the forward pass, float32
         master weights, optimiser state and loss. ``"bf16"`` on CUDA or on a CPU (a speed-up where the
         CPU has bf16 units, AVX512_BF16 or AMX: :func:`cpu_has_bf16`; emulated and slower elsewhere, with
-        a warning); ``"fp16"`` on CUDA only, with a GradScaler. Spectral convolutions always transform
-        in float32. See ``docs/performance.md`` for the measured speed and error.
+        a warning); ``"fp16"`` on CUDA only, with a GradScaler. Spectral convolutions mix their modes
+        in float32; under ``"bf16"`` the DFT path's full-grid transforms are bfloat16 products (module
+        docstring of ``sciml.operators.spectral``), the FFT path transforms in float32. See
+        ``docs/performance.md`` for the measured speed and error.
     device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; default CUDA when available.
     progress: show the progress bar (rank 0 only); ``None``: when standard error is a terminal.
     checkpoint_dir: where ``last/`` (every ``checkpoint_every`` epochs) and, with
