@@ -211,3 +211,38 @@ def test_fused_blocks_match_unfused(skip, mlp_skip, expansion):
         assert ((a - b).norm() / b.norm()).item() < 1e-6
     with pytest.raises(TypeError, match="flag"):
         set_fused("yes")
+
+
+@pytest.mark.parametrize("impl", ["dft", "fft"])
+def test_bf16_autocast_keeps_full_grid_tensors_in_bf16(impl):
+    """Under CPU bf16 autocast no tensor of the blocks' full-grid size is made in float32 on the DFT path
+    (no cast of a block's input or output, no float32 gating addend or gradient), forward and backward;
+    the FFT path transforms in float32 and does make them. The output is close to float32's."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from sciml.operators.spectral import spectral_impl
+
+    b, width, n = 2, 8, 24
+    torch.manual_seed(0)
+    model = FNO(1, 1, (8, 8), hidden_channels=width, n_layers=2)
+    x = torch.randn(b, 1, n, n)
+    made = []
+
+    class Record(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for t in out if isinstance(out, (tuple, list)) else [out]:
+                if isinstance(t, torch.Tensor) and t.numel() >= b * width * n * n:
+                    made.append((str(func), t.dtype))
+            return out
+
+    with spectral_impl(impl), Record():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = model(x)
+        y.float().square().mean().backward()
+    float32 = [f for f, dt in made if dt == torch.float32]
+    assert any(dt == torch.bfloat16 for _, dt in made)
+    assert (float32 == []) == (impl == "dft"), float32
+    with spectral_impl(impl), torch.no_grad():
+        ref = model(x)
+    assert y.dtype == torch.bfloat16 and (y.float() - ref).norm() / ref.norm() < 2e-2
