@@ -335,6 +335,8 @@ def main(argv=None) -> int:
     if args.worker:
         _worker(args)
         return 0
+    if args.today_float32 and not (args.amp and args.today):
+        ap.error("--today-float32 needs --amp and --today (it sets the precision of the --today run)")
     case = CASES[args.case]
     if args.modes is None:
         args.modes = case["modes"]
