@@ -148,7 +148,7 @@ PLANS: dict[str, tuple[Row, ...]] = {
         Row("darcy85", "tfno", "cpu-e180-adam", 180),
         Row("darcy85", "unet", "cpu-e120-adam", 120),
         # the multigrid-patched TFNO with the recipe's Adam, longer than its 30-epoch AdamW row (0.0444, ~79 s
-        # per epoch on one core)
+        # per epoch on one core); it ended at 0.0288 / training 0.0245 (1.5 h), its error on the patches' seams
         Row("darcy85", "mg-tfno", "cpu-e100-adam", 100),
         # the recipe under bf16 autocast (bf16 full-grid transforms, 2026-12-07) shortened to 60 epochs (the step
         # schedule's shape kept: the rate halves every 12 epochs), beside the same in float32; it ended at 0.0136
