@@ -87,12 +87,7 @@ class FNOBlock(nn.Module):
                 y = self.mlp.act(layer(y))
             bias = None if out.bias is None else out.bias.view(1, -1, *([1] * (x.dim() - 2)))
             if isinstance(self.mlp_skip, SoftGating) and bias is not None:
-                # mlp_skip(x) + b in x's precision: under bf16 autocast a float32 gate would promote the
-                # full-grid addend (and its gradients) to float32, then autocast casts it back. One addcmul
-                # pass in float32; in bf16 CPU addcmul with broadcast operands is ~5x slower than mul + add
-                gate, bias = self.mlp_skip.weight.to(x.dtype), bias.to(x.dtype)
-                low = x.dtype in (torch.bfloat16, torch.float16)
-                addend = (x * gate).add_(bias) if low else torch.addcmul(bias, gate, x)
+                addend = self.mlp_skip(x, add=bias)  # mlp_skip(x) + b in one pass, in x's precision
             else:
                 addend = self.mlp_skip(x)
                 addend = addend if bias is None else addend + bias

@@ -151,8 +151,21 @@ class SoftGating(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.ones(1, channels, *([1] * ndim)))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.weight * x
+    def forward(self, x: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
+        """``w * x (+ add)`` in one pass, in ``x``'s precision.
+
+        Under bf16 autocast a float32 weight would promote the full-grid result (and its gradients)
+        to float32, which autocast then casts back for the next product. In float32 one ``addcmul``;
+        in half precision a multiply and an add (CPU bf16 ``addcmul`` with broadcast operands is ~5x
+        slower).
+        """
+        w = self.weight.to(x.dtype)
+        if add is None:
+            return w * x
+        add = add.to(x.dtype)
+        if x.dtype in (torch.bfloat16, torch.float16):
+            return (x * w).add_(add)
+        return torch.addcmul(add, w, x)
 
 
 class _Identity(nn.Module):
@@ -170,7 +183,7 @@ def add_skip(skip: nn.Module, x: torch.Tensor, y: torch.Tensor, bias: torch.Tens
     if isinstance(skip, SoftGating):
         if bias is not None:
             y = y + bias
-        return torch.addcmul(y, skip.weight, x)
+        return skip(x, add=y)
     out = y + skip(x)
     return out if bias is None else out + bias
 
