@@ -337,9 +337,12 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
             "torch_version": torch.__version__, "environment": software_environment(),
             "date": datetime.now(UTC).isoformat(timespec="seconds"), "model_config": res["model_config"],
             "model_args": dict(model_config or {}),
-            "training": res["hyperparameters"], "data": str(path),
+            # the data file's name and the run folder relative to this file: a results file copied to
+            # another machine (docs/) names no path of the machine that trained it
+            "training": res["hyperparameters"], "data": path.name,
             "data_provenance": data_provenance(path, ins + outs),
-            "run_dir": str(run_dir), "history": res["history"], "stopped": res.get("stopped", ""),
+            "run_dir": run_dir.relative_to(file.parent).as_posix(), "history": res["history"],
+            "stopped": res.get("stopped", ""),
         }
         for key in ("train_frames", "train_windows", "rollout_rel_l2_per_step"):
             if key in res:

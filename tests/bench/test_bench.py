@@ -31,6 +31,10 @@ def test_run_writes_schema_and_table_renders(darcy, tmp_path):
     assert saved["epochs_recipe"] == 500 and saved["full_recipe"] is False
     assert 0 < saved["test_rel_l2"] < 2 and saved["params"] > 0 and saved["train_seconds"] > 0
     assert saved["inference_ms_per_sample"] > 0 and saved["hardware"]["cpu"]
+    # no path of this machine: the data by name, the run folder relative to the results file
+    assert saved["data"] == darcy.name and saved["run_dir"] == "runs/" + f.stem
+    assert (tmp_path / saved["run_dir"] / "checkpoints" / "last").is_dir()
+    assert str(tmp_path) not in f.read_text()
     assert saved["hardware"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()  # AVX2, AVX512, ...
     assert saved["training"]["scheduler"] == "step" and saved["training"]["step_size"] == 1  # 100/500 of 2 epochs
     assert saved["figures"] == {"predictions": f.stem + "_predictions.png", "loss": f.stem + "_loss.png"}
