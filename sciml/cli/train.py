@@ -39,12 +39,14 @@ def add_common_training_args(p, model_help: str = "registry model name (fno, tfn
                    help="any other model constructor argument (repeatable), e.g. --model-arg domain_padding=0.1")
     p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--optimizer", choices=["adamw", "adam", "sgd"], default=None,
-                   help="adamw (decoupled weight decay, the default), adam (weight decay as an L2 term in the "
-                        "gradient, as the FNO code's Adam) or sgd (momentum 0.9)")
+                   help="adamw (decoupled weight decay), adam (weight decay as an L2 term in the gradient, as "
+                        "the FNO code's Adam) or sgd (momentum 0.9); default: adamw for `sciml train`, the "
+                        "task's recipe for `sciml bench run` (adam)")
     p.add_argument("--lr", type=positive_float, default=None)
     p.add_argument("--weight-decay", type=nonnegative_float, default=None,
-                   help="weight decay (default 1e-4; with --optimizer adam an L2 term on the mean loss: the FNO "
-                        "code's 1e-4 on a loss summed over a batch of 20 is 5e-6 here)")
+                   help="weight decay (default: 1e-4 for `sciml train`, the task's recipe for `sciml bench run`, "
+                        "5e-6; with --optimizer adam an L2 term on the mean loss: the FNO code's 1e-4 on a loss "
+                        "summed over a batch of 20 is 5e-6 here)")
     p.add_argument("--n-train", type=positive_int, default=None, help="first N samples train")
     p.add_argument("--n-test", type=positive_int, default=None, help="last N samples test")
     p.add_argument("--inputs", nargs="+", default=None, help="input field name(s)")

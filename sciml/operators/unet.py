@@ -98,6 +98,10 @@ class UNet(nn.Module):
     periodic_dims : tuple
         ``()``, ``(-1,)`` (periodic along the last axis, e.g. longitude) or ``(-2, -1)``.
     norm : "group" (default), "batch", "instance" or None
+        Group and instance norm follow bias-free convolutions, so with either the network is
+        invariant to the input's scale: ``f(c x) = f(x)`` for ``c > 0``. Where the output scales
+        with the input (a nearly linear map such as Burgers at ``nu = 0.1``), use ``"batch"``, a
+        fixed affine map in evaluation.
     non_linearity : str
     n_dim : int
         2 (default): ``(B, in_channels, H, W) -> (B, out_channels, H, W)``; 1: ``(B, C, N)``
