@@ -184,8 +184,9 @@ def protocol(r: dict) -> str:
     if older:  # the task's model changed after this run: the row says what it was built with
         text += "; model built before the task's changed: " + ", ".join(older)
     amp = training.get("amp")
-    if amp:
-        text += f"; {amp} autocast"  # the same recipe in mixed precision: said, never mixed silently
+    if amp:  # the same recipe in mixed precision: said, never mixed silently
+        # runs before amp_eval existed were evaluated under their autocast
+        text += f"; {amp} autocast" + ("" if training.get("amp_eval", True) else ", evaluated in float32")
     micro, batch = training.get("micro_batch"), training.get("batch_size")
     if micro and (batch is None or micro < batch):
         text += f"; micro-batches of {micro}"  # the recipe's step up to rounding, at another speed and memory

@@ -211,7 +211,8 @@ def training_settings(task: Task, *, epochs: int | None = None, seconds: float |
 
 def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, epochs: int | None = None,
         seconds: float | None = None, n_train: int | None = None, n_test: int | None = None, seed: int = 0,
-        device=None, amp=None, micro_batch: int | None = None, batch_size: int | None = None,
+        device=None, amp=None, amp_eval: bool = False, micro_batch: int | None = None,
+        batch_size: int | None = None,
         optimizer: str | None = None, lr: float | None = None,
         weight_decay: float | None = None,
         model_config: dict | None = None, inputs=None, outputs=None, label: str | None = None,
@@ -224,6 +225,8 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
     micro_batch: chunks of this many samples per forward/backward, one optimiser step per batch
         (:class:`~sciml.training.Trainer`'s gradient accumulation; the recipe's step up to rounding,
         recorded under ``training``).
+    amp, amp_eval: mixed precision of training (``"bf16"``, ``"fp16"``), and whether the errors are
+        measured under it too (default: the float32 model's); both recorded under ``training``.
     train_frames: trajectory tasks with a rollout model: train on windows of the true trajectories,
         ``1`` frame (teacher forcing) or ``k`` frames unrolled, instead of through the whole rollout
         (the recipe); the test error is still the full rollout's. The protocol column says so.
@@ -316,6 +319,7 @@ def run(task, model: str = "fno", *, out="results", data=None, data_dir=None, ep
             seed=seed,
             device=device,
             amp=amp,
+            amp_eval=amp_eval,
             micro_batch=micro_batch,
             progress=progress,
             overwrite=not resume,

@@ -81,7 +81,8 @@ def run_task(args):
         with options_named(["modes"]):  # run() locks this run's own outputs, not the folder
             res = run(task, args.model, out=out, data=args.data, data_dir=args.data_dir, epochs=args.epochs,
                       seconds=args.seconds, n_train=args.n_train, n_test=args.n_test, seed=args.seed,
-                      device=args.device, amp=args.amp, micro_batch=args.micro_batch, batch_size=args.batch_size,
+                      device=args.device, amp=args.amp, amp_eval=args.amp_eval, micro_batch=args.micro_batch,
+                      batch_size=args.batch_size,
                       optimizer=args.optimizer,
                       weight_decay=args.weight_decay,
                       lr=args.lr, model_config=cfg,

@@ -53,7 +53,10 @@ def add_common_training_args(p, model_help: str = "registry model name (fno, tfn
     p.add_argument("--outputs", nargs="+", default=None, help="output field name(s)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)")
     p.add_argument("--amp", choices=["bf16", "fp16"], default=None,
-                   help="mixed precision: bf16 (CUDA, or a CPU with bf16 units) or fp16 (CUDA)")
+                   help="mixed precision of training: bf16 (CUDA, or a CPU with bf16 units) or fp16 (CUDA); the "
+                        "test and validation errors are the float32 model's unless --amp-eval")
+    p.add_argument("--amp-eval", action="store_true",
+                   help="with --amp: evaluate (validation, test) under the same autocast too")
     p.add_argument("--micro-batch", type=positive_int, default=None, metavar="M",
                    help="forward and backward each batch in chunks of M samples, one optimiser step per batch "
                         "(gradient accumulation: the same step up to rounding, with the activation memory of M "
@@ -174,7 +177,8 @@ def run(args) -> int:
                 batch_size=args.batch_size or 20, optimizer=args.optimizer or "adamw", lr=args.lr or 1e-3,
                 weight_decay=1e-4 if args.weight_decay is None else args.weight_decay,
                 scheduler=None if args.scheduler == "none" else args.scheduler, grad_clip=args.grad_clip,
-                amp=args.amp, micro_batch=args.micro_batch, device=args.device, seed=args.seed,
+                amp=args.amp, amp_eval=args.amp_eval, micro_batch=args.micro_batch, device=args.device,
+                seed=args.seed,
                 progress=not args.no_progress and sys.stderr.isatty(), resume=args.resume)
         except BaseException:
             if not existed:

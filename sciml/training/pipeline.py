@@ -100,7 +100,7 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
                    optimizer: str = "adamw", lr: float = 1e-3,
                    weight_decay: float = 1e-4, scheduler: str | None = "cosine", step_size: int | None = None,
                    gamma: float = 0.5, grad_clip: float | None = None, amp: str | None = None,
-                   micro_batch: int | None = None, device=None,
+                   amp_eval: bool = False, micro_batch: int | None = None, device=None,
                    seed: int = 0, progress: bool | None = True, resume: bool = False, figures: bool = True,
                    builder=None, overwrite: bool = False, figure_label: str | None = None) -> dict:
     """Train registry model ``model`` on store file ``data``; evaluate on the test split.
@@ -132,7 +132,7 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
     a run (``results.json`` or ``checkpoints/``) is refused with ``FileExistsError`` unless
     ``resume`` (continue it) or ``overwrite`` (replace it).
     Fourier modes larger than the (padded) grid are refused with ``ValueError``.
-    optimizer, lr, weight_decay, scheduler, step_size, gamma, grad_clip, amp, micro_batch, device:
+    optimizer, lr, weight_decay, scheduler, step_size, gamma, grad_clip, amp, amp_eval, micro_batch, device:
         :class:`~sciml.training.Trainer`'s (``micro_batch``: the batch's step in chunks of that many
         samples, gradient accumulation).
     figure_label: the model's name in the figures' titles and legends (default the model's own
@@ -225,8 +225,8 @@ def train_operator(data, out_dir, *, model: str = "fno", model_config: dict | No
         pod(y_tr)
 
     kw = dict(optimizer=optimizer, lr=lr, weight_decay=weight_decay, scheduler=scheduler, batch_size=batch_size,
-              grad_clip=grad_clip, amp=amp, micro_batch=micro_batch, device=device, seed=seed, step_size=step_size,
-              gamma=gamma, model_name=name)
+              grad_clip=grad_clip, amp=amp, amp_eval=amp_eval, micro_batch=micro_batch, device=device, seed=seed,
+              step_size=step_size, gamma=gamma, model_name=name)
     # the test split is only monitored (loss curves), never used to pick a checkpoint: no "best"
     trainer = Trainer(net, epochs=epochs, progress=progress, checkpoint_dir=out_dir / "checkpoints",
                       max_seconds=seconds, keep_best=False, **kw)

@@ -85,6 +85,11 @@ class Trainer:
         in float32; under ``"bf16"`` the DFT path's full-grid transforms are bfloat16 products (module
         docstring of ``sciml.operators.spectral``), the FFT path transforms in float32. See
         ``docs/performance.md`` for the measured speed and error.
+    amp_eval: also run :meth:`evaluate` and :meth:`predict` (validation, test, ``keep_best``) under
+        ``amp``'s autocast. Default False: the model is evaluated in its own precision (float32
+        weights, float32 forward), so the reported error is the trained model's, not its rounding to
+        bf16: darcy85's FNO trained under bf16 for 346 epochs had a test error of 0.00740 in float32
+        and 0.00784 under bf16 autocast (the float32-trained model's at that epoch: 0.00727).
     device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; default CUDA when available.
     progress: show the progress bar (rank 0 only); ``None``: when standard error is a terminal.
     checkpoint_dir: where ``last/`` (every ``checkpoint_every`` epochs) and, with
@@ -117,7 +122,7 @@ class Trainer:
                  device=None, progress: bool = True, checkpoint_dir=None, checkpoint_every: int = 1,
                  seed: int = 0, num_workers: int = 0, model_name: str | None = None, step_size: int | None = None,
                  gamma: float = 0.5, max_seconds: float | None = None, keep_best: bool = True,
-                 micro_batch: int | None = None):
+                 micro_batch: int | None = None, amp_eval: bool = False):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         check_choice(optimizer, "optimizer", OPTIMIZERS)
@@ -162,6 +167,9 @@ class Trainer:
             warnings.warn("amp='bf16' on a CPU without bf16 units (AVX512_BF16 / AMX): the products are emulated "
                           "and slower than float32", stacklevel=2)
         self.amp = amp or None
+        if not isinstance(amp_eval, bool):
+            raise TypeError(f"amp_eval must be a bool, got {type(amp_eval).__name__}")
+        self.amp_eval = amp_eval
 
         self.model_name = model_name
         self.module = model  # the unwrapped model (checkpoints, evaluation)
@@ -211,7 +219,7 @@ class Trainer:
         return {"optimizer": self.optimizer_name, "lr": self.lr, "weight_decay": self.weight_decay,
                 "scheduler": self.scheduler_name, "step_size": self.step_size, "gamma": self.gamma,
                 "epochs": self.epochs, "batch_size": self.batch_size, "micro_batch": self.micro_batch,
-                "grad_clip": self.grad_clip, "amp": self.amp,
+                "grad_clip": self.grad_clip, "amp": self.amp, "amp_eval": bool(self.amp and self.amp_eval),
                 "seed": self.seed, "world_size": self.world_size, "loss": repr(self.loss)}
 
     def _dtype(self) -> torch.dtype:
@@ -233,8 +241,8 @@ class Trainer:
                                                        total_steps=self.epochs * steps_per_epoch)
         return None
 
-    def _autocast(self):
-        if self.amp:
+    def _autocast(self, evaluation: bool = False):
+        if self.amp and (self.amp_eval or not evaluation):
             return torch.autocast(self.device.type, dtype=AMP_DTYPES[self.amp])
         return torch.autocast(self.device.type, enabled=False)
 
@@ -430,13 +438,14 @@ class Trainer:
     # -- evaluation -----------------------------------------------------------------------
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
-        """Model output for inputs ``x`` ``(N, ...)`` in eval mode, returned on the CPU."""
+        """Model output for inputs ``x`` ``(N, ...)`` in eval mode, on the CPU (in the model's precision
+        unless ``amp_eval``)."""
         self.module.eval()
         dtype = self._dtype()
         bs = batch_size or self.batch_size
         outs = []
         for i in range(0, x.shape[0], bs):
-            with self._autocast():
+            with self._autocast(evaluation=True):
                 outs.append(self.module(x[i:i + bs].to(self.device, dtype=dtype)).to(dtype).cpu())
         return torch.cat(outs)
 
@@ -458,7 +467,7 @@ class Trainer:
         for x, y in ordered_batches(data, batch_size or self.batch_size, self.num_workers):
             x = x.to(self.device, dtype=dtype)
             y = y.to(self.device, dtype=dtype)
-            with self._autocast():
+            with self._autocast(evaluation=True):
                 pred = self.module(x)
             pred = pred.to(dtype)
             per = relative_l2(pred, y)

@@ -229,7 +229,10 @@ def test_protocol_names_a_time_budget():
 
 
 def test_protocol_names_mixed_precision():
-    assert protocol(_result(training={"amp": "bf16"})) == "full recipe; bf16 autocast"
+    assert protocol(_result(training={"amp": "bf16"})) == "full recipe; bf16 autocast"  # evaluated under it
+    assert protocol(_result(training={"amp": "bf16", "amp_eval": True})) == "full recipe; bf16 autocast"
+    assert (protocol(_result(training={"amp": "bf16", "amp_eval": False}))
+            == "full recipe; bf16 autocast, evaluated in float32")
     assert protocol(_result(epochs=30, training={"amp": None})) == "reduced: 30/500 epochs"
 
 

@@ -210,6 +210,36 @@ def test_bf16_autocast_on_cpu_trains_an_fno_as_float32_does(tmp_path):
     assert pred.dtype == torch.float32 and torch.isfinite(pred).all()
 
 
+@pytest.mark.filterwarnings("ignore:amp='bf16' on a CPU without bf16 units")
+def test_amp_trains_under_autocast_and_evaluates_in_float32_unless_amp_eval():
+    # the errors a run reports are the trained float32 model's; amp_eval=True measures them under autocast
+    from sciml.operators import FNO
+    from sciml.training.metrics import relative_l2
+
+    val = band_limited_smoothing_data(16, seed=1)
+    x, y = val.tensors
+    torch.manual_seed(0)
+    model = FNO(1, 1, (8, 8), hidden_channels=8, n_layers=2)
+    with torch.no_grad():
+        model.eval()
+        want32 = relative_l2(model(x), y).mean().item()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            p16 = model(x).float()
+        want16 = relative_l2(p16, y).mean().item()
+    assert want16 != want32
+    plain = Trainer(model, amp="bf16", batch_size=16, progress=False, device="cpu")
+    assert plain.evaluate(val)["rel_l2"] == pytest.approx(want32, rel=1e-6)
+    assert torch.equal(plain.predict(x), model(x).detach())
+    assert plain.hyperparameters["amp"] == "bf16" and plain.hyperparameters["amp_eval"] is False
+    under = Trainer(model, amp="bf16", amp_eval=True, batch_size=16, progress=False, device="cpu")
+    assert under.evaluate(val)["rel_l2"] == pytest.approx(want16, rel=1e-6)
+    assert torch.equal(under.predict(x), p16)
+    assert under.hyperparameters["amp_eval"] is True
+    assert Trainer(model, amp_eval=True, progress=False).hyperparameters["amp_eval"] is False  # no amp: nothing to say
+    with pytest.raises(TypeError, match="amp_eval must be a bool"):
+        Trainer(model, amp="bf16", amp_eval="yes")
+
+
 def _fit_weights(micro_batch, dtype=torch.float64, seed=0, **kw):
     torch.manual_seed(0)
     model = Tiny().to(dtype)
