@@ -150,6 +150,9 @@ PLANS: dict[str, tuple[Row, ...]] = {
         # the multigrid-patched TFNO with the recipe's Adam, longer than its 30-epoch AdamW row (0.0444, ~79 s
         # per epoch on one core); it ended at 0.0288 / training 0.0245 (1.5 h), its error on the patches' seams
         Row("darcy85", "mg-tfno", "cpu-e100-adam", 100),
+        # darcy85's MgNO with the recipe's Adam, longer than its 30-epoch AdamW row (0.0231; ~0.95 s of one core
+        # per step, 48 s per epoch)
+        Row("darcy85", "mgno", "cpu-e100-adam", 100),
         # burgers' U-Net with the recipe's Adam over all 500 epochs: its 20-epoch AdamW row (0.2238, training
         # 0.2000) had the rate halved every 4 epochs, down to 1/32 of it by the end; a step now takes ~0.21 s
         # of one core (1.4 s then, on a loaded machine), ~11 s per epoch
