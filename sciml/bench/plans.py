@@ -151,7 +151,7 @@ PLANS: dict[str, tuple[Row, ...]] = {
         # per epoch on one core); it ended at 0.0288 / training 0.0245 (1.5 h), its error on the patches' seams
         Row("darcy85", "mg-tfno", "cpu-e100-adam", 100),
         # darcy85's MgNO with the recipe's Adam, longer than its 30-epoch AdamW row (0.0231; ~0.95 s of one core
-        # per step, 48 s per epoch)
+        # per step, 48 s per epoch); it ended at 0.0096 / training 0.0066 (1.3 h), still falling
         Row("darcy85", "mgno", "cpu-e100-adam", 100),
         # burgers' U-Net with the recipe's Adam over all 500 epochs: its 20-epoch AdamW row (0.2238, training
         # 0.2000) had the rate halved every 4 epochs, down to 1/32 of it by the end; a step now takes ~0.21 s
