@@ -27,7 +27,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from .._util.progress import default_enabled
-from .._util.validation import check_choice, check_float, check_int
+from .._util.validation import check_bool, check_choice, check_float, check_int
 from . import loop as _loop
 from .batches import check_dataset, epoch_batches, n_batches, ordered_batches
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -167,9 +167,7 @@ class Trainer:
             warnings.warn("amp='bf16' on a CPU without bf16 units (AVX512_BF16 / AMX): the products are emulated "
                           "and slower than float32", stacklevel=2)
         self.amp = amp or None
-        if not isinstance(amp_eval, bool):
-            raise TypeError(f"amp_eval must be a bool, got {type(amp_eval).__name__}")
-        self.amp_eval = amp_eval
+        self.amp_eval = check_bool(amp_eval, "amp_eval")
 
         self.model_name = model_name
         self.module = model  # the unwrapped model (checkpoints, evaluation)

@@ -236,7 +236,7 @@ def test_amp_trains_under_autocast_and_evaluates_in_float32_unless_amp_eval():
     assert torch.equal(under.predict(x), p16)
     assert under.hyperparameters["amp_eval"] is True
     assert Trainer(model, amp_eval=True, progress=False).hyperparameters["amp_eval"] is False  # no amp: nothing to say
-    with pytest.raises(TypeError, match="amp_eval must be a bool"):
+    with pytest.raises(TypeError, match="amp_eval must be True or False"):
         Trainer(model, amp="bf16", amp_eval="yes")
 
 
